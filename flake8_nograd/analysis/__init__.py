@@ -1,0 +1,80 @@
+"""The one shared analysis of a module, built once and read by every rule.
+
+    names      imports, aliases, shadowing          -> NameResolver.qualname
+    structure  functions, statements, local regions -> StructureWalker
+    callers    decorator / hook / guarded-by-callers -> FunctionInfo.base
+    backward   which value each backward call uses  -> BackwardCall
+    values     per-function value states             -> ModuleAnalysis.state_of
+"""
+from __future__ import annotations
+
+import ast
+from typing import Dict, List, Optional
+
+from ..config import Config
+from .backward import BackwardCall, find_backward_calls
+from .callers import resolve_bases
+from .model import UNKNOWN, GradMode, Graph, Origin, OriginKind, Region, RegionKind, ValueState
+from .names import NameResolver
+from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker
+from .values import Evaluator, ValueFlow
+
+__all__ = [
+    "BackwardCall",
+    "CallSite",
+    "FunctionInfo",
+    "GradMode",
+    "Graph",
+    "ModuleAnalysis",
+    "Origin",
+    "OriginKind",
+    "Region",
+    "RegionKind",
+    "StatementInfo",
+    "ValueState",
+]
+
+
+class ModuleAnalysis:
+    """Everything the rules know about one module."""
+
+    def __init__(self, tree: ast.Module, config: Optional[Config] = None) -> None:
+        self.tree = tree
+        self.config = config or Config()
+        self.resolver = NameResolver(tree)
+        walker = StructureWalker(tree, self.resolver, self.config)
+        resolve_bases(walker, self.resolver, self.config)
+        self.functions: List[FunctionInfo] = walker.functions
+        self.statements: List[StatementInfo] = walker.statements
+        self.calls: List[CallSite] = walker.calls
+        self.walker = walker
+        self.evaluator = Evaluator(walker)
+        self._flow = ValueFlow(walker, self.evaluator)
+        self.backward_calls: List[BackwardCall] = find_backward_calls(walker)
+        self._functions_with_backward: Dict[int, bool] = {}
+        for backward in self.backward_calls:
+            self._functions_with_backward[id(backward.statement.function)] = True
+
+    # -- queries --------------------------------------------------------------------------------
+    def statement(self, stmt: ast.stmt) -> StatementInfo:
+        return self.walker.statement_info[id(stmt)]
+
+    def call(self, call: ast.Call) -> CallSite:
+        return self.walker.call_info[id(call)]
+
+    def qualname(self, expr: ast.expr, statement: StatementInfo) -> Optional[str]:
+        """Canonical dotted name of an imported object (`T.no_grad` -> 'torch.no_grad'), else None."""
+        return self.resolver.qualname(expr, statement.scope)
+
+    def region_at(self, stmt: ast.stmt) -> Region:
+        return self.statement(stmt).region
+
+    def state_of(self, expr: ast.expr, statement: StatementInfo) -> ValueState:
+        """The graph state of `expr` where `statement` evaluates it."""
+        states = self._flow.name_states
+        return self.evaluator.evaluate(expr, statement, lambda name: states.get(id(name), UNKNOWN))
+
+    def trains(self, function: FunctionInfo) -> bool:
+        """Does the function back-propagate (so grad is needed there on purpose)?"""
+        return self._functions_with_backward.get(id(function), False)
+

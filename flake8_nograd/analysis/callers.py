@@ -1,0 +1,83 @@
+"""Each function's base grad region: decorator, framework hook, or "only called grad-off"."""
+from __future__ import annotations
+
+import ast
+from typing import Dict, List, Set
+
+from ..config import Config
+from .model import GRAD_ON, GradMode, Region, RegionKind
+from .names import NameResolver
+from .structure import FunctionInfo, Reference, StructureWalker
+
+LIGHTNING_MODULE = "lightning.pytorch.LightningModule"
+
+
+def resolve_bases(walker: StructureWalker, resolver: NameResolver, config: Config) -> None:
+    """Fill in FunctionInfo.base for every function of the module."""
+    hook_classes = _lightning_classes(walker, resolver)
+    undecided: List[FunctionInfo] = []
+    for function in walker.functions:
+        if function.is_module:
+            continue
+        if function.decorator_region is not None:
+            function.base = function.decorator_region
+        elif function.class_node is not None and id(function.class_node) in hook_classes and config.is_grad_off_hook(
+            function.name
+        ):
+            function.base = Region(GradMode.OFF, RegionKind.HOOK, function=function.name)
+        else:
+            undecided.append(function)
+
+    by_name: Dict[str, List[Reference]] = {}
+    by_attribute: Dict[str, List[Reference]] = {}
+    for reference in walker.references:
+        (by_attribute if reference.by_attribute else by_name).setdefault(reference.name, []).append(reference)
+
+    # Least fixpoint from "grad on": a function turns grad-off only once all its callers are.
+    for _ in range(len(undecided) + 1):
+        changed = False
+        for function in undecided:
+            sites = (by_attribute if function.is_method else by_name).get(function.name, [])
+            base = _base_from_callers(function, sites)
+            if base != function.base:
+                function.base = base
+                changed = True
+        if not changed:
+            break
+
+
+def _base_from_callers(function: FunctionInfo, sites: List[Reference]) -> Region:
+    if not sites:
+        return GRAD_ON
+    modes = {site.statement.region.mode for site in sites}
+    if modes == {GradMode.OFF}:
+        inference = all(site.statement.region.inference for site in sites)
+        return Region(GradMode.OFF, RegionKind.CALLERS, inference=inference, function=function.name)
+    if GradMode.ON not in modes:
+        return Region(GradMode.UNKNOWN, RegionKind.CALLERS, function=function.name)
+    return GRAD_ON
+
+
+def _lightning_classes(walker: StructureWalker, resolver: NameResolver) -> Set[int]:
+    """ids of classes that subclass LightningModule, directly or through classes of this module."""
+    found: Set[int] = set()
+    local_names = {cls.name: cls for cls, _ in walker.classes}
+    changed = True
+    while changed:
+        changed = False
+        for cls, scope in walker.classes:
+            if id(cls) in found:
+                continue
+            for base in cls.bases:
+                qualname = resolver.qualname(base, scope)
+                if isinstance(base, ast.Name) and base.id in local_names:
+                    is_lightning = id(local_names[base.id]) in found
+                else:
+                    # Imported from Lightning, or from a project module under a telling name.
+                    name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
+                    is_lightning = qualname == LIGHTNING_MODULE or "LightningModule" in name
+                if is_lightning:
+                    found.add(id(cls))
+                    changed = True
+                    break
+    return found

@@ -1,0 +1,122 @@
+"""The vocabulary of the shared analysis: grad modes, regions, value states."""
+from __future__ import annotations
+
+import ast
+import enum
+from dataclasses import dataclass, field
+from typing import FrozenSet, Optional
+
+
+class GradMode(enum.Enum):
+    ON = "on"
+    OFF = "off"
+    UNKNOWN = "unknown"  # e.g. torch.set_grad_enabled(phase == "train"): every rule stays quiet
+
+
+class RegionKind(enum.Enum):
+    DEFAULT = "default"  # nothing changed grad mode: it is on
+    WITH = "with"  # with torch.no_grad(): ...
+    STATEMENT = "statement"  # torch.set_grad_enabled(False) ... torch.set_grad_enabled(True)
+    DECORATOR = "decorator"  # @torch.no_grad() def f(): ...
+    HOOK = "hook"  # a framework method run without grad (Lightning's validation_step, ...)
+    CALLERS = "callers"  # every call of the function in the module is grad-off
+
+
+@dataclass(frozen=True)
+class Region:
+    """Where the grad mode at a statement comes from."""
+
+    mode: GradMode
+    kind: RegionKind
+    label: str = ""  # how the guard is written: "torch.no_grad()", "@torch.inference_mode()"
+    line: int = 0
+    inference: bool = False  # inference_mode: its tensors cannot even be saved for backward
+    function: str = ""  # for DECORATOR/HOOK/CALLERS: the function that runs grad-off
+
+    def describe(self) -> str:
+        """A phrase that completes "... was computed <phrase>"."""
+        if self.kind is RegionKind.WITH:
+            return f"under {self.label} (line {self.line})"
+        if self.kind is RegionKind.STATEMENT:
+            return f"after {self.label} (line {self.line})"
+        if self.kind is RegionKind.DECORATOR:
+            return f"in '{self.function}' under {self.label} (line {self.line})"
+        if self.kind is RegionKind.HOOK:
+            return f"in '{self.function}' (run without grad by the framework)"
+        if self.kind is RegionKind.CALLERS:
+            return f"in '{self.function}' (only called with grad disabled)"
+        return "with grad enabled"
+
+
+GRAD_ON = Region(GradMode.ON, RegionKind.DEFAULT)
+
+
+class Graph(enum.Enum):
+    """Whether a value carries an autograd graph that backward() can walk."""
+
+    NO_GRAPH = "no-graph"
+    HAS_GRAPH = "has-graph"
+    UNKNOWN = "unknown"
+    CONSTANT = "constant"  # a literal number/string: neutral in arithmetic
+    SILENCED = "silenced"  # no graph, but requires_grad was switched on afterwards (NG102)
+
+
+class OriginKind(enum.Enum):
+    REGION = "region"  # computed in a grad-off region
+    DETACH = "detach"  # x.detach(), x.data
+    CREATED = "created"  # torch.zeros(...) without requires_grad
+    NUMBER = "number"  # .item(), .tolist()
+    REQUIRES_GRAD = "requires_grad"  # loss.requires_grad = True / requires_grad_()
+    GRAD_ON = "grad_on"  # computed with grad enabled (HAS_GRAPH)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Why a value has the state it has, for messages and for reporting positions."""
+
+    kind: OriginKind
+    line: int
+    detail: str = ""  # e.g. "torch.zeros()" for CREATED
+    region: Optional[Region] = None
+    node: Optional[ast.AST] = field(default=None, compare=False, hash=False)
+    statement: Optional[ast.stmt] = field(default=None, compare=False, hash=False)
+    cause: Optional["Origin"] = None  # for SILENCED: why the value had no graph
+
+
+@dataclass(frozen=True)
+class ValueState:
+    graph: Graph
+    origin: Optional[Origin] = None
+    # Facts other rules track on the same flow (e.g. "parameter", "loss_module", "model").
+    tags: FrozenSet[str] = frozenset()
+
+    @property
+    def is_no_graph(self) -> bool:
+        return self.graph is Graph.NO_GRAPH
+
+    def with_tags(self, *tags: str) -> "ValueState":
+        return ValueState(self.graph, self.origin, self.tags | frozenset(tags))
+
+
+UNKNOWN = ValueState(Graph.UNKNOWN)
+CONSTANT = ValueState(Graph.CONSTANT)
+
+
+def merge_states(first: ValueState, second: ValueState) -> ValueState:
+    """Join of two paths: a state survives only when every path agrees."""
+    if first == second:
+        return first
+    tags = first.tags & second.tags
+    if first.graph is second.graph:
+        return ValueState(first.graph, first.origin, tags)
+    return ValueState(Graph.UNKNOWN, None, tags)
+
+
+def combine_states(*states: ValueState) -> ValueState:
+    """State of a computation (arithmetic, a pure op) from its operands' states."""
+    # The result is a new tensor: operands' tags ("parameter", ...) do not carry over.
+    for graph in (Graph.HAS_GRAPH, Graph.UNKNOWN, Graph.SILENCED, Graph.NO_GRAPH):
+        for state in states:
+            if state.graph is graph:
+                return ValueState(graph, state.origin) if graph is not Graph.UNKNOWN else UNKNOWN
+    return CONSTANT

@@ -1,0 +1,248 @@
+"""Imports, aliases and shadowing: which expressions mean `torch.no_grad`, `F.cross_entropy`, ...
+
+Scopes follow Python's rules closely enough for linting: a name bound by an import in a scope means
+the imported object; a name bound any other way in a closer scope (an assignment, a parameter, a
+`for` target) shadows it. Class scopes do not enclose the methods defined in them.
+"""
+from __future__ import annotations
+
+import ast
+from typing import Dict, Iterator, List, Optional, Set, Union
+
+ScopeNode = Union[ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda]
+
+# Spellings of the same object, mapped to the one name the rules compare against.
+_GRAD_MODE_FUNCTIONS = ("no_grad", "enable_grad", "inference_mode", "set_grad_enabled")
+_LIGHTNING_PREFIXES = (
+    ("pytorch_lightning.", "lightning.pytorch."),
+    ("lightning.pytorch.", "lightning.pytorch."),
+    ("lightning.", "lightning.pytorch."),
+)
+_CANONICAL_EXACT = {
+    "torch.optim.optimizer.Optimizer": "torch.optim.Optimizer",
+    "torch.nn.modules.module.Module": "torch.nn.Module",
+    "torch.nn.parameter.Parameter": "torch.nn.Parameter",
+    "torch.nn.Parameter": "torch.nn.Parameter",
+    "pytorch_lightning": "lightning.pytorch",
+    "lightning": "lightning.pytorch",
+}
+
+
+def canonical(qualname: str) -> str:
+    """One spelling per object: torch.autograd.no_grad -> torch.no_grad, pl.X -> lightning.pytorch.X."""
+    if qualname in _CANONICAL_EXACT:
+        return _CANONICAL_EXACT[qualname]
+    head, _, last = qualname.rpartition(".")
+    if last in _GRAD_MODE_FUNCTIONS and head in ("torch.autograd", "torch.autograd.grad_mode"):
+        return "torch." + last
+    if qualname.startswith("lightning.fabric.") or qualname == "lightning.Fabric":
+        return "lightning.fabric.Fabric" if qualname == "lightning.Fabric" else qualname
+    for prefix, replacement in _LIGHTNING_PREFIXES:
+        if qualname.startswith(prefix):
+            rest = qualname[len(prefix):]
+            # lightning.pytorch.core.module.LightningModule -> lightning.pytorch.LightningModule
+            return replacement + rest.rpartition(".")[2] if rest.endswith("LightningModule") else replacement + rest
+    return qualname
+
+
+class Scope:
+    """The names one scope binds: imports to their qualified names, everything else as shadows."""
+
+    __slots__ = ("node", "parent", "imports", "shadowed", "is_class")
+
+    def __init__(self, node: ScopeNode, parent: Optional["Scope"]) -> None:
+        self.node = node
+        self.parent = parent
+        self.imports: Dict[str, str] = {}
+        self.shadowed: Set[str] = set()
+        self.is_class = isinstance(node, ast.ClassDef)
+
+    def lookup(self, name: str) -> Optional[str]:
+        """The canonical qualified name `name` refers to here, or None when it is not an import."""
+        scope: Optional[Scope] = self
+        first = True
+        while scope is not None:
+            if first or not scope.is_class:
+                if name in scope.imports:
+                    return scope.imports[name]
+                if name in scope.shadowed:
+                    return None
+            first = False
+            scope = scope.parent
+        return None
+
+
+class NameResolver:
+    """Builds every scope of a module from its statements (one walk) and resolves expressions."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.module_scope = Scope(tree, None)
+        self.scopes: Dict[int, Scope] = {id(tree): self.module_scope}
+        self._collect(tree.body, self.module_scope)
+
+    def scope_of(self, node: ScopeNode) -> Scope:
+        return self.scopes[id(node)]
+
+    def qualname(self, expr: ast.expr, scope: Scope) -> Optional[str]:
+        """`T.no_grad` -> 'torch.no_grad' after `import torch as T`; None for non-imported names."""
+        parts: List[str] = []
+        while isinstance(expr, ast.Attribute):
+            parts.append(expr.attr)
+            expr = expr.value
+        if not isinstance(expr, ast.Name):
+            return None
+        base = scope.lookup(expr.id)
+        if base is None:
+            return None
+        if parts:
+            return canonical(base + "." + ".".join(reversed(parts)))
+        return base
+
+    # -- building -------------------------------------------------------------------------------
+    def _collect(self, body: List[ast.stmt], scope: Scope) -> None:
+        # An explicit stack instead of recursion: deeply nested blocks must not overflow.
+        stack: List[tuple] = [(body, scope)]
+        while stack:
+            stmts, current = stack.pop()
+            for stmt in stmts:
+                self._bind_statement(stmt, current, stack)
+
+    def _bind_statement(self, stmt: ast.stmt, scope: Scope, stack: List[tuple]) -> None:
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.asname:
+                    scope.imports[alias.asname] = canonical(alias.name)
+                else:
+                    top = alias.name.partition(".")[0]
+                    scope.imports[top] = canonical(top)
+            return
+        if isinstance(stmt, ast.ImportFrom):
+            module = "." * (stmt.level or 0) + (stmt.module or "")
+            for alias in stmt.names:
+                if alias.name != "*":
+                    scope.imports[alias.asname or alias.name] = canonical(f"{module}.{alias.name}")
+            return
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            scope.shadowed.add(stmt.name)
+            inner = Scope(stmt, scope)
+            self.scopes[id(stmt)] = inner
+            if not isinstance(stmt, ast.ClassDef):
+                for arg in _all_args(stmt.args):
+                    inner.shadowed.add(arg.arg)
+            stack.append((stmt.body, inner))
+            for expr in _header_expressions(stmt):
+                self._collect_lambdas(expr, scope)
+            return
+        for target in _bound_targets(stmt):
+            for name in _names_in_target(target):
+                scope.shadowed.add(name)
+        if isinstance(stmt, (ast.Global, ast.Nonlocal)):
+            return
+        for child in _child_blocks(stmt):
+            stack.append((child, scope))
+        for expr in _statement_expressions(stmt):
+            self._collect_lambdas(expr, scope)
+
+    def _collect_lambdas(self, expr: ast.expr, scope: Scope) -> None:
+        """Lambdas get a scope of their own so that their parameters shadow outer names."""
+        for node in iter_expr_nodes(expr):
+            if isinstance(node, ast.Lambda) and id(node) not in self.scopes:
+                inner = Scope(node, scope)
+                for arg in _all_args(node.args):
+                    inner.shadowed.add(arg.arg)
+                self.scopes[id(node)] = inner
+            elif isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
+                scope.shadowed.add(node.target.id)
+
+
+def iter_expr_nodes(expr: ast.AST) -> Iterator[ast.AST]:
+    """Every node of an expression, iteratively (no recursion limit on deep expressions)."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _all_args(args: ast.arguments) -> Iterator[ast.arg]:
+    yield from getattr(args, "posonlyargs", [])
+    yield from args.args
+    yield from args.kwonlyargs
+    if args.vararg:
+        yield args.vararg
+    if args.kwarg:
+        yield args.kwarg
+
+
+def _names_in_target(target: ast.AST) -> Iterator[str]:
+    if isinstance(target, ast.Name):
+        yield target.id
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            yield from _names_in_target(element)
+    elif isinstance(target, ast.Starred):
+        yield from _names_in_target(target.value)
+
+
+def _bound_targets(stmt: ast.stmt) -> Iterator[ast.AST]:
+    if isinstance(stmt, ast.Assign):
+        yield from stmt.targets
+    elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
+        yield stmt.target
+    elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+        yield stmt.target
+    elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+        for item in stmt.items:
+            if item.optional_vars is not None:
+                yield item.optional_vars
+    elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+        for handler in stmt.handlers:  # type: ignore[attr-defined]
+            if handler.name:
+                yield ast.Name(id=handler.name)
+    elif isinstance(stmt, (ast.Global, ast.Nonlocal)):
+        for name in stmt.names:
+            yield ast.Name(id=name)
+
+
+def _header_expressions(stmt: ast.stmt) -> List[ast.expr]:
+    """Expressions evaluated when a def/class statement runs (decorators, defaults, bases)."""
+    exprs: List[ast.expr] = list(getattr(stmt, "decorator_list", []))
+    if isinstance(stmt, ast.ClassDef):
+        exprs.extend(stmt.bases)
+        exprs.extend(keyword.value for keyword in stmt.keywords)
+    else:
+        args = stmt.args  # type: ignore[attr-defined]
+        exprs.extend(args.defaults)
+        exprs.extend(default for default in args.kw_defaults if default is not None)
+    return exprs
+
+
+def _child_blocks(stmt: ast.stmt) -> Iterator[List[ast.stmt]]:
+    for name in ("body", "orelse", "finalbody"):
+        block = getattr(stmt, name, None)
+        if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+            yield block
+    for handler in getattr(stmt, "handlers", ()):
+        yield handler.body
+    for case in getattr(stmt, "cases", ()):
+        yield case.body
+
+
+def _statement_expressions(stmt: ast.stmt) -> Iterator[ast.expr]:
+    """The expressions of a simple statement, or of a compound statement's header."""
+    for name, value in ast.iter_fields(stmt):
+        if name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            continue
+        if isinstance(value, ast.expr):
+            yield value
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, ast.expr):
+                    yield item
+                elif isinstance(item, ast.withitem):
+                    yield item.context_expr
+                    if item.optional_vars is not None:
+                        yield item.optional_vars
+    for case in getattr(stmt, "cases", ()):
+        if case.guard is not None:
+            yield case.guard

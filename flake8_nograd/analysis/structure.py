@@ -1,0 +1,308 @@
+"""The one walk over a module: functions, statements with their local grad regions, call sites.
+
+Grad mode at a statement = the innermost region written in its function (a `with` guard or a
+`torch.set_grad_enabled(...)` statement) or, when there is none, the function's own base region
+(decorator, framework hook, or "all callers are grad-off"), computed afterwards in `callers.py`.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Set, Tuple, Union
+
+from ..config import Config
+from .guards import guard_effect, last_identifier
+from .model import GRAD_ON, GradMode, Region, RegionKind
+from .names import NameResolver, Scope
+
+FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
+_BLOCK_FIELDS = ("body", "orelse", "finalbody")
+
+
+@dataclass(eq=False)
+class FunctionInfo:
+    """A function or method (or the module itself, name '<module>')."""
+
+    node: Union[FunctionNode, ast.Module]
+    name: str
+    scope: Scope
+    class_node: Optional[ast.ClassDef] = None
+    parent: Optional["FunctionInfo"] = None
+    decorator_region: Optional[Region] = None
+    base: Region = GRAD_ON  # filled in by callers.resolve_bases
+    statements: List["StatementInfo"] = field(default_factory=list)
+
+    @property
+    def is_module(self) -> bool:
+        return isinstance(self.node, ast.Module)
+
+    @property
+    def is_method(self) -> bool:
+        return self.class_node is not None
+
+
+@dataclass(eq=False)
+class StatementInfo:
+    stmt: ast.stmt
+    function: FunctionInfo
+    scope: Scope  # where names in the statement resolve (a class body has its own)
+    local: Optional[Region]  # None: the function's base region applies
+    names: List[ast.Name] = field(default_factory=list)  # Name loads in the statement's own expressions
+    has_walrus: bool = False
+
+    @property
+    def region(self) -> Region:
+        return self.local if self.local is not None else self.function.base
+
+
+@dataclass(eq=False)
+class CallSite:
+    node: ast.Call
+    statement: StatementInfo
+    qualname: Optional[str]  # canonical, when the callee is an imported name
+
+    @property
+    def region(self) -> Region:
+        return self.statement.region
+
+    @property
+    def method_name(self) -> Optional[str]:
+        func = self.node.func
+        return func.attr if isinstance(func, ast.Attribute) else None
+
+
+@dataclass(eq=False)
+class Reference:
+    """A call of a local function or method by name (`f(...)`) or attribute (`x.f(...)`).
+
+    A bare reference to a local function (passed as a callback) also counts: its caller is unknown.
+    """
+
+    name: str
+    by_attribute: bool
+    statement: StatementInfo
+
+
+class StructureWalker:
+    """Walks every statement once, recording everything the rules and later passes need."""
+
+    def __init__(self, tree: ast.Module, resolver: NameResolver, config: Config) -> None:
+        self.resolver = resolver
+        self.config = config
+        self.functions: List[FunctionInfo] = []
+        self.statements: List[StatementInfo] = []
+        self.statement_info: Dict[int, StatementInfo] = {}
+        self.calls: List[CallSite] = []
+        self.call_info: Dict[int, CallSite] = {}
+        self.references: List[Reference] = []
+        self.classes: List[Tuple[ast.ClassDef, Scope]] = []  # with the scope they are defined in
+        self.class_of_function: Dict[int, ast.ClassDef] = {}
+        # Flow-insensitive facts about local objects, keyed by dotted name ("model", "self.net").
+        self.receivers_by_method: Dict[str, Set[str]] = {}
+        self.assigned_from: Dict[str, Set[str]] = {}  # dotted target -> canonical qualnames called
+
+        module = FunctionInfo(tree, "<module>", resolver.module_scope)
+        self.module = module
+        self.functions.append(module)
+        self._walk_block(tree.body, module, module.scope, None, None)
+
+    # -- blocks ---------------------------------------------------------------------------------
+    def _walk_block(
+        self,
+        body: List[ast.stmt],
+        function: FunctionInfo,
+        scope: Scope,
+        region: Optional[Region],
+        class_node: Optional[ast.ClassDef],
+    ) -> Optional[Region]:
+        """Walk statements in order; return the region in effect after the block.
+
+        A `torch.set_grad_enabled(flag)` statement changes the region of the statements after it.
+        """
+        for stmt in body:
+            info = StatementInfo(stmt, function, scope, region)
+            self.statements.append(info)
+            self.statement_info[id(stmt)] = info
+            function.statements.append(info)
+            self._scan_expressions(stmt, info, scope)
+
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self._walk_function(stmt, function, scope, class_node)
+            elif isinstance(stmt, ast.ClassDef):
+                self.classes.append((stmt, scope))
+                # A class body runs where it is defined; its methods get their own functions.
+                self._walk_block(stmt.body, function, self.resolver.scope_of(stmt), region, stmt)
+            elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+                inner = self._with_region(stmt, scope, region)
+                after_body = self._walk_block(stmt.body, function, scope, inner, class_node)
+                if inner is region:  # not a grad guard: statement-level changes inside leak out
+                    region = after_body
+            elif isinstance(stmt, ast.Expr):
+                region = self._statement_region(stmt, scope, region)
+            else:
+                region = self._walk_children(stmt, function, scope, region, class_node)
+        return region
+
+    def _walk_children(
+        self,
+        stmt: ast.stmt,
+        function: FunctionInfo,
+        scope: Scope,
+        region: Optional[Region],
+        class_node: Optional[ast.ClassDef],
+    ) -> Optional[Region]:
+        blocks: List[List[ast.stmt]] = []
+        for name in _BLOCK_FIELDS:
+            block = getattr(stmt, name, None)
+            if block:
+                blocks.append(block)
+        blocks.extend(handler.body for handler in getattr(stmt, "handlers", ()))
+        blocks.extend(case.body for case in getattr(stmt, "cases", ()))
+        if not blocks:
+            return region
+        ends = [self._walk_block(block, function, scope, region, class_node) for block in blocks]
+        if all(end is region for end in ends):
+            return region
+        first = ends[0]
+        if all(end == first for end in ends) and not isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
+            if isinstance(stmt, ast.If) and not stmt.orelse:
+                pass  # one branch may not run
+            else:
+                return first
+        return Region(GradMode.UNKNOWN, RegionKind.STATEMENT, "torch.set_grad_enabled(...)", stmt.lineno)
+
+    def _walk_function(
+        self, node: FunctionNode, parent: FunctionInfo, scope: Scope, class_node: Optional[ast.ClassDef]
+    ) -> None:
+        info = FunctionInfo(
+            node=node,
+            name=node.name,
+            scope=self.resolver.scope_of(node),
+            class_node=class_node,
+            parent=parent,
+            decorator_region=self._decorator_region(node, scope),
+        )
+        self.functions.append(info)
+        if class_node is not None:
+            self.class_of_function[id(node)] = class_node
+        self._walk_block(node.body, info, info.scope, None, None)
+
+    # -- regions --------------------------------------------------------------------------------
+    def _with_region(self, stmt: Union[ast.With, ast.AsyncWith], scope: Scope, region: Optional[Region]) -> Optional[Region]:
+        qualname = self._qualname_in(scope)
+        for item in stmt.items:  # later items apply inside earlier ones
+            effect = guard_effect(item.context_expr, qualname, self.config)
+            if effect is not None:
+                region = Region(effect.mode, RegionKind.WITH, effect.label, item.context_expr.lineno, effect.inference)
+        return region
+
+    def _statement_region(self, stmt: ast.Expr, scope: Scope, region: Optional[Region]) -> Optional[Region]:
+        call = stmt.value
+        if not isinstance(call, ast.Call):
+            return region
+        if self.resolver.qualname(call.func, scope) != "torch.set_grad_enabled":
+            return region
+        effect = guard_effect(call, self._qualname_in(scope), self.config)
+        assert effect is not None
+        return Region(effect.mode, RegionKind.STATEMENT, effect.label, stmt.lineno)
+
+    def _decorator_region(self, node: FunctionNode, scope: Scope) -> Optional[Region]:
+        qualname = self._qualname_in(scope)
+        # The decorator nearest to `def` sets the mode last, so it wins: scan bottom-up.
+        for decorator in reversed(node.decorator_list):
+            effect = guard_effect(decorator, qualname, self.config, decorator=True)
+            if effect is not None:
+                return Region(
+                    effect.mode, RegionKind.DECORATOR, effect.label, decorator.lineno, effect.inference, node.name
+                )
+        return None
+
+    def _qualname_in(self, scope: Scope):
+        return lambda expr: self.resolver.qualname(expr, scope)
+
+    # -- expressions ----------------------------------------------------------------------------
+    def _scan_expressions(self, stmt: ast.stmt, info: StatementInfo, scope: Scope) -> None:
+        """Record Name loads, calls and references in the statement's own expressions."""
+        stack: List[ast.AST] = list(_own_expressions(stmt))
+        names = info.names
+        while stack:
+            node = stack.pop()
+            node_type = type(node)
+            if node_type is ast.Name:
+                if isinstance(node.ctx, ast.Load):  # type: ignore[attr-defined]
+                    names.append(node)  # type: ignore[arg-type]
+                continue
+            if node_type is ast.Call:
+                self._record_call(node, info, scope)  # type: ignore[arg-type]
+            elif node_type is ast.Constant:
+                continue
+            elif node_type is ast.NamedExpr:
+                info.has_walrus = True
+            stack.extend(ast.iter_child_nodes(node))
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and isinstance(stmt.value, ast.Call):
+            callee = self.call_info[id(stmt.value)].qualname
+            if callee:
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                for target in targets:
+                    key = _dotted(target)
+                    if key:
+                        self.assigned_from.setdefault(key, set()).add(callee)
+
+    def _record_call(self, call: ast.Call, info: StatementInfo, scope: Scope) -> None:
+        func = call.func
+        qualname = self.resolver.qualname(func, scope)
+        site = CallSite(call, info, qualname)
+        self.calls.append(site)
+        self.call_info[id(call)] = site
+        if qualname is None:
+            if isinstance(func, ast.Name):
+                self.references.append(Reference(func.id, False, info))
+            elif isinstance(func, ast.Attribute):
+                self.references.append(Reference(func.attr, True, info))
+                receiver = _dotted(func.value)
+                if receiver:
+                    self.receivers_by_method.setdefault(func.attr, set()).add(receiver)
+        # Local functions passed as arguments (callbacks) are called from somewhere unknown.
+        for arg in list(call.args) + [kw.value for kw in call.keywords]:
+            name = last_identifier(arg) if isinstance(arg, (ast.Name, ast.Attribute)) else None
+            if name is not None and (isinstance(arg, ast.Name) or _dotted(arg.value) in ("self", "cls")):  # type: ignore[attr-defined]
+                self.references.append(Reference(name, isinstance(arg, ast.Attribute), info))
+
+
+def _dotted(expr: ast.AST) -> Optional[str]:
+    parts = []
+    while isinstance(expr, ast.Attribute):
+        parts.append(expr.attr)
+        expr = expr.value
+    if not isinstance(expr, ast.Name):
+        return None
+    parts.append(expr.id)
+    return ".".join(reversed(parts))
+
+
+def dotted_key(expr: ast.AST) -> Optional[str]:
+    """'self.model' for `self.model`, 'net' for `net`: how flow-insensitive facts key objects."""
+    return _dotted(expr)
+
+
+def _own_expressions(stmt: ast.stmt) -> List[ast.AST]:
+    """Expressions that belong to this statement, not to its nested blocks."""
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        exprs: List[ast.AST] = list(stmt.decorator_list)
+        exprs.extend(stmt.args.defaults)
+        exprs.extend(d for d in stmt.args.kw_defaults if d is not None)
+        return exprs
+    if isinstance(stmt, ast.ClassDef):
+        return list(stmt.decorator_list) + list(stmt.bases) + [kw.value for kw in stmt.keywords]
+    exprs = []
+    for name, value in ast.iter_fields(stmt):
+        if name in ("body", "orelse", "finalbody", "handlers"):
+            continue
+        if name == "cases":
+            exprs.extend(case.guard for case in value if case.guard is not None)
+            continue
+        if isinstance(value, ast.AST):
+            exprs.append(value)
+        elif isinstance(value, list):
+            exprs.extend(item for item in value if isinstance(item, ast.AST))
+    return exprs

@@ -1,0 +1,476 @@
+"""Per-function value states of local names: does this value carry an autograd graph?
+
+A flow-sensitive walk over each function's statements. Before a statement's effects apply, the
+state of every name it reads is recorded, so rules can later ask for the state of any expression
+at the point where it is evaluated. Branches and loops merge: a state survives only when every
+path agrees, so an uncertain value is UNKNOWN and keeps the rules quiet.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from typing import Callable, Dict, Iterable, List, Optional, Set
+
+from .model import (
+    CONSTANT,
+    UNKNOWN,
+    Graph,
+    GradMode,
+    Origin,
+    OriginKind,
+    Region,
+    ValueState,
+    combine_states,
+    merge_states,
+)
+from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, dotted_key
+
+Env = Dict[str, ValueState]
+Lookup = Callable[[ast.Name], ValueState]
+
+# torch factories: a fresh leaf without a graph unless requires_grad=True is passed.
+CREATION_FUNCTIONS = frozenset(
+    "torch." + name
+    for name in (
+        "tensor as_tensor from_numpy zeros ones empty full rand randn randint randperm arange range "
+        "linspace logspace eye zeros_like ones_like empty_like full_like rand_like randn_like "
+        "randint_like normal bernoulli multinomial"
+    ).split()
+)
+# Tensor methods that return a new tensor computed from the receiver (and their arguments).
+TENSOR_METHODS = frozenset(
+    (
+        "sum mean nansum nanmean prod std var norm logsumexp max min amax amin abs neg exp log log1p "
+        "pow sqrt rsqrt square sin cos tanh sigmoid relu softmax log_softmax clamp clip view view_as "
+        "reshape reshape_as squeeze unsqueeze flatten unflatten permute transpose t mT contiguous "
+        "clone expand expand_as repeat narrow select index_select gather masked_fill masked_select "
+        "add sub mul div true_divide matmul mm bmm dot mv addmm einsum roll flip chunk split unbind "
+        "diagonal trace triu tril cumsum cumprod float double half bfloat16 to cpu cuda type type_as"
+    ).split()
+)
+# Methods that may return the receiver itself (no copy), so under no_grad they keep its state.
+MAYBE_IDENTITY_METHODS = frozenset("to cpu cuda float double half bfloat16 type type_as contiguous".split())
+NUMBER_METHODS = frozenset(("item", "tolist"))
+NUMBER_BUILTINS = frozenset(("float", "int", "len", "bool", "round"))
+# Calls that hand back an object that already exists: no computation, state unknown.
+LOOKUP_METHODS = frozenset(("get", "pop", "popitem", "setdefault", "popleft", "copy", "values", "items"))
+LOOKUP_BUILTINS = frozenset(("getattr", "next", "iter", "max", "min", "sorted", "list", "tuple", "dict", "reversed"))
+_MODEL_NAME = re.compile(
+    r"(?i)(model|net$|net_|network|encoder|decoder|backbone|classifier|generator|discriminator|critic|transformer)"
+)
+
+
+class Evaluator:
+    """Computes the ValueState of an expression, given the states of the names it reads."""
+
+    def __init__(self, walker: StructureWalker) -> None:
+        self.call_info: Dict[int, CallSite] = walker.call_info
+        self.loss_modules: Set[str] = {
+            key for key, callees in walker.assigned_from.items() if any(_is_loss_class(c) for c in callees)
+        }
+        self.model_keys: Set[str] = set()
+        for method in ("eval", "train", "parameters", "named_parameters", "zero_grad"):
+            self.model_keys |= walker.receivers_by_method.get(method, set())
+        self.model_keys -= self.loss_modules
+        self.grad_enabling_functions = {
+            function.name
+            for function in walker.functions
+            if function.decorator_region is not None and function.decorator_region.mode is GradMode.ON
+        }
+
+    # -- object kinds (flow-insensitive) --------------------------------------------------------
+    def is_loss_module(self, callee: ast.expr) -> bool:
+        return dotted_key(callee) in self.loss_modules
+
+    def is_model(self, callee: ast.expr) -> bool:
+        """A call of this object runs a model forward: `model(x)`, `self.net(x)`, `encoder(x)`."""
+        key = dotted_key(callee)
+        if key is None:
+            return False
+        if key in self.model_keys:
+            return True
+        if key in self.loss_modules:
+            return False
+        return bool(_MODEL_NAME.search(key.rpartition(".")[2]))
+
+    # -- expressions ----------------------------------------------------------------------------
+    def evaluate(self, expr: ast.expr, statement: StatementInfo, lookup: Lookup) -> ValueState:
+        region = statement.region
+        if region.mode is GradMode.OFF:
+            return self._evaluate_off(expr, statement, region, lookup)
+        state = self._evaluate_on(expr, statement, lookup)
+        if region.mode is GradMode.UNKNOWN and state.graph is Graph.HAS_GRAPH:
+            return UNKNOWN
+        return state
+
+    def _evaluate_off(self, expr: ast.expr, statement: StatementInfo, region: Region, lookup: Lookup) -> ValueState:
+        """With grad disabled, whatever is computed has no graph; what is merely looked up keeps its state."""
+        computed = ValueState(Graph.NO_GRAPH, Origin(OriginKind.REGION, statement.stmt.lineno, region=region))
+        if isinstance(expr, ast.Name):
+            return lookup(expr)
+        if isinstance(expr, ast.Constant):
+            return CONSTANT
+        if isinstance(expr, ast.IfExp):
+            return merge_states(
+                self._evaluate_off(expr.body, statement, region, lookup),
+                self._evaluate_off(expr.orelse, statement, region, lookup),
+            )
+        if isinstance(expr, ast.Attribute):
+            if expr.attr == "data":
+                return _detached(statement)
+            receiver = self._evaluate_off(expr.value, statement, region, lookup)
+            return receiver if receiver.is_no_graph else UNKNOWN
+        if isinstance(expr, ast.Subscript):
+            receiver = self._evaluate_off(expr.value, statement, region, lookup)
+            if receiver.is_no_graph:
+                return ValueState(Graph.NO_GRAPH, receiver.origin)
+            return UNKNOWN
+        if isinstance(expr, (ast.BinOp, ast.UnaryOp)):
+            operands = [expr.left, expr.right] if isinstance(expr, ast.BinOp) else [expr.operand]
+            if all(isinstance(operand, ast.Constant) for operand in operands):
+                return CONSTANT
+            return computed
+        if isinstance(expr, ast.Call):
+            special = self._special_call(expr, statement, lookup)
+            if special is not None:
+                return special
+            func = expr.func
+            if isinstance(func, ast.Attribute) and self._qualname(expr) is None:
+                if func.attr in MAYBE_IDENTITY_METHODS:
+                    receiver = self._evaluate_off(func.value, statement, region, lookup)
+                    return receiver if receiver.is_no_graph else UNKNOWN
+                if func.attr in LOOKUP_METHODS:
+                    return UNKNOWN
+            if isinstance(func, ast.Name) and (
+                func.id in LOOKUP_BUILTINS or func.id in self.grad_enabling_functions
+            ):
+                return UNKNOWN
+            return computed
+        return UNKNOWN
+
+    def _evaluate_on(self, expr: ast.expr, statement: StatementInfo, lookup: Lookup) -> ValueState:
+        if isinstance(expr, ast.Name):
+            return lookup(expr)
+        if isinstance(expr, ast.Constant):
+            return CONSTANT
+        if isinstance(expr, ast.IfExp):
+            return merge_states(
+                self._evaluate_on(expr.body, statement, lookup), self._evaluate_on(expr.orelse, statement, lookup)
+            )
+        if isinstance(expr, ast.Attribute):
+            if expr.attr == "data":
+                return _detached(statement)
+            if expr.attr == "grad":
+                return UNKNOWN
+            return _without_tags(self._evaluate_on(expr.value, statement, lookup))
+        if isinstance(expr, ast.Subscript):
+            return _without_tags(self._evaluate_on(expr.value, statement, lookup))
+        if isinstance(expr, ast.BinOp):
+            return combine_states(
+                self._evaluate_on(expr.left, statement, lookup), self._evaluate_on(expr.right, statement, lookup)
+            )
+        if isinstance(expr, ast.UnaryOp):
+            return combine_states(self._evaluate_on(expr.operand, statement, lookup))
+        if isinstance(expr, ast.Call):
+            return self._call_on(expr, statement, lookup)
+        return UNKNOWN
+
+    def _call_on(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> ValueState:
+        special = self._special_call(call, statement, lookup)
+        if special is not None:
+            return special
+        func = call.func
+        qualname = self._qualname(call)
+        if qualname is not None:
+            if qualname == "torch.nn.Parameter":
+                return UNKNOWN.with_tags("parameter")
+            if qualname.startswith("torch.nn.") and qualname.rpartition(".")[2][:1].isupper():
+                return UNKNOWN  # constructing a module
+            if qualname.startswith("torch."):
+                return combine_states(*self._argument_states(call, statement, lookup))
+            return UNKNOWN
+        if isinstance(func, ast.Attribute):
+            if func.attr in TENSOR_METHODS:
+                receiver = self._evaluate_on(func.value, statement, lookup)
+                return combine_states(receiver, *self._argument_states(call, statement, lookup))
+            if func.attr == "forward" and self.is_model(func.value):
+                return _grad_on(statement)
+        if isinstance(func, ast.Name) and func.id in NUMBER_BUILTINS:
+            return _number(statement, func.id + "()")
+        if self.is_loss_module(func):
+            return combine_states(*self._argument_states(call, statement, lookup))
+        if self.is_model(func):
+            return _grad_on(statement)
+        return UNKNOWN
+
+    def _special_call(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> Optional[ValueState]:
+        """Calls whose result state does not depend on grad mode."""
+        qualname = self._qualname(call)
+        if qualname in CREATION_FUNCTIONS:
+            if any(kw.arg == "requires_grad" and _is_true(kw.value) for kw in call.keywords):
+                return UNKNOWN.with_tags("requires_grad_leaf")
+            return ValueState(
+                Graph.NO_GRAPH,
+                Origin(OriginKind.CREATED, statement.stmt.lineno, detail=qualname + "()", statement=statement.stmt),
+            )
+        func = call.func
+        if qualname is None and isinstance(func, ast.Attribute):
+            if func.attr == "detach":
+                return _detached(statement)
+            if func.attr in NUMBER_METHODS:
+                return _number(statement, "." + func.attr + "()")
+            if func.attr == "requires_grad_":
+                receiver = self.evaluate(func.value, statement, lookup)
+                if not call.args or _is_true(call.args[0]):
+                    return silenced(receiver, statement.stmt)
+                return receiver
+        return None
+
+    def _argument_states(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> List[ValueState]:
+        states = []
+        for arg in list(call.args) + [kw.value for kw in call.keywords if kw.arg is not None]:
+            if isinstance(arg, (ast.List, ast.Tuple)):
+                states.extend(self._evaluate_on(element, statement, lookup) for element in arg.elts)
+            elif isinstance(arg, ast.Starred):
+                states.append(UNKNOWN)
+            else:
+                states.append(self._evaluate_on(arg, statement, lookup))
+        return states
+
+    def _qualname(self, call: ast.Call) -> Optional[str]:
+        site = self.call_info.get(id(call))
+        return site.qualname if site is not None else None
+
+
+def silenced(state: ValueState, stmt: ast.stmt) -> ValueState:
+    """`requires_grad` switched on: a computed no-graph value now passes backward() silently."""
+    if state.is_no_graph and state.origin is not None and state.origin.kind in (OriginKind.REGION, OriginKind.DETACH):
+        return ValueState(
+            Graph.SILENCED,
+            Origin(OriginKind.REQUIRES_GRAD, stmt.lineno, statement=stmt, cause=state.origin),
+        )
+    return UNKNOWN if state.is_no_graph else state
+
+
+def _is_loss_class(qualname: str) -> bool:
+    return qualname.startswith("torch.nn.") and qualname.endswith("Loss")
+
+
+def _is_true(expr: ast.expr) -> bool:
+    return isinstance(expr, ast.Constant) and expr.value is True
+
+
+def _without_tags(state: ValueState) -> ValueState:
+    return ValueState(state.graph, state.origin) if state.tags else state
+
+
+def _detached(statement: StatementInfo) -> ValueState:
+    return ValueState(Graph.NO_GRAPH, Origin(OriginKind.DETACH, statement.stmt.lineno, statement=statement.stmt))
+
+
+def _number(statement: StatementInfo, how: str) -> ValueState:
+    return ValueState(
+        Graph.NO_GRAPH, Origin(OriginKind.NUMBER, statement.stmt.lineno, detail=how, statement=statement.stmt)
+    )
+
+
+def _grad_on(statement: StatementInfo) -> ValueState:
+    return ValueState(Graph.HAS_GRAPH, Origin(OriginKind.GRAD_ON, statement.stmt.lineno, statement=statement.stmt))
+
+
+class ValueFlow:
+    """Runs the flow over every function and records the state of every Name read."""
+
+    def __init__(self, walker: StructureWalker, evaluator: Evaluator) -> None:
+        self.walker = walker
+        self.evaluator = evaluator
+        self.name_states: Dict[int, ValueState] = {}
+        for function in walker.functions:
+            self._run(function)
+
+    def _run(self, function: FunctionInfo) -> None:
+        body = function.node.body
+        self._block(body, {})
+
+    # -- statements -----------------------------------------------------------------------------
+    def _block(self, body: Iterable[ast.stmt], env: Env) -> Optional[Env]:
+        """Apply a block to env (in place); None when the block always leaves (return/raise)."""
+        for stmt in body:
+            info = self.walker.statement_info[id(stmt)]
+            for name in info.names:
+                self.name_states[id(name)] = env.get(name.id, UNKNOWN)
+            if isinstance(stmt, (ast.Return, ast.Raise)):
+                return None
+            result = self._statement(stmt, info, env)
+            if result is None:
+                return None
+        return env
+
+    def _statement(self, stmt: ast.stmt, info: StatementInfo, env: Env) -> Optional[Env]:
+        lookup: Lookup = lambda name: env.get(name.id, UNKNOWN)  # noqa: E731
+        evaluate = lambda expr: self.evaluator.evaluate(expr, info, lookup)  # noqa: E731
+        if isinstance(stmt, ast.Assign):
+            if _is_requires_grad_switch(stmt):
+                target = stmt.targets[0].value  # type: ignore[attr-defined]
+                if isinstance(target, ast.Name):
+                    env[target.id] = silenced(env.get(target.id, UNKNOWN), stmt)
+                return env
+            value = evaluate(stmt.value)
+            for target in stmt.targets:
+                self._bind(target, stmt.value, value, env, evaluate)
+        elif isinstance(stmt, ast.AnnAssign):
+            if stmt.value is not None:
+                self._bind(stmt.target, stmt.value, evaluate(stmt.value), env, evaluate)
+        elif isinstance(stmt, ast.AugAssign):
+            if isinstance(stmt.target, ast.Name):
+                env[stmt.target.id] = self._augmented(stmt, info, env.get(stmt.target.id, UNKNOWN), evaluate)
+        elif isinstance(stmt, ast.Expr):
+            self._expression_statement(stmt, info, env)
+        elif isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
+            return self._loop(stmt, env)
+        elif isinstance(stmt, ast.If):
+            then_env = self._block(stmt.body, dict(env))
+            else_env = self._block(stmt.orelse, dict(env))
+            return _replace(env, _merge_envs([then_env, else_env]))
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for item in stmt.items:
+                if item.optional_vars is not None:
+                    _forget_target(item.optional_vars, env)
+            return self._block(stmt.body, env)
+        elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+            return self._try(stmt, env)
+        elif type(stmt).__name__ == "Match":
+            cases = [self._block(case.body, dict(env)) for case in stmt.cases]  # type: ignore[attr-defined]
+            return _replace(env, _merge_envs(cases + [dict(env)]))
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            env[stmt.name] = UNKNOWN
+        elif isinstance(stmt, ast.Delete):
+            for target in stmt.targets:
+                if isinstance(target, ast.Name):
+                    env.pop(target.id, None)
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal)):
+            names = [a.asname or a.name.partition(".")[0] for a in stmt.names] if not isinstance(
+                stmt, (ast.Global, ast.Nonlocal)
+            ) else stmt.names
+            for name in names:
+                env[name] = UNKNOWN
+        self._bind_walrus(stmt, env, evaluate)
+        return env
+
+    def _bind(self, target: ast.expr, value_expr: ast.expr, value: ValueState, env: Env, evaluate) -> None:
+        if isinstance(target, ast.Name):
+            env[target.id] = value
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            if isinstance(value_expr, (ast.Tuple, ast.List)) and len(value_expr.elts) == len(target.elts):
+                for element_target, element in zip(target.elts, value_expr.elts):
+                    self._bind(element_target, element, evaluate(element), env, evaluate)
+            else:
+                # `out, aux = model(x)` under no_grad: every part is computed without a graph.
+                part = ValueState(value.graph, value.origin) if value.is_no_graph else UNKNOWN
+                for element_target in target.elts:
+                    if isinstance(element_target, ast.Starred):
+                        _forget_target(element_target.value, env)
+                    else:
+                        self._bind(element_target, element_target, part, env, evaluate)
+
+    def _augmented(self, stmt: ast.AugAssign, info: StatementInfo, current: ValueState, evaluate) -> ValueState:
+        value = evaluate(stmt.value)
+        if info.region.mode is GradMode.OFF:
+            if current.graph in (Graph.NO_GRAPH, Graph.CONSTANT):
+                return ValueState(Graph.NO_GRAPH, Origin(OriginKind.REGION, stmt.lineno, region=info.region))
+            return UNKNOWN
+        state = combine_states(current, value)
+        if info.region.mode is GradMode.UNKNOWN and state.graph is Graph.HAS_GRAPH:
+            return UNKNOWN
+        return state
+
+    def _expression_statement(self, stmt: ast.Expr, info: StatementInfo, env: Env) -> None:
+        call = stmt.value
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+            return
+        receiver = call.func.value
+        if not isinstance(receiver, ast.Name):
+            return
+        if call.func.attr == "requires_grad_" and (not call.args or _is_true(call.args[0])):
+            env[receiver.id] = silenced(env.get(receiver.id, UNKNOWN), stmt)
+        elif call.func.attr == "detach_":
+            env[receiver.id] = _detached(info)
+
+    def _loop(self, stmt: ast.stmt, env: Env) -> Env:
+        entry = dict(env)
+        body_end: Optional[Env] = None
+        for _ in range(3):  # the lattice is shallow: two rounds reach the fixpoint
+            body_env = dict(entry)
+            if isinstance(stmt, (ast.For, ast.AsyncFor)):
+                _forget_target(stmt.target, body_env)
+            body_end = self._block(stmt.body, body_env)
+            merged = _merge_envs([entry, body_end])
+            assert merged is not None
+            if merged == entry:
+                break
+            entry = merged
+        after = self._block(stmt.orelse, dict(entry)) if stmt.orelse else entry  # type: ignore[attr-defined]
+        return _replace(env, after if after is not None else entry)
+
+    def _try(self, stmt: ast.stmt, env: Env) -> Optional[Env]:
+        entry = dict(env)
+        body_end = self._block(stmt.body, dict(env))  # type: ignore[attr-defined]
+        if body_end is not None and stmt.orelse:  # type: ignore[attr-defined]
+            body_end = self._block(stmt.orelse, body_end)  # type: ignore[attr-defined]
+        handler_entry = _merge_envs([entry, body_end]) or entry
+        ends = [body_end] + [self._block(h.body, dict(handler_entry)) for h in stmt.handlers]  # type: ignore[attr-defined]
+        merged = _merge_envs(ends)
+        if stmt.finalbody:  # type: ignore[attr-defined]
+            final_env = self._block(stmt.finalbody, dict(merged if merged is not None else handler_entry))  # type: ignore[attr-defined]
+            if merged is None or final_env is None:
+                return None
+            merged = final_env
+        return _replace(env, merged)
+
+    def _bind_walrus(self, stmt: ast.stmt, env: Env, evaluate) -> None:
+        info = self.walker.statement_info[id(stmt)]
+        if not info.has_walrus:
+            return
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
+                env[node.target.id] = evaluate(node.value)
+
+
+def _is_requires_grad_switch(stmt: ast.Assign) -> bool:
+    target = stmt.targets[0]
+    return (
+        len(stmt.targets) == 1
+        and isinstance(target, ast.Attribute)
+        and target.attr == "requires_grad"
+        and _is_true(stmt.value)
+    )
+
+
+def _forget_target(target: ast.expr, env: Env) -> None:
+    if isinstance(target, ast.Name):
+        env[target.id] = UNKNOWN
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            _forget_target(element, env)
+    elif isinstance(target, ast.Starred):
+        _forget_target(target.value, env)
+
+
+def _merge_envs(envs: List[Optional[Env]]) -> Optional[Env]:
+    """Join of the paths that reach this point; a name bound on one path only keeps its state."""
+    live = [env for env in envs if env is not None]
+    if not live:
+        return None
+    merged = dict(live[0])
+    for env in live[1:]:
+        for name, state in env.items():
+            merged[name] = merge_states(merged[name], state) if name in merged else state
+    return merged
+
+
+def _replace(env: Env, new: Optional[Env]) -> Optional[Env]:
+    if new is None:
+        return None
+    env.clear()
+    env.update(new)
+    return env

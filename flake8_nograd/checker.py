@@ -1,0 +1,50 @@
+"""Check one module: prefilter, build the shared analysis once, run every applicable rule."""
+from __future__ import annotations
+
+import ast
+from typing import Iterable, List, Optional
+
+from .analysis import ModuleAnalysis
+from .config import Config
+from .findings import Finding
+from .rules import ALL_RULES, Rule
+
+INTERNAL_ERROR = "NG000"
+
+
+def check_tree(
+    tree: ast.Module,
+    source: str,
+    config: Optional[Config] = None,
+    rules: Iterable[Rule] = ALL_RULES,
+) -> List[Finding]:
+    """Findings for an already parsed module, sorted by position.
+
+    Never raises: an internal error becomes one NG000 finding at line 1, so that a flake8 run goes
+    on with the other files and plugins.
+    """
+    applicable = [rule for rule in rules if rule.applies_to(source)]
+    if not applicable:
+        return []
+    try:
+        analysis = ModuleAnalysis(tree, config)
+        findings: List[Finding] = []
+        for rule in applicable:
+            findings.extend(rule.check(analysis))
+    except (Exception, RecursionError) as error:  # noqa: B902 - a linter bug must not abort the run
+        reason = str(error).splitlines()[0][:100] if str(error) else "no details"
+        return [
+            Finding(
+                1,
+                0,
+                INTERNAL_ERROR,
+                f"internal error while analysing this file: {type(error).__name__}: {reason}; please report it",
+            )
+        ]
+    return sorted(set(findings), key=lambda f: (f.line, f.col, f.code, f.message))
+
+
+def check_source(source: str, config: Optional[Config] = None, filename: str = "<unknown>") -> List[Finding]:
+    """Parse and check source text (raises SyntaxError on invalid code; front ends report it)."""
+    tree = ast.parse(source, filename=filename)
+    return check_tree(tree, source, config)

@@ -1,0 +1,72 @@
+"""What a rule reports: one finding per root cause, positioned for flake8 and noqa."""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A fix suggestion attached to a finding; `safe` fixes are applied by `flake8-nograd fix`."""
+
+    description: str
+    safe: bool = True
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A finding at a 1-based line and a 0-based column (flake8 adds 1 to the column)."""
+
+    line: int
+    col: int
+    code: str
+    message: str  # without the code; `text` joins them
+    fix: Optional[Fix] = None
+    end_line: Optional[int] = None
+    end_col: Optional[int] = None
+    # The AST node the finding is about, for fixers; not part of equality.
+    node: Optional[ast.AST] = None
+
+    @property
+    def text(self) -> str:
+        return f"{self.code} {self.message}"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Finding):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def _key(self) -> tuple:
+        return (self.line, self.col, self.code, self.message)
+
+
+def finding_at(
+    node: ast.AST,
+    stmt: ast.stmt,
+    code: str,
+    message: str,
+    fix: Optional[Fix] = None,
+) -> Finding:
+    """Place a finding about `node` on the first line of its statement `stmt`.
+
+    flake8 matches `# noqa` against the reported line, and users put it on the first line of the
+    statement; the column is the node's when it starts on that line, else the statement's.
+    """
+    if getattr(node, "lineno", None) == stmt.lineno:
+        col = node.col_offset  # type: ignore[attr-defined]
+    else:
+        col = stmt.col_offset
+    return Finding(
+        line=stmt.lineno,
+        col=col,
+        code=code,
+        message=message,
+        fix=fix,
+        end_line=getattr(node, "end_lineno", None),
+        end_col=getattr(node, "end_col_offset", None),
+        node=node,
+    )

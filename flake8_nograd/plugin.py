@@ -1,0 +1,32 @@
+"""The flake8 entry point (`NG`): checks the tree flake8 already parsed, no second parse."""
+from __future__ import annotations
+
+import ast
+from typing import Any, Iterator, List, Tuple
+
+from . import __version__
+from .checker import check_tree
+from .config import Config, register_flake8_options
+
+
+class Plugin:
+    name = "flake8-nograd"
+    version = __version__
+    config = Config()
+
+    def __init__(self, tree: ast.Module, lines: List[str], filename: str = "") -> None:
+        self.tree = tree
+        self.lines = lines
+        self.filename = filename
+
+    @classmethod
+    def add_options(cls, option_manager: Any) -> None:
+        register_flake8_options(option_manager)
+
+    @classmethod
+    def parse_options(cls, options: Any) -> None:
+        cls.config = Config.from_values(options)
+
+    def run(self) -> Iterator[Tuple[int, int, str, type]]:
+        for finding in check_tree(self.tree, "".join(self.lines), self.config):
+            yield finding.line, finding.col, finding.text, type(self)

@@ -1,0 +1,20 @@
+"""The rule registry: every rule, in code order. One module per rule."""
+from __future__ import annotations
+
+from typing import Dict, Tuple
+
+from .base import Rule
+from .ng101_backward_without_graph import BackwardWithoutGraph
+from .ng102_requires_grad_silences import RequiresGradSilencesError
+from .ng401_guard_not_called import GuardNotCalled
+from .ng402_guard_statement import GuardStatementDoesNothing
+
+ALL_RULES: Tuple[Rule, ...] = (
+    BackwardWithoutGraph(),
+    RequiresGradSilencesError(),
+    GuardNotCalled(),
+    GuardStatementDoesNothing(),
+)
+RULES_BY_CODE: Dict[str, Rule] = {rule.code: rule for rule in ALL_RULES}
+
+__all__ = ["ALL_RULES", "RULES_BY_CODE", "Rule"]

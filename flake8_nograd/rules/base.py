@@ -1,0 +1,36 @@
+"""What every rule is: a code, a one-line summary, the words that must appear for it to apply, and
+`check(analysis)`, which reads the shared analysis and yields findings."""
+from __future__ import annotations
+
+import ast
+from typing import ClassVar, Iterator, Tuple
+
+from ..analysis import ModuleAnalysis
+from ..findings import Finding
+
+DOCS_URL = "https://github.com/flake8-nograd/flake8-nograd/blob/main/docs/rules/{code}.md"
+
+
+class Rule:
+    code: ClassVar[str]
+    name: ClassVar[str]  # kebab-case slug
+    summary: ClassVar[str]
+    # A module that mentions none of these cannot have a finding; checking it is skipped.
+    triggers: ClassVar[Tuple[str, ...]]
+    default_enabled: ClassVar[bool] = True
+
+    def applies_to(self, source: str) -> bool:
+        return any(trigger in source for trigger in self.triggers)
+
+    def check(self, analysis: ModuleAnalysis) -> Iterator[Finding]:
+        raise NotImplementedError
+
+    @classmethod
+    def docs_url(cls) -> str:
+        return DOCS_URL.format(code=cls.code)
+
+
+def describe(expr: ast.expr, limit: int = 40) -> str:
+    """How a message names a value: the variable, or short source text."""
+    text = expr.id if isinstance(expr, ast.Name) else ast.unparse(expr)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

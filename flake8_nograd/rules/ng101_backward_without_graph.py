@@ -1,0 +1,55 @@
+"""NG101: backward() on a value that has no autograd graph (a RuntimeError at run time)."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..analysis import ModuleAnalysis, Origin, OriginKind, RegionKind
+from ..findings import Finding, finding_at
+from .base import Rule, describe
+
+
+class BackwardWithoutGraph(Rule):
+    code = "NG101"
+    name = "backward-without-graph"
+    summary = "backward() or torch.autograd.grad() on a value computed without grad"
+    triggers = ("backward", "autograd")
+
+    def check(self, analysis: ModuleAnalysis) -> Iterator[Finding]:
+        for backward in analysis.backward_calls:
+            for value in backward.values:
+                state = analysis.state_of(value, backward.statement)
+                if state.is_no_graph and state.origin is not None:
+                    message = explain(describe(value), state.origin, backward.api)
+                    yield finding_at(backward.call, backward.statement.stmt, self.code, message)
+                    break  # one finding per call: the first value without a graph is the root cause
+
+
+def explain(name: str, origin: Origin, api: str) -> str:
+    """Why `name` has no graph, and what to do instead."""
+    if origin.kind is OriginKind.DETACH:
+        return f"'{name}' is detached (line {origin.line}) and has no graph; call {api} on the value before .detach()"
+    if origin.kind is OriginKind.CREATED:
+        return (
+            f"'{name}' was created by {origin.detail} without requires_grad (line {origin.line}) and has no "
+            f"graph; call {api} on a value computed from parameters, or create it with requires_grad=True"
+        )
+    if origin.kind is OriginKind.NUMBER:
+        return (
+            f"'{name}' is a Python number from {origin.detail} (line {origin.line}), not a tensor; "
+            f"call {api} on the tensor itself"
+        )
+    region = origin.region
+    assert region is not None
+    where = f"'{name}' was computed {region.describe()}"
+    why = "is an inference tensor without a graph" if region.inference else "has no graph"
+    if region.kind is RegionKind.WITH:
+        fix = f"compute it outside 'with {region.label}:' before calling {api}"
+    elif region.kind is RegionKind.STATEMENT:
+        fix = f"compute it before {region.label}, or call torch.set_grad_enabled(True) first"
+    elif region.kind is RegionKind.DECORATOR:
+        fix = f"remove {region.label} from '{region.function}' or compute it inside 'with torch.enable_grad():'"
+    elif region.kind is RegionKind.HOOK:
+        fix = "back-propagate in a method that runs with grad, such as training_step"
+    else:
+        fix = f"call '{region.function}' where grad is enabled, or compute it inside 'with torch.enable_grad():'"
+    return f"{where} and {why}; {fix}"

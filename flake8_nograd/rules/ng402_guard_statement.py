@@ -1,0 +1,39 @@
+"""NG402: a grad-mode context manager called as a bare statement, which does nothing."""
+from __future__ import annotations
+
+import ast
+from typing import Iterator
+
+from ..analysis import ModuleAnalysis
+from ..findings import Finding, finding_at
+from .base import Rule
+
+# torch.set_grad_enabled(False) as a statement does switch grad off: it is not a mistake.
+_NO_EFFECT_AS_STATEMENT = ("torch.no_grad", "torch.enable_grad", "torch.inference_mode")
+
+
+class GuardStatementDoesNothing(Rule):
+    code = "NG402"
+    name = "grad-guard-statement"
+    summary = "torch.no_grad() / enable_grad() / inference_mode() alone on a line does nothing"
+    triggers = ("no_grad", "enable_grad", "inference_mode")
+
+    def check(self, analysis: ModuleAnalysis) -> Iterator[Finding]:
+        for statement in analysis.statements:
+            stmt = statement.stmt
+            if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
+                continue
+            call = stmt.value
+            if analysis.call(call).qualname not in _NO_EFFECT_AS_STATEMENT:
+                continue
+            written = ast.unparse(call)
+            alternative = " (or torch.set_grad_enabled(False) to switch grad off until re-enabled)" if (
+                analysis.call(call).qualname != "torch.enable_grad"
+            ) else ""
+            yield finding_at(
+                call,
+                stmt,
+                self.code,
+                f"'{written}' alone on a line creates a context manager and does nothing; "
+                f"put the code under 'with {written}:'{alternative}",
+            )
