@@ -3,15 +3,31 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
+
+
+# What a fix does, applied by the fixer (flake8_nograd/fixes) at `Fix.target`:
+FIX_ACTIONS = (
+    "add_call",  # `torch.no_grad` -> `torch.no_grad()` (target: the uncalled expression)
+    "wrap_no_grad",  # put the target statement (a loop, an update) under `with torch.no_grad():`
+    "decorate_no_grad",  # add `@torch.no_grad()` to the target `def` (for NG302 also guards closure())
+    "append_item",  # `total += loss` -> `total += loss.item()` (target: the accumulated expression)
+    "append_detach",  # `losses.append(loss)` -> `losses.append(loss.detach())` (target: the expression)
+)
 
 
 @dataclass(frozen=True)
 class Fix:
-    """A fix suggestion attached to a finding; `safe` fixes are applied by `flake8-nograd fix`."""
+    """A fix attached to a finding; `safe` fixes are applied by `flake8-nograd fix`.
+
+    `target` is (line, col, end_line, end_col) of the node to change, 1-based lines and 0-based
+    columns as in `ast`; positions, not nodes, so findings cross process boundaries cheaply.
+    """
 
     description: str
     safe: bool = True
+    action: str = ""  # one of FIX_ACTIONS; "" for a suggestion with no automatic fix
+    target: Optional[Tuple[int, int, int, int]] = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,16 @@ class Finding:
 
     def _key(self) -> tuple:
         return (self.line, self.col, self.code, self.message)
+
+
+def span(node: ast.AST) -> Tuple[int, int, int, int]:
+    """(line, col, end_line, end_col) of a node, for Fix.target."""
+    return (
+        node.lineno,  # type: ignore[attr-defined]
+        node.col_offset,  # type: ignore[attr-defined]
+        node.end_lineno or node.lineno,  # type: ignore[attr-defined]
+        node.end_col_offset or 0,  # type: ignore[attr-defined]
+    )
 
 
 def finding_at(

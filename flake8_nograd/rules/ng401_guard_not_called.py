@@ -6,7 +6,7 @@ from typing import Iterator
 
 from ..analysis import ModuleAnalysis
 from ..analysis.guards import grad_mode_api
-from ..findings import Finding, Fix, finding_at
+from ..findings import Finding, Fix, finding_at, span
 from .base import Rule
 
 _EXAMPLE_ARGUMENTS = {"torch.set_grad_enabled": "False"}
@@ -30,7 +30,7 @@ class GuardNotCalled(Rule):
                     continue
                 written = ast.unparse(expr)
                 argument = _EXAMPLE_ARGUMENTS.get(api, "")
-                fix = None if argument else Fix("add the missing '()'", safe=True)
+                fix = None if argument else Fix("add the missing '()'", safe=True, action="add_call", target=span(expr))
                 yield finding_at(
                     expr,
                     stmt,
