@@ -204,3 +204,15 @@ def test_backward_wrappers_name_the_back_propagated_value():
     )
     values = [[ast.unparse(v) for v in b.values] for b in analysis.backward_calls]
     assert values == [["l1"], ["l2"], ["l3"], ["l4"], ["l5"], ["l6", "l7"], ["l8"]]
+
+
+def test_a_free_torch_name_is_torch_but_other_free_names_are_unknown():
+    analysis = analyse(
+        """\
+        torch.no_grad
+        F.cross_entropy
+        """
+    )
+    first, second = analysis.statements
+    assert analysis.qualname(first.stmt.value, first) == "torch.no_grad"
+    assert analysis.qualname(second.stmt.value, second) is None

@@ -66,6 +66,7 @@ class OriginKind(enum.Enum):
     DETACH = "detach"  # x.detach(), x.data
     CREATED = "created"  # torch.zeros(...) without requires_grad
     NUMBER = "number"  # .item(), .tolist()
+    INTEGER = "integer"  # argmax(), comparisons, .long(): integer/bool tensors never require grad
     REQUIRES_GRAD = "requires_grad"  # loss.requires_grad = True / requires_grad_()
     GRAD_ON = "grad_on"  # computed with grad enabled (HAS_GRAPH)
 

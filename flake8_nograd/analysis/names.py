@@ -71,6 +71,15 @@ class Scope:
             scope = scope.parent
         return None
 
+    def is_bound(self, name: str) -> bool:
+        """Is `name` bound (by anything) here or in an enclosing scope?"""
+        scope: Optional[Scope] = self
+        while scope is not None:
+            if name in scope.imports or name in scope.shadowed:
+                return True
+            scope = scope.parent
+        return False
+
 
 class NameResolver:
     """Builds every scope of a module from its statements (one walk) and resolves expressions."""
@@ -93,7 +102,11 @@ class NameResolver:
             return None
         base = scope.lookup(expr.id)
         if base is None:
-            return None
+            # A never-bound `torch` is torch imported elsewhere (an earlier notebook cell, a
+            # star import); any other free name may be anything.
+            if expr.id != "torch" or scope.is_bound("torch"):
+                return None
+            base = "torch"
         if parts:
             return canonical(base + "." + ".".join(reversed(parts)))
         return base

@@ -51,10 +51,16 @@ TENSOR_METHODS = frozenset(
 # Methods that may return the receiver itself (no copy), so under no_grad they keep its state.
 MAYBE_IDENTITY_METHODS = frozenset("to cpu cuda float double half bfloat16 type type_as contiguous".split())
 NUMBER_METHODS = frozenset(("item", "tolist"))
+# Results with an integer or bool dtype, which never require grad (checked against torch).
+INTEGER_METHODS = frozenset("argmax argmin argsort long int bool eq ne lt le gt ge".split())
+INTEGER_FUNCTIONS = frozenset(
+    "torch." + name for name in "argmax argmin argsort eq ne lt le gt ge isnan isinf isfinite".split()
+)
 NUMBER_BUILTINS = frozenset(("float", "int", "len", "bool", "round"))
 # Calls that hand back an object that already exists: no computation, state unknown.
 LOOKUP_METHODS = frozenset(("get", "pop", "popitem", "setdefault", "popleft", "copy", "values", "items"))
 LOOKUP_BUILTINS = frozenset(("getattr", "next", "iter", "max", "min", "sorted", "list", "tuple", "dict", "reversed"))
+_LOSS_NAME = re.compile(r"(?i)(^|_)(loss|loss_fn|loss_func|lossfn|criterion|criteria)$")
 _MODEL_NAME = re.compile(
     r"(?i)(model|net$|net_|network|encoder|decoder|backbone|classifier|generator|discriminator|critic|transformer)"
 )
@@ -64,6 +70,7 @@ class Evaluator:
     """Computes the ValueState of an expression, given the states of the names it reads."""
 
     def __init__(self, walker: StructureWalker) -> None:
+        self.resolver = walker.resolver
         self.call_info: Dict[int, CallSite] = walker.call_info
         self.loss_modules: Set[str] = {
             key for key, callees in walker.assigned_from.items() if any(_is_loss_class(c) for c in callees)
@@ -80,7 +87,11 @@ class Evaluator:
 
     # -- object kinds (flow-insensitive) --------------------------------------------------------
     def is_loss_module(self, callee: ast.expr) -> bool:
-        return dotted_key(callee) in self.loss_modules
+        """`criterion = nn.CrossEntropyLoss()`, or a callable named like one (`loss_fn`, `self.criterion`)."""
+        key = dotted_key(callee)
+        if key is None:
+            return False
+        return key in self.loss_modules or bool(_LOSS_NAME.search(key.rpartition(".")[2]))
 
     def is_model(self, callee: ast.expr) -> bool:
         """A call of this object runs a model forward: `model(x)`, `self.net(x)`, `encoder(x)`."""
@@ -110,6 +121,8 @@ class Evaluator:
             return lookup(expr)
         if isinstance(expr, ast.Constant):
             return CONSTANT
+        if isinstance(expr, ast.Compare):
+            return _integer(statement, "a comparison")
         if isinstance(expr, ast.IfExp):
             return merge_states(
                 self._evaluate_off(expr.body, statement, region, lookup),
@@ -150,9 +163,14 @@ class Evaluator:
 
     def _evaluate_on(self, expr: ast.expr, statement: StatementInfo, lookup: Lookup) -> ValueState:
         if isinstance(expr, ast.Name):
-            return lookup(expr)
+            state = lookup(expr)
+            if state.graph is Graph.UNKNOWN and self.resolver.qualname(expr, statement.scope) is not None:
+                return CONSTANT  # an imported object: torch.float32, a module, a function
+            return state
         if isinstance(expr, ast.Constant):
             return CONSTANT
+        if isinstance(expr, ast.Compare):
+            return _integer(statement, "a comparison")
         if isinstance(expr, ast.IfExp):
             return merge_states(
                 self._evaluate_on(expr.body, statement, lookup), self._evaluate_on(expr.orelse, statement, lookup)
@@ -162,6 +180,8 @@ class Evaluator:
                 return _detached(statement)
             if expr.attr == "grad":
                 return UNKNOWN
+            if self.resolver.qualname(expr, statement.scope) is not None:
+                return CONSTANT  # torch.float32, torch.device
             return _without_tags(self._evaluate_on(expr.value, statement, lookup))
         if isinstance(expr, ast.Subscript):
             return _without_tags(self._evaluate_on(expr.value, statement, lookup))
@@ -215,8 +235,12 @@ class Evaluator:
                 Graph.NO_GRAPH,
                 Origin(OriginKind.CREATED, statement.stmt.lineno, detail=qualname + "()", statement=statement.stmt),
             )
+        if qualname in INTEGER_FUNCTIONS:
+            return _integer(statement, qualname + "()")
         func = call.func
         if qualname is None and isinstance(func, ast.Attribute):
+            if func.attr in INTEGER_METHODS:
+                return _integer(statement, "." + func.attr + "()")
             if func.attr == "detach":
                 return _detached(statement)
             if func.attr in NUMBER_METHODS:
@@ -291,6 +315,12 @@ def _detached(statement: StatementInfo) -> ValueState:
 def _number(statement: StatementInfo, how: str) -> ValueState:
     return ValueState(
         Graph.NO_GRAPH, Origin(OriginKind.NUMBER, statement.stmt.lineno, detail=how, statement=statement.stmt)
+    )
+
+
+def _integer(statement: StatementInfo, how: str) -> ValueState:
+    return ValueState(
+        Graph.NO_GRAPH, Origin(OriginKind.INTEGER, statement.stmt.lineno, detail=how, statement=statement.stmt)
     )
 
 

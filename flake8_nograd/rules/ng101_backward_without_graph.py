@@ -27,11 +27,19 @@ class BackwardWithoutGraph(Rule):
 def explain(name: str, origin: Origin, api: str) -> str:
     """Why `name` has no graph, and what to do instead."""
     if origin.kind is OriginKind.DETACH:
-        return f"'{name}' is detached (line {origin.line}) and has no graph; call {api} on the value before .detach()"
+        return (
+            f"'{name}' comes from a detached tensor (line {origin.line}) and has no graph; "
+            f"call {api} on the value before .detach()"
+        )
     if origin.kind is OriginKind.CREATED:
         return (
-            f"'{name}' was created by {origin.detail} without requires_grad (line {origin.line}) and has no "
+            f"'{name}' comes from {origin.detail} without requires_grad (line {origin.line}) and has no "
             f"graph; call {api} on a value computed from parameters, or create it with requires_grad=True"
+        )
+    if origin.kind is OriginKind.INTEGER:
+        return (
+            f"'{name}' comes from {origin.detail} (line {origin.line}), whose integer/bool result has no "
+            f"gradient; compute the loss from the float outputs (e.g. logits) instead"
         )
     if origin.kind is OriginKind.NUMBER:
         return (
