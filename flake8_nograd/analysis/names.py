@@ -9,7 +9,9 @@ from __future__ import annotations
 import ast
 from typing import Dict, Iterator, List, Optional, Set, Union
 
-ScopeNode = Union[ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda]
+# Lambdas and comprehensions get no scope of their own: a lambda parameter named `torch` is not
+# worth a second walk over every expression.
+ScopeNode = Union[ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef]
 
 # Spellings of the same object, mapped to the one name the rules compare against.
 _GRAD_MODE_FUNCTIONS = ("no_grad", "enable_grad", "inference_mode", "set_grad_enabled")
@@ -143,8 +145,6 @@ class NameResolver:
                 for arg in _all_args(stmt.args):
                     inner.shadowed.add(arg.arg)
             stack.append((stmt.body, inner))
-            for expr in _header_expressions(stmt):
-                self._collect_lambdas(expr, scope)
             return
         for target in _bound_targets(stmt):
             for name in _names_in_target(target):
@@ -153,28 +153,6 @@ class NameResolver:
             return
         for child in _child_blocks(stmt):
             stack.append((child, scope))
-        for expr in _statement_expressions(stmt):
-            self._collect_lambdas(expr, scope)
-
-    def _collect_lambdas(self, expr: ast.expr, scope: Scope) -> None:
-        """Lambdas get a scope of their own so that their parameters shadow outer names."""
-        for node in iter_expr_nodes(expr):
-            if isinstance(node, ast.Lambda) and id(node) not in self.scopes:
-                inner = Scope(node, scope)
-                for arg in _all_args(node.args):
-                    inner.shadowed.add(arg.arg)
-                self.scopes[id(node)] = inner
-            elif isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
-                scope.shadowed.add(node.target.id)
-
-
-def iter_expr_nodes(expr: ast.AST) -> Iterator[ast.AST]:
-    """Every node of an expression, iteratively (no recursion limit on deep expressions)."""
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(ast.iter_child_nodes(node))
 
 
 def _all_args(args: ast.arguments) -> Iterator[ast.arg]:
@@ -217,19 +195,6 @@ def _bound_targets(stmt: ast.stmt) -> Iterator[ast.AST]:
             yield ast.Name(id=name)
 
 
-def _header_expressions(stmt: ast.stmt) -> List[ast.expr]:
-    """Expressions evaluated when a def/class statement runs (decorators, defaults, bases)."""
-    exprs: List[ast.expr] = list(getattr(stmt, "decorator_list", []))
-    if isinstance(stmt, ast.ClassDef):
-        exprs.extend(stmt.bases)
-        exprs.extend(keyword.value for keyword in stmt.keywords)
-    else:
-        args = stmt.args  # type: ignore[attr-defined]
-        exprs.extend(args.defaults)
-        exprs.extend(default for default in args.kw_defaults if default is not None)
-    return exprs
-
-
 def _child_blocks(stmt: ast.stmt) -> Iterator[List[ast.stmt]]:
     for name in ("body", "orelse", "finalbody"):
         block = getattr(stmt, name, None)
@@ -239,23 +204,3 @@ def _child_blocks(stmt: ast.stmt) -> Iterator[List[ast.stmt]]:
         yield handler.body
     for case in getattr(stmt, "cases", ()):
         yield case.body
-
-
-def _statement_expressions(stmt: ast.stmt) -> Iterator[ast.expr]:
-    """The expressions of a simple statement, or of a compound statement's header."""
-    for name, value in ast.iter_fields(stmt):
-        if name in ("body", "orelse", "finalbody", "handlers", "cases"):
-            continue
-        if isinstance(value, ast.expr):
-            yield value
-        elif isinstance(value, list):
-            for item in value:
-                if isinstance(item, ast.expr):
-                    yield item
-                elif isinstance(item, ast.withitem):
-                    yield item.context_expr
-                    if item.optional_vars is not None:
-                        yield item.optional_vars
-    for case in getattr(stmt, "cases", ()):
-        if case.guard is not None:
-            yield case.guard

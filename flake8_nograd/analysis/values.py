@@ -106,6 +106,12 @@ class Evaluator:
 
     # -- expressions ----------------------------------------------------------------------------
     def evaluate(self, expr: ast.expr, statement: StatementInfo, lookup: Lookup) -> ValueState:
+        try:
+            return self._evaluate(expr, statement, lookup)
+        except RecursionError:
+            return UNKNOWN  # a pathologically deep expression: its state is simply unknown
+
+    def _evaluate(self, expr: ast.expr, statement: StatementInfo, lookup: Lookup) -> ValueState:
         region = statement.region
         if region.mode is GradMode.OFF:
             return self._evaluate_off(expr, statement, region, lookup)
