@@ -109,7 +109,12 @@ def _is_project_guard(target: ast.expr, qualname: Qualname, config: Config) -> b
     name = last_identifier(target)
     if name is None:
         return False
-    if any(part in name for part in _GUARD_NAME_PARTS):
+    if name in _GUARD_NAME_PARTS:
+        # Exactly torch's name but not torch (e.g. a parameter called `torch`): only an import
+        # (a project's re-export) counts, a local object does not.
+        if qualname(target) is not None:
+            return True
+    elif any(part in name for part in _GUARD_NAME_PARTS):
         return True
     if not config.extra_guards:
         return False

@@ -186,6 +186,8 @@ class Evaluator:
                 return UNKNOWN.with_tags("parameter")
             if qualname.startswith("torch.nn.") and qualname.rpartition(".")[2][:1].isupper():
                 return UNKNOWN  # constructing a module
+            if is_loss_function(qualname):
+                return self._loss_call(call, statement, lookup)
             if qualname.startswith("torch."):
                 return combine_states(*self._argument_states(call, statement, lookup))
             return UNKNOWN
@@ -198,7 +200,7 @@ class Evaluator:
         if isinstance(func, ast.Name) and func.id in NUMBER_BUILTINS:
             return _number(statement, func.id + "()")
         if self.is_loss_module(func):
-            return combine_states(*self._argument_states(call, statement, lookup))
+            return self._loss_call(call, statement, lookup)
         if self.is_model(func):
             return _grad_on(statement)
         return UNKNOWN
@@ -226,6 +228,13 @@ class Evaluator:
                 return receiver
         return None
 
+    def _loss_call(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> ValueState:
+        """A loss follows its input (first argument): targets come from data and carry no graph."""
+        states = self._argument_states(call, statement, lookup)
+        if states and states[0].is_no_graph and all(s.graph is not Graph.HAS_GRAPH for s in states[1:]):
+            return ValueState(Graph.NO_GRAPH, states[0].origin)
+        return combine_states(*states)
+
     def _argument_states(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> List[ValueState]:
         states = []
         for arg in list(call.args) + [kw.value for kw in call.keywords if kw.arg is not None]:
@@ -250,6 +259,17 @@ def silenced(state: ValueState, stmt: ast.stmt) -> ValueState:
             Origin(OriginKind.REQUIRES_GRAD, stmt.lineno, statement=stmt, cause=state.origin),
         )
     return UNKNOWN if state.is_no_graph else state
+
+
+_LOSS_FUNCTIONS = frozenset(
+    "cross_entropy binary_cross_entropy binary_cross_entropy_with_logits kl_div nll_loss".split()
+)
+
+
+def is_loss_function(qualname: str) -> bool:
+    """torch.nn.functional.cross_entropy, F.mse_loss, ..."""
+    module, _, name = qualname.rpartition(".")
+    return module == "torch.nn.functional" and (name in _LOSS_FUNCTIONS or name.endswith("_loss"))
 
 
 def _is_loss_class(qualname: str) -> bool:

@@ -1,0 +1,206 @@
+"""The shared analysis, asked directly: names, regions, guarded functions, value states."""
+from __future__ import annotations
+
+import ast
+import textwrap
+
+import pytest
+
+from flake8_nograd.analysis import GradMode, Graph, ModuleAnalysis, RegionKind
+
+
+def analyse(source: str) -> ModuleAnalysis:
+    return ModuleAnalysis(ast.parse(textwrap.dedent(source)))
+
+
+def statement_at(analysis: ModuleAnalysis, line: int):
+    return next(s for s in analysis.statements if s.stmt.lineno == line)
+
+
+@pytest.mark.parametrize(
+    "imports, expr, expected",
+    [
+        ("import torch as T", "T.no_grad", "torch.no_grad"),
+        ("from torch import no_grad as ng", "ng", "torch.no_grad"),
+        ("import torch", "torch.autograd.no_grad", "torch.no_grad"),
+        ("import torch", "torch.autograd.grad_mode.inference_mode", "torch.inference_mode"),
+        ("import torch", "torch.autograd.grad", "torch.autograd.grad"),
+        ("from torch.nn import functional as F", "F.cross_entropy", "torch.nn.functional.cross_entropy"),
+        ("from torch import optim", "optim.Optimizer", "torch.optim.Optimizer"),
+        ("import pytorch_lightning as pl", "pl.LightningModule", "lightning.pytorch.LightningModule"),
+        ("import lightning.pytorch as L", "L.LightningModule", "lightning.pytorch.LightningModule"),
+        ("import lightning as L", "L.LightningModule", "lightning.pytorch.LightningModule"),
+        ("import numpy as np", "np.mean", "numpy.mean"),
+        ("import torch\ntorch = None", "torch.no_grad", "torch.no_grad"),
+    ],
+)
+def test_qualified_names(imports, expr, expected):
+    analysis = analyse(f"{imports}\n{expr}\n")
+    statement = analysis.statements[-1]
+    assert analysis.qualname(statement.stmt.value, statement) == expected
+
+
+def test_a_parameter_or_local_assignment_shadows_torch():
+    analysis = analyse(
+        """\
+        import torch
+        def f(torch):
+            torch.no_grad
+        def g():
+            torch = make()
+            torch.no_grad
+        """
+    )
+    for line in (3, 6):
+        statement = statement_at(analysis, line)
+        assert analysis.qualname(statement.stmt.value, statement) is None
+
+
+def test_regions_of_with_enable_grad_and_statements():
+    analysis = analyse(
+        """\
+        import torch
+        with torch.no_grad():
+            a = 1
+            with torch.enable_grad():
+                b = 2
+        torch.set_grad_enabled(False)
+        c = 3
+        torch.set_grad_enabled(True)
+        d = 4
+        with torch.set_grad_enabled(mode == "train"):
+            e = 5
+        """
+    )
+    modes = {line: analysis.region_at(statement_at(analysis, line).stmt).mode for line in (3, 5, 7, 9, 11)}
+    assert modes == {3: GradMode.OFF, 5: GradMode.ON, 7: GradMode.OFF, 9: GradMode.ON, 11: GradMode.UNKNOWN}
+    assert analysis.region_at(statement_at(analysis, 7).stmt).kind is RegionKind.STATEMENT
+
+
+def test_functions_guarded_by_their_callers_transitively():
+    analysis = analyse(
+        """\
+        import torch
+        def leaf(x):
+            return x
+        def middle(x):
+            return leaf(x)
+        def mixed(x):
+            return x
+        class Runner:
+            def score(self, x):
+                return x
+            def run(self, x):
+                with torch.no_grad():
+                    middle(x)
+                    self.score(x)
+                    mixed(x)
+                mixed(x)
+        """
+    )
+    bases = {f.name: f.base for f in analysis.functions if not f.is_module}
+    assert bases["leaf"].mode is GradMode.OFF and bases["leaf"].kind is RegionKind.CALLERS
+    assert bases["middle"].mode is GradMode.OFF
+    assert bases["score"].mode is GradMode.OFF
+    assert bases["mixed"].mode is GradMode.ON
+    assert bases["run"].mode is GradMode.ON
+
+
+def test_lightning_hooks_only_in_lightning_modules():
+    analysis = analyse(
+        """\
+        import lightning.pytorch as pl
+        class Base(pl.LightningModule):
+            pass
+        class Model(Base):
+            def validation_step(self, batch, i):
+                pass
+            def on_validation_epoch_end(self):
+                pass
+            def training_step(self, batch, i):
+                pass
+        class Plain:
+            def validation_step(self, batch, i):
+                pass
+        """
+    )
+    bases = [(f.name, f.class_node.name, f.base.kind) for f in analysis.functions if f.class_node is not None]
+    assert bases == [
+        ("validation_step", "Model", RegionKind.HOOK),
+        ("on_validation_epoch_end", "Model", RegionKind.HOOK),
+        ("training_step", "Model", RegionKind.DEFAULT),
+        ("validation_step", "Plain", RegionKind.DEFAULT),
+    ]
+
+
+def graph_of(source: str, line: int) -> Graph:
+    """The state of the value back-propagated at `line`."""
+    analysis = analyse(source)
+    backward = next(b for b in analysis.backward_calls if b.statement.stmt.lineno == line)
+    return analysis.state_of(backward.values[0], backward.statement).graph
+
+
+def test_states_merge_across_branches_and_loops():
+    source = """\
+        import torch
+        def f(model, x, flag, loader):
+            with torch.no_grad():
+                a = model(x)
+            if flag:
+                a = model(x)
+            a.backward()
+            with torch.no_grad():
+                b = model(x)
+            for batch in loader:
+                b = b * 2
+            b.backward()
+            with torch.no_grad():
+                c = model(x)
+            for batch in loader:
+                c = c + model(batch)
+            c.backward()
+        """
+    assert graph_of(source, 7) is Graph.UNKNOWN
+    assert graph_of(source, 12) is Graph.NO_GRAPH
+    assert graph_of(source, 17) is Graph.UNKNOWN
+
+
+def test_states_through_methods_arithmetic_and_losses():
+    source = """\
+        import torch
+        import torch.nn.functional as F
+        from torch import nn
+        criterion = nn.CrossEntropyLoss()
+        def f(model, x, y):
+            with torch.no_grad():
+                out = model(x)
+            a = out.mean().float() * 2 + 1
+            a.backward()
+            b = criterion(out, y)
+            b.backward()
+            c = F.nll_loss(out.log_softmax(-1), y)
+            c.backward()
+            d = out * model(x)
+            d.backward()
+        """
+    assert graph_of(source, 9) is Graph.NO_GRAPH
+    assert graph_of(source, 11) is Graph.NO_GRAPH
+    assert graph_of(source, 13) is Graph.NO_GRAPH
+    assert graph_of(source, 15) is Graph.HAS_GRAPH
+
+
+def test_backward_wrappers_name_the_back_propagated_value():
+    analysis = analyse(
+        """\
+        import torch
+        scaler.scale(l1).backward()
+        accelerator.backward(l2)
+        self.fabric.backward(l3)
+        self.manual_backward(l4)
+        torch.autograd.grad(l5, params)
+        torch.autograd.backward([l6, l7])
+        l8.backward(gradient)
+        """
+    )
+    values = [[ast.unparse(v) for v in b.values] for b in analysis.backward_calls]
+    assert values == [["l1"], ["l2"], ["l3"], ["l4"], ["l5"], ["l6", "l7"], ["l8"]]
