@@ -163,3 +163,16 @@ def test_the_engine_does_not_load_libcst_for_the_check_path():
         "assert 'libcst' not in sys.modules, 'libcst imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_expressions_whose_ast_span_includes_their_parentheses_are_found():
+    source = "import torch\nconsts = ()\nval = 1\nconsts += (val,)\nbatch = list((x for x in range(3)))\n"
+    tree = ast.parse(source)
+    value = tree.body[3].value
+    generator = tree.body[4].value.args[0]
+    outcome = apply_fixes(
+        source, [Fix("t", True, "append_detach", span(value)), Fix("t", True, "append_item", span(generator))]
+    )
+    assert not outcome.failed
+    assert "consts += (val,).detach()\n" in outcome.source
+    assert "list((x for x in range(3)).item())" in outcome.source

@@ -63,7 +63,7 @@ def apply_fixes(source: str, fixes: Sequence[Fix]) -> FixOutcome:
         return outcome
     try:
         tree = ast.parse(source)
-        wrapper = MetadataWrapper(cst.parse_module(source))
+        wrapper = MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
     except (SyntaxError, cst.ParserSyntaxError, ValueError) as error:
         outcome.failed.extend((fix, f"could not parse the file: {error}") for fix in wanted)
         return outcome
@@ -137,6 +137,13 @@ def _char_column(lines: List[str], line: int, byte_column: int) -> int:
     return len(lines[line - 1].encode("utf-8")[:byte_column].decode("utf-8", errors="ignore"))
 
 
+def _parenthesised(lines: List[str], key: Tuple[int, int, int, int]) -> bool:
+    line, col, end_line, end_col = key
+    if not (1 <= line <= len(lines) and 1 <= end_line <= len(lines)) or (line, col + 1) >= (end_line, end_col - 1):
+        return False
+    return lines[line - 1][col : col + 1] == "(" and lines[end_line - 1][end_col - 1 : end_col] == ")"
+
+
 def _plan(fix: Fix, lines: List[str], index: _PositionIndex, spelling: Spelling, edits: Dict[int, _Edit]) -> str:
     """Record the edit for `fix`; return why it cannot be applied, or ''."""
     line, col, end_line, end_col = fix.target  # type: ignore[misc]
@@ -144,6 +151,10 @@ def _plan(fix: Fix, lines: List[str], index: _PositionIndex, spelling: Spelling,
     if fix.action in _EXPRESSION_ACTIONS:
         key = start + (end_line, _char_column(lines, end_line, end_col))
         node = index.expressions.get(key)
+        while node is None and _parenthesised(lines, key):
+            # ast counts a tuple's or generator's own parentheses in its span, libcst does not.
+            key = (key[0], key[1] + 1, key[2], key[3] - 1)
+            node = index.expressions.get(key)
         if node is None:
             return "could not locate the expression to fix"
         edit = edits.setdefault(id(node), _Edit())
