@@ -13,7 +13,7 @@ import sys
 from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from . import __version__
-from .config import OPTIONS, Config
+from .config import OPTIONS, Config, register_argparse_options
 from .formats import FORMATS, render
 from .rules import ALL_RULES
 from .runner import FileResult, RunOptions, run_files, summarize
@@ -48,9 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
     common.add_argument("--jobs", "-j", type=_positive_int, default=None, help="files checked in parallel (default: all cores)")
     common.add_argument("--quiet", "-q", action="store_true", help="print findings only: no progress bar, no summary")
-    group = common.add_argument_group("analysis options (also flake8 options)")
-    for spec in OPTIONS:
-        group.add_argument(spec.flag, dest=spec.dest, default=None, help=spec.help)
+    register_argparse_options(common.add_argument_group("analysis options (the same as flake8's)"))
 
     parser = argparse.ArgumentParser(
         prog="flake8-nograd",

@@ -176,3 +176,25 @@ def test_expressions_whose_ast_span_includes_their_parentheses_are_found():
     assert not outcome.failed
     assert "consts += (val,).detach()\n" in outcome.source
     assert "list((x for x in range(3)).item())" in outcome.source
+
+
+def test_unsafe_fixes_only_with_the_flag(tmp_path, monkeypatch):
+    from flake8_nograd import runner
+    from flake8_nograd.findings import Finding
+
+    path = tmp_path / "update.py"
+    source = "import torch\n\n\ndef update(params):\n    for p in params:\n        p -= p.grad\n"
+    path.write_text(source)
+    loop = ast.parse(source).body[1].body[0]
+
+    def fake_check(tree, text, config=None):
+        if "with torch.no_grad():" in text:
+            return []
+        return [Finding(5, 4, "NG999", "test", Fix("wrap the loop", safe=False, action="wrap_no_grad", target=span(loop)))]
+
+    monkeypatch.setattr(runner, "check_tree", fake_check)
+    safe_only = runner.process_file(str(path), runner.RunOptions(selection=runner.Selection(("NG",)), fix=True))
+    assert not safe_only.fixed and path.read_text() == source and len(safe_only.findings) == 1
+    unsafe = runner.process_file(str(path), runner.RunOptions(fix=True, unsafe_fixes=True))
+    assert [r["fixed"] for r in unsafe.fixed] == ["wrap the loop"] and unsafe.findings == []
+    assert "    with torch.no_grad():\n        for p in params:\n            p -= p.grad\n" in path.read_text()
