@@ -90,3 +90,51 @@ def test_torch_agrees_with_the_page(page_path):
     claims = oracle(page)
     run_claim(section_code(page, "## Example"), claims["example"])
     run_claim(section_code(page, "## Use instead"), claims["use-instead"])
+
+
+def fix_example(code: str, rule_code: str):
+    """The page's Example after `flake8-nograd fix` (safe fixes of this rule, over passes as the
+    command applies them); None when the rule attaches no safe fix to it."""
+    from flake8_nograd.fixes import apply_fixes
+    from flake8_nograd.runner import MAX_FIX_PASSES, RunOptions, lint_text
+
+    fixed_any = False
+    for _ in range(MAX_FIX_PASSES):
+        fixes = [
+            f.fix for f in lint_text(code, RunOptions())
+            if f.code == rule_code and f.fix and f.fix.action and f.fix.safe
+        ]
+        if not fixes:
+            break
+        outcome = apply_fixes(code, fixes)
+        if not outcome.changed:
+            break
+        fixed_any, code = True, outcome.source
+    return code if fixed_any else None
+
+
+def fix_safety(page: str) -> str:
+    return page.split("## Fix safety", 1)[1].split("\n## ", 1)[0].strip()
+
+
+@pytest.mark.parametrize("page_path", PAGES, ids=lambda p: p.stem)
+def test_fix_safety_section_matches_the_rule(page_path):
+    page = page_path.read_text(encoding="utf-8")
+    fixed = fix_example(section_code(page, "## Example"), page_path.stem)
+    section = fix_safety(page)
+    if fixed is None:
+        assert section.startswith(("No automatic fix", "Unsafe")), section
+    else:
+        assert section.startswith("Safe"), section
+
+
+@pytest.mark.parametrize("page_path", PAGES, ids=lambda p: p.stem)
+def test_fixed_example_is_clean_and_runs_under_torch(page_path):
+    page = page_path.read_text(encoding="utf-8")
+    code = page_path.stem
+    fixed = fix_example(section_code(page, "## Example"), code)
+    if fixed is None:
+        pytest.skip(f"{code} has no safe fix")
+    assert code not in {finding[2] for finding in lint(fixed)}, fixed
+    pytest.importorskip("torch")
+    run_claim(fixed, "runs")

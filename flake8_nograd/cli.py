@@ -1,0 +1,212 @@
+"""The standalone command: `flake8-nograd check|fix PATH...`, sharing the plugin's analysis, rule
+codes, options and noqa handling.
+
+Exit codes: 0 nothing to report; 1 findings remain (or, with `fix --diff`, a change is pending);
+2 a usage error, or a file that could not be checked (syntax error, unreadable). `--exit-zero`
+turns 1 into 0; it never hides a 2.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, Dict, List, Optional, Sequence, TextIO
+
+from . import __version__
+from .config import OPTIONS, Config, register_argparse_options
+from .formats import FORMATS, render
+from .rules import ALL_RULES
+from .runner import FileResult, RunOptions, run_files, summarize
+from .settings import DEFAULT_EXCLUDE, DEFAULT_SELECT, Selection, as_list, iter_python_files, load_config_files
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+PROGRESS_MIN_FILES = 20  # smaller runs finish before a bar is worth drawing
+
+
+def _rules_epilog() -> str:
+    lines = ["rules:"]
+    for rule in ALL_RULES:
+        lines.append(f"  {rule.code}  {rule.summary}")
+        lines.append(f"         {rule.docs_url()}")
+    lines += [
+        "",
+        "exit codes: 0 clean, 1 findings (or a pending change with fix --diff), 2 usage error or",
+        "a file that could not be checked. Settings: [tool.flake8-nograd] in pyproject.toml, the",
+        "[flake8] section of setup.cfg/tox.ini/.flake8; command-line flags win.",
+    ]
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: .)")
+    common.add_argument("--select", help="comma-separated code prefixes to report (default: NG)")
+    common.add_argument("--ignore", help="comma-separated code prefixes not to report")
+    common.add_argument("--exclude", help="comma-separated globs of files/folders to skip (replaces the defaults)")
+    common.add_argument("--extend-exclude", help="comma-separated globs to skip, added to the defaults")
+    common.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    common.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
+    common.add_argument("--jobs", "-j", type=_positive_int, default=None, help="files checked in parallel (default: all cores)")
+    common.add_argument("--quiet", "-q", action="store_true", help="print findings only: no progress bar, no summary")
+    register_argparse_options(common.add_argument_group("analysis options (the same as flake8's)"))
+
+    parser = argparse.ArgumentParser(
+        prog="flake8-nograd",
+        description="Find (and fix) PyTorch gradient-context mistakes.",
+        epilog=_rules_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"flake8-nograd {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="{check,fix}")
+    commands.required = True
+    commands.add_parser(
+        "check", parents=[common], help="report findings in flake8's format",
+        epilog=_rules_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fix = commands.add_parser(
+        "fix", parents=[common], help="apply the safe fixes in place",
+        epilog=_rules_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fix.add_argument("--diff", action="store_true", help="print a unified diff of the fixes; write nothing")
+    fix.add_argument("--unsafe-fixes", action="store_true", help="also apply the fixes documented as unsafe")
+    return parser
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def resolve_settings(args: argparse.Namespace, notes: List[str]) -> Dict[str, Any]:
+    """Command line over pyproject.toml over [flake8]; keys as in config files."""
+    from_files, file_notes = load_config_files(os.getcwd())
+    notes.extend(file_notes)
+    settings: Dict[str, Any] = dict(from_files)
+    for key in ("select", "ignore", "exclude", "extend-exclude"):
+        value = getattr(args, key.replace("-", "_"))
+        if value is not None:
+            settings[key] = as_list(value)
+    for spec in OPTIONS:
+        value = getattr(args, spec.dest)
+        if value is not None:
+            settings[spec.flag.lstrip("-")] = as_list(value)
+    return settings
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 on a usage error
+    notes: List[str] = []
+    settings = resolve_settings(args, notes)
+    selection = Selection(
+        select=tuple(settings.get("select", DEFAULT_SELECT)) + tuple(settings.get("extend-select", ())),
+        ignore=tuple(settings.get("ignore", ())) + tuple(settings.get("extend-ignore", ())),
+    )
+    config = Config.from_values(
+        argparse.Namespace(**{spec.dest: settings.get(spec.flag.lstrip("-"), ()) for spec in OPTIONS})
+    )
+    exclude = tuple(settings.get("exclude", DEFAULT_EXCLUDE)) + tuple(settings.get("extend-exclude", ()))
+    fixing = args.command == "fix"
+    options = RunOptions(
+        selection=selection,
+        config=config,
+        fix=fixing,
+        unsafe_fixes=fixing and args.unsafe_fixes,
+        diff=fixing and args.diff,
+    )
+    stdout, stderr = sys.stdout, sys.stderr
+    for note in notes:
+        if not args.quiet:
+            print(f"flake8-nograd: {note}", file=stderr)
+
+    paths = args.paths or ["."]
+    missing = [p for p in paths if not os.path.exists(p)]
+    for path in missing:
+        print(f"{path}:0:1: E902 FileNotFoundError: no such file or folder", file=stdout)
+    files = list(dict.fromkeys(iter_python_files([p for p in paths if os.path.exists(p)], exclude)))
+    jobs = args.jobs or os.cpu_count() or 1
+    progress = _Progress(len(files), stderr) if _wants_progress(len(files), stderr, args.quiet) else None
+    results = run_files(files, options, jobs, progress)
+    if progress:
+        progress.close()
+
+    _report(results, args, stdout, stderr)
+    checked, left, fixed, errored = summarize(results)
+    if not args.quiet:
+        print(_summary(checked, left, fixed, errored, options, results), file=stderr)
+    if missing or errored:
+        return EXIT_ERROR
+    pending = options.diff and any(r.changed for r in results)
+    if (left or pending) and not args.exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+def _report(results: List[FileResult], args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> None:
+    records = [r for result in results for r in result.errors + result.findings]
+    if args.command == "fix":
+        # What changed goes where the user reads it: stdout for text, stderr beside JSON/SARIF.
+        changes = stdout if args.format == "text" else stderr
+        for result in results:
+            if args.diff and result.diff:
+                stdout.write(result.diff)
+            if not args.quiet or not args.diff:
+                for fixed in result.fixed:
+                    verb = "would fix" if args.diff else "fixed"
+                    changes.write(
+                        f"{fixed['path']}:{fixed['line']}:{fixed['column']}: {fixed['code']} {verb}: {fixed['fixed']}\n"
+                    )
+            for failed in result.not_fixed:
+                changes.write(
+                    f"{failed['path']}:{failed['line']}:{failed['column']}: {failed['code']} not fixed: {failed['reason']}\n"
+                )
+        if args.diff and args.format == "text":
+            return  # the diff is the output; what is left shows in the summary
+    output = render(records, args.format)
+    if output and (records or args.format != "text"):
+        stdout.write(output)
+
+
+def _summary(checked: int, left: int, fixed: int, errored: int, options: RunOptions, results: List[FileResult]) -> str:
+    parts = [f"{checked} file{'s' if checked != 1 else ''} checked", f"{left} finding{'s' if left != 1 else ''}"]
+    if options.fix:
+        changed = sum(1 for r in results if r.changed)
+        verb = "would be fixed" if options.diff else "fixed"
+        parts.append(f"{fixed} {verb} in {changed} file{'s' if changed != 1 else ''}")
+    if errored:
+        parts.append(f"{errored} file{'s' if errored != 1 else ''} could not be checked")
+    return "flake8-nograd: " + ", ".join(parts)
+
+
+def _wants_progress(count: int, stream: TextIO, quiet: bool) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return not quiet and count >= PROGRESS_MIN_FILES and bool(isatty and isatty())
+
+
+class _Progress:
+    """`[#####.....] 120/300 files` on one terminal line, redrawn in place, erased at the end."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self.total = total
+        self.stream = stream
+        self.drawn = -1
+
+    def __call__(self, done: int) -> None:
+        filled = self.WIDTH * done // max(self.total, 1)
+        if filled == self.drawn and done != self.total:
+            return
+        self.drawn = filled
+        self.stream.write(f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{self.total} files")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\r" + " " * (self.WIDTH + 30) + "\r")
+        self.stream.flush()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,194 @@
+"""One file's work for the standalone command: read, check, (fix), as plain data.
+
+Runs in worker processes under `--jobs`, so everything it returns is plain dicts and strings; the
+check path never imports libcst (flake8_nograd.fixes is imported only when a file has a fix to apply).
+"""
+from __future__ import annotations
+
+import ast
+import difflib
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from .checker import check_tree
+from .config import Config
+from .findings import Finding
+from .noqa import NoqaLines, file_is_exempt
+from .settings import Selection
+from .sources import SourceError, SourceFile, read_source, write_atomically
+
+SYNTAX_ERROR = "E999"
+READ_ERROR = "E902"
+MAX_FIX_PASSES = 5  # fixes that move code (wraps) are re-checked and applied over passes
+
+Record = Dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    selection: Selection = Selection()
+    config: Config = Config()
+    fix: bool = False
+    unsafe_fixes: bool = False
+    diff: bool = False
+
+
+@dataclass
+class FileResult:
+    path: str
+    findings: List[Record] = field(default_factory=list)  # what is left (after fixing)
+    errors: List[Record] = field(default_factory=list)  # E999 / E902: the file was not checked
+    fixed: List[Record] = field(default_factory=list)
+    not_fixed: List[Record] = field(default_factory=list)
+    diff: str = ""
+    changed: bool = False
+
+
+def record(path: str, finding: Finding) -> Record:
+    """A finding as plain data; columns 1-based as flake8 prints them, end column exclusive."""
+    fix = finding.fix
+    return {
+        "path": path,
+        "line": finding.line,
+        "column": finding.col + 1,
+        "end_line": finding.end_line or finding.line,
+        "end_column": (finding.end_col if finding.end_col is not None else finding.col) + 1,
+        "code": finding.code,
+        "message": finding.message,
+        "fix": None
+        if fix is None or not fix.action
+        else {"description": fix.description, "safe": fix.safe, "action": fix.action},
+    }
+
+
+def error_record(path: str, code: str, line: int, column: int, message: str) -> Record:
+    return {
+        "path": path, "line": line, "column": column, "end_line": line, "end_column": column,
+        "code": code, "message": message, "fix": None,
+    }
+
+
+def lint_text(text: str, options: RunOptions) -> List[Finding]:
+    """Findings that are selected and not silenced by noqa (raises SyntaxError)."""
+    lines = text.splitlines(keepends=True)
+    if file_is_exempt(lines):
+        return []
+    tree = ast.parse(text)
+    findings = [f for f in check_tree(tree, text, options.config) if options.selection.selected(f.code)]
+    if findings and "noqa" in text.lower():
+        noqa = NoqaLines(text)
+        findings = [f for f in findings if not noqa.suppresses(f.line, f.code)]
+    return findings
+
+
+def syntax_error_record(path: str, error: SyntaxError) -> Record:
+    """flake8's E999 line: row and column from the exception, the column printed one past it."""
+    if len(error.args) > 1 and error.args[1] and len(error.args[1]) > 2:
+        row, column = error.args[1][1:3]
+    else:
+        row, column = 1, 0
+    return error_record(path, SYNTAX_ERROR, row or 1, (column or 0) + 1, f"{type(error).__name__}: {error.args[0]}")
+
+
+def process_file(path: str, options: RunOptions) -> FileResult:
+    result = FileResult(path)
+    try:
+        source = read_source(path)
+    except SourceError as error:
+        result.errors.append(error_record(path, READ_ERROR, 1, 1, str(error)))
+        return result
+    try:
+        findings = lint_text(source.text, options)
+    except SyntaxError as error:
+        result.errors.append(syntax_error_record(path, error))
+        return result
+    except (ValueError, RecursionError) as error:  # e.g. null bytes
+        result.errors.append(error_record(path, SYNTAX_ERROR, 1, 1, f"{type(error).__name__}: {error}"))
+        return result
+    if options.fix:
+        findings = _fix(source, findings, options, result)
+    result.findings = [record(path, f) for f in findings]
+    return result
+
+
+def _fixable(finding: Finding, options: RunOptions) -> bool:
+    fix = finding.fix
+    return fix is not None and bool(fix.action) and fix.target is not None and (fix.safe or options.unsafe_fixes)
+
+
+def _fix(source: SourceFile, findings: List[Finding], options: RunOptions, result: FileResult) -> List[Finding]:
+    text = source.text
+    reported_failures = set()
+    for _ in range(MAX_FIX_PASSES):
+        fixable = [f for f in findings if _fixable(f, options)]
+        if not fixable:
+            break
+        from .fixes import apply_fixes  # libcst only when there is something to fix
+
+        outcome = apply_fixes(text, [f.fix for f in fixable])  # type: ignore[misc]
+        by_fix = {id(f.fix): f for f in fixable}
+        for fix in outcome.applied:
+            finding = by_fix.get(id(fix))
+            if finding is not None:
+                result.fixed.append(dict(record(source.path, finding), fixed=fix.description))
+        for fix, reason in outcome.failed:
+            finding = by_fix.get(id(fix))
+            if finding is not None and (finding.code, finding.message) not in reported_failures:
+                reported_failures.add((finding.code, finding.message))
+                result.not_fixed.append(dict(record(source.path, finding), reason=reason))
+        if not outcome.changed or outcome.source == text:
+            break
+        text = outcome.source
+        findings = lint_text(text, options)
+    if text == source.text:
+        return findings
+    result.changed = True
+    if options.diff:
+        result.diff = "".join(
+            difflib.unified_diff(
+                source.text.splitlines(keepends=True),
+                text.splitlines(keepends=True),
+                fromfile=f"a/{os.path.normpath(source.path)}",
+                tofile=f"b/{os.path.normpath(source.path)}",
+            )
+        )
+    else:
+        write_atomically(source.path, source.encode(text))
+    return findings
+
+
+def run_files(
+    paths: List[str], options: RunOptions, jobs: int, progress: Optional[Any] = None
+) -> List[FileResult]:
+    """Every file's result, in the order given; files in parallel processes when jobs > 1."""
+    results: List[FileResult] = []
+    if jobs > 1 and len(paths) > 1:
+        try:
+            from concurrent.futures import ProcessPoolExecutor
+            from functools import partial
+
+            with ProcessPoolExecutor(max_workers=min(jobs, len(paths))) as pool:
+                chunksize = max(1, len(paths) // (jobs * 8))
+                for result in pool.map(partial(process_file, options=options), paths, chunksize=chunksize):
+                    results.append(result)
+                    if progress:
+                        progress(len(results))
+            return results
+        except (OSError, ImportError, NotImplementedError, PermissionError):
+            results = []  # no process pool here (sandbox): one process does it all
+    for path in paths:
+        results.append(process_file(path, options))
+        if progress:
+            progress(len(results))
+    return results
+
+
+def summarize(results: List[FileResult]) -> Tuple[int, int, int, int]:
+    """(files checked, findings left, findings fixed, files with errors)."""
+    return (
+        len(results),
+        sum(len(r.findings) for r in results),
+        sum(len(r.fixed) for r in results),
+        sum(1 for r in results if r.errors),
+    )

@@ -1,0 +1,221 @@
+"""The standalone command's settings: config files, code selection, which files to check.
+
+Precedence: defaults < `[flake8]` in setup.cfg/tox.ini/.flake8 < `[tool.flake8-nograd]` in
+pyproject.toml < command line. Both files are looked up from the current folder upwards, the
+nearest one that has the section winning, as flake8 does.
+"""
+from __future__ import annotations
+
+import ast
+import configparser
+import fnmatch
+import os
+import re
+import sys
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+
+from .config import OPTIONS
+
+# Keys the command reads from config files besides the plugin's own options (OPTIONS).
+COMMON_KEYS = ("select", "ignore", "extend-select", "extend-ignore", "exclude", "extend-exclude")
+DEFAULT_SELECT = ("NG",)
+# Never descended into when walking a folder (a folder holding pyvenv.cfg is a virtualenv too).
+DEFAULT_EXCLUDE = (
+    ".git", ".hg", ".svn", ".bzr", "CVS", "__pycache__", ".tox", ".nox", ".eggs", "*.egg",
+    ".venv", "venv", ".mypy_cache", ".pytest_cache", ".ruff_cache", "node_modules",
+)
+INI_FILES = ("setup.cfg", "tox.ini", ".flake8")
+
+
+def option_keys() -> Tuple[str, ...]:
+    return COMMON_KEYS + tuple(spec.flag.lstrip("-") for spec in OPTIONS)
+
+
+# -- config files ------------------------------------------------------------------------------
+def load_config_files(start: str) -> Tuple[Dict[str, Tuple[str, ...]], List[str]]:
+    """Settings by key (`nograd-guards`, `select`, ...) and notes to show the user."""
+    notes: List[str] = []
+    values: Dict[str, Tuple[str, ...]] = {}
+    ini = _find_upwards(start, _ini_with_flake8_section)
+    if ini:
+        values.update(_from_ini(ini))
+    pyproject = _find_upwards(start, _pyproject_with_table)
+    if pyproject:
+        table, note = read_pyproject_table(pyproject)
+        if note:
+            notes.append(note)
+        for key, value in table.items():
+            if key not in option_keys():
+                notes.append(f"{pyproject}: unknown key '{key}' in [tool.flake8-nograd] ignored")
+                continue
+            values[key] = as_list(value)
+    return values, notes
+
+
+def _find_upwards(start: str, accept: Any) -> Optional[str]:
+    folder = os.path.abspath(start)
+    while True:
+        found = accept(folder)
+        if found:
+            return found
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def _ini_with_flake8_section(folder: str) -> Optional[str]:
+    for name in INI_FILES:
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            parser = configparser.RawConfigParser()
+            try:
+                parser.read(path, encoding="utf-8")
+            except (configparser.Error, UnicodeDecodeError):
+                continue
+            if parser.has_section("flake8"):
+                return path
+    return None
+
+
+def _from_ini(path: str) -> Dict[str, Tuple[str, ...]]:
+    parser = configparser.RawConfigParser()
+    parser.read(path, encoding="utf-8")
+    values: Dict[str, Tuple[str, ...]] = {}
+    for key, value in parser.items("flake8"):
+        key = key.replace("_", "-")
+        if key not in option_keys():
+            continue
+        items = as_list(value)
+        if key in ("select", "extend-select", "ignore", "extend-ignore"):
+            # flake8's lists name every plugin's codes; only prefixes that can match NG codes apply.
+            items = tuple(code for code in items if code.startswith("NG") or "NG".startswith(code))
+            if not items:
+                continue
+        values[key] = items
+    return values
+
+
+_TABLE_HEADER = re.compile(r"""^\s*\[\s*tool\s*\.\s*(?:flake8-nograd|"flake8-nograd"|'flake8-nograd')\s*\]\s*(#.*)?$""")
+
+
+def _pyproject_with_table(folder: str) -> Optional[str]:
+    path = os.path.join(folder, "pyproject.toml")
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return path if any(_TABLE_HEADER.match(line) for line in text.splitlines()) else None
+
+
+def read_pyproject_table(path: str) -> Tuple[Dict[str, Any], str]:
+    """`[tool.flake8-nograd]` of a pyproject.toml: tomllib where Python has it (3.11+), else a
+    minimal reader of that one table (strings and lists of strings, which is all it holds)."""
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            return {}, f"{path}: not valid TOML ({error}); its [tool.flake8-nograd] settings are ignored"
+        return dict(data.get("tool", {}).get("flake8-nograd", {})), ""
+    return parse_table_minimally(text, path)
+
+
+def parse_table_minimally(text: str, path: str = "pyproject.toml") -> Tuple[Dict[str, Any], str]:
+    """Read `key = "string"` and `key = ["a", "b"]` (also over several lines) under the table."""
+    table: Dict[str, Any] = {}
+    inside = False
+    pending = ""
+    for raw_line in text.splitlines():
+        line = _strip_comment(raw_line).strip()
+        if not pending and line.startswith("["):
+            if inside:
+                break
+            inside = bool(_TABLE_HEADER.match(raw_line))
+            continue
+        if not inside or not line:
+            continue
+        pending = f"{pending} {line}" if pending else line
+        key, _, value = pending.partition("=")
+        value = value.strip()
+        if value.startswith("[") and not value.endswith("]"):
+            continue  # a list going on over more lines
+        pending = ""
+        try:
+            table[key.strip().strip('"')] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return {}, f"{path}: could not read [tool.flake8-nograd] on this Python (no tomllib); settings ignored"
+    return table, ""
+
+
+def _strip_comment(line: str) -> str:
+    """The line without a `#` comment (a `#` inside a quoted string stays)."""
+    quote = ""
+    for index, char in enumerate(line):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char == "#":
+            return line[:index]
+    return line
+
+
+def as_list(value: Any) -> Tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = value.replace("\n", ",").split(",")
+    return tuple(str(item).strip() for item in value if str(item).strip())
+
+
+# -- selection ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Selection:
+    """flake8's decision for a code: selected by prefix unless ignored; when both match, the
+    longer prefix wins (a tie ignores)."""
+
+    select: Tuple[str, ...] = DEFAULT_SELECT
+    ignore: Tuple[str, ...] = ()
+
+    def selected(self, code: str) -> bool:
+        select = max((len(p) for p in self.select if code.startswith(p)), default=-1)
+        ignore = max((len(p) for p in self.ignore if code.startswith(p)), default=-1)
+        return select >= 0 and select > ignore
+
+
+# -- files -------------------------------------------------------------------------------------
+def iter_python_files(paths: Iterable[str], exclude: Tuple[str, ...]) -> Iterator[str]:
+    """Files to check: given files as they are, folders walked for *.py (sorted, deterministic)."""
+    for path in paths:
+        if os.path.isdir(path):
+            yield from _walk(path, exclude)
+        elif not _excluded(path, exclude):
+            yield path
+
+
+def _walk(root: str, exclude: Tuple[str, ...]) -> Iterator[str]:
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(
+            d for d in dirs
+            if not _excluded(os.path.join(folder, d), exclude)
+            and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))
+        )
+        for name in sorted(files):
+            path = os.path.join(folder, name)
+            if name.endswith(".py") and not _excluded(path, exclude):
+                yield path
+
+
+def _excluded(path: str, patterns: Tuple[str, ...]) -> bool:
+    """flake8's rule: a pattern matches the base name or the absolute path."""
+    name = os.path.basename(os.path.normpath(path))
+    absolute = os.path.abspath(path)
+    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(absolute, os.path.abspath(p)) for p in patterns)

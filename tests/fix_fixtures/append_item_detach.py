@@ -1,0 +1,18 @@
+import torch
+
+# fix: append_item@12:20
+# fix: append_detach@13:23
+# fix: append_item@14:32
+
+
+def train_epoch(model, loader, optimizer, history: dict):
+    running, losses = 0.0, []
+    for x, y in loader:
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        running += loss
+        losses.append(loss)
+        history["épreuve"] += loss * 2  # non-ASCII before the target
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return running, losses

@@ -1,0 +1,16 @@
+import torch as T
+
+# fix: wrap_no_grad@8:9
+
+
+def sgd_update(params, lr=0.1):
+    for p in params:
+        with T.no_grad():
+            p -= lr * p.grad  # in-place update of a leaf
+    return params
+
+
+if __name__ == "__main__":
+    weights = [T.ones(2, requires_grad=True)]
+    weights[0].sum().backward()
+    sgd_update(weights)
