@@ -66,6 +66,10 @@ class ModuleAnalysis:
         """Canonical dotted name of an imported object (`T.no_grad` -> 'torch.no_grad'), else None."""
         return self.resolver.qualname(expr, statement.scope)
 
+    def expects_error(self, line: int) -> bool:
+        """Is `line` inside `with pytest.raises(...)` / `self.assertRaises(...)` (a test of the error)?"""
+        return any(start <= line <= end for start, end in self.walker.expected_error_lines)
+
     def region_at(self, stmt: ast.stmt) -> Region:
         return self.statement(stmt).region
 

@@ -100,6 +100,8 @@ class StructureWalker:
         # Flow-insensitive facts about local objects, keyed by dotted name ("model", "self.net").
         self.receivers_by_method: Dict[str, Set[str]] = {}
         self.assigned_from: Dict[str, Set[str]] = {}  # dotted target -> canonical qualnames called
+        # Line ranges of `with pytest.raises(...)` / `self.assertRaises(...)`: code meant to fail.
+        self.expected_error_lines: List[Tuple[int, int]] = []
 
         module = FunctionInfo(tree, "<module>", resolver.module_scope)
         self.module = module
@@ -133,6 +135,8 @@ class StructureWalker:
                 # A class body runs where it is defined; its methods get their own functions.
                 self._walk_block(stmt.body, function, self.resolver.scope_of(stmt), region, stmt)
             elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+                if any(_expects_error(item.context_expr) for item in stmt.items):
+                    self.expected_error_lines.append((stmt.lineno, stmt.end_lineno or stmt.lineno))
                 inner = self._with_region(stmt, scope, region)
                 after_body = self._walk_block(stmt.body, function, scope, inner, class_node)
                 if inner is region:  # not a grad guard: statement-level changes inside leak out
@@ -267,6 +271,13 @@ class StructureWalker:
             name = last_identifier(arg) if isinstance(arg, (ast.Name, ast.Attribute)) else None
             if name is not None and (isinstance(arg, ast.Name) or _dotted(arg.value) in ("self", "cls")):  # type: ignore[attr-defined]
                 self.references.append(Reference(name, isinstance(arg, ast.Attribute), info))
+
+
+_EXPECT_ERROR_CALLS = frozenset(("raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"))
+
+
+def _expects_error(expr: ast.expr) -> bool:
+    return isinstance(expr, ast.Call) and last_identifier(expr.func) in _EXPECT_ERROR_CALLS
 
 
 def _dotted(expr: ast.AST) -> Optional[str]:
