@@ -58,6 +58,9 @@ LOOKUP_BUILTINS = frozenset(("getattr", "next", "iter", "max", "min", "sorted", 
 _MODEL_NAME = re.compile(
     r"(?i)(model|net$|net_|network|encoder|decoder|backbone|classifier|generator|discriminator|critic|transformer)"
 )
+_LOSS_NAME = re.compile(r"(?i)(criterion|^loss_?(fn|func|function)$)")
+# Functions that make or fetch a model rather than run it: `build_model(cfg)`, `load_model(path)`.
+_MODEL_FACTORY_NAME = re.compile(r"(?i)^_*(build|get|load|create|make|init|setup|prepare|save|export|from)_")
 
 
 class Evaluator:
@@ -72,6 +75,9 @@ class Evaluator:
         for method in ("eval", "train", "parameters", "named_parameters", "zero_grad"):
             self.model_keys |= walker.receivers_by_method.get(method, set())
         self.model_keys -= self.loss_modules
+        # Functions and methods defined here (`self.model_of(x)`, `build(...)`) are not models,
+        # unless named exactly like one (d2l's `def net(X): ...`).
+        self.local_functions = {f.name for f in walker.functions if not _MODEL_NAME.fullmatch(f.name)}
         self.grad_enabling_functions = {
             function.name
             for function in walker.functions
@@ -80,7 +86,9 @@ class Evaluator:
 
     # -- object kinds (flow-insensitive) --------------------------------------------------------
     def is_loss_module(self, callee: ast.expr) -> bool:
-        return dotted_key(callee) in self.loss_modules
+        key = dotted_key(callee)
+        # A loss handed in as an argument is known by its name: `criterion(out, y)`, `self.loss_fn(...)`.
+        return key in self.loss_modules or (key is not None and bool(_LOSS_NAME.search(key.rpartition(".")[2])))
 
     def is_model(self, callee: ast.expr) -> bool:
         """A call of this object runs a model forward: `model(x)`, `self.net(x)`, `encoder(x)`."""
@@ -89,9 +97,12 @@ class Evaluator:
             return False
         if key in self.model_keys:
             return True
-        if key in self.loss_modules:
+        if self.is_loss_module(callee):
             return False
-        return bool(_MODEL_NAME.search(key.rpartition(".")[2]))
+        last = key.rpartition(".")[2]
+        if last[:1].isupper() or _MODEL_FACTORY_NAME.search(last) or last in self.local_functions:
+            return False  # a class (`Model(cfg)` constructs) or a factory function
+        return bool(_MODEL_NAME.search(last))
 
     # -- expressions ----------------------------------------------------------------------------
     def evaluate(self, expr: ast.expr, statement: StatementInfo, lookup: Lookup) -> ValueState:

@@ -1,0 +1,69 @@
+"""NG203: a single forward pass in inference code (after model.eval()) with grad enabled."""
+from __future__ import annotations
+
+import ast
+from typing import Iterator, Optional
+
+from ..analysis import ModuleAnalysis, StatementInfo
+from ..analysis.evaluation import grad_on_by_default
+from ..findings import Finding, Fix, finding_at, span
+from .base import Rule
+
+
+class InferenceWithGrad(Rule):
+    code = "NG203"
+    name = "inference-with-grad"
+    summary = "a forward pass after model.eval() whose prediction is kept, with grad enabled"
+    triggers = ("eval",)
+    # Opt-in (flake8 --extend-select NG203): a single forward is cheap, the graph only lives as long
+    # as the prediction, and shape checks or export sanity runs after eval() are common.
+    default_enabled = False
+
+    def check(self, analysis: ModuleAnalysis) -> Iterator[Finding]:
+        evaluation = analysis.evaluation
+        for function in analysis.functions:
+            if evaluation.needs_grad(function):
+                continue
+            for statement in function.statements:
+                if not _keeps_result(statement) or not grad_on_by_default(statement):
+                    continue
+                if evaluation.enclosing_loops(statement):
+                    continue  # loops are NG201's
+                call = _first_model_call(analysis, statement)
+                if call is None:
+                    continue
+                model = evaluation.model_of(analysis.call(call))
+                switch = evaluation.eval_switch_before(statement, model)
+                if switch is None or not _same_model(switch.key, model):
+                    continue
+                stmt = statement.stmt
+                keeps = "returns" if isinstance(stmt, ast.Return) else "keeps"
+                decorate = "" if function.is_module else f" or decorate '{function.name}' with '@torch.no_grad()'"
+                message = (
+                    f"'{model}' runs with grad enabled after {switch.key}.eval() (line {switch.line}) and the "
+                    f"code {keeps} its output, so the graph and activations stay alive; run it under "
+                    f"'with torch.no_grad():'{decorate}"
+                )
+                description = "wrap the statement in 'with torch.no_grad():'"
+                fix = Fix(description, safe=False, action="wrap_no_grad", target=span(stmt))
+                yield finding_at(call, stmt, self.code, message, fix)
+
+
+def _keeps_result(statement: StatementInfo) -> bool:
+    stmt = statement.stmt
+    return (isinstance(stmt, ast.Return) and stmt.value is not None) or (
+        isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None
+    )
+
+
+def _first_model_call(analysis: ModuleAnalysis, statement: StatementInfo) -> Optional[ast.Call]:
+    calls = analysis.evaluation.model_calls_in(statement)
+    if not calls:
+        return None
+    return min((site.node for site in calls), key=lambda node: (node.lineno, node.col_offset))
+
+
+def _same_model(switched: str, model: Optional[str]) -> bool:
+    if model is None:
+        return False
+    return model == switched or model.startswith(switched + ".") or switched.startswith(model + ".")
