@@ -32,10 +32,15 @@ EVALUATION_WORDS: FrozenSet[str] = frozenset(
     "eval evaluate evaluation evaluating validate validation validating val valid test testing "
     "predict prediction predictions infer inference inferencing".split()
 )
-# Words of a loop's iterable that say it is evaluation data: `val_loader`, `dataloaders["test"]`.
+# Words of a loop's iterable that say it is evaluation data: `val_loader`, `dataloaders["test"]`;
+# a data word must be there too (`valid_lens` is not a validation set).
 EVALUATION_DATA_WORDS: FrozenSet[str] = frozenset("val valid validation test testing eval evaluation".split())
 # Words of an iterable that say the loop walks over batches of data.
-DATA_WORDS: FrozenSet[str] = frozenset("loader dataloader dataset data batches".split())
+DATA_WORDS: FrozenSet[str] = frozenset(
+    "loader loaders dataloader dataloaders dl data dataset datasets ds set iter iterator batches split".split()
+)
+# Imports that make a module PyTorch code (MXNet and TensorFlow have other grad-mode rules).
+_TORCH_ROOTS = ("torch", "lightning", "torchvision", "torchaudio", "torchtext", "transformers", "timm")
 # Receivers of `.step()` that are optimizers (or an AMP scaler stepping one).
 _OPTIMIZER_NAME = re.compile(r"(?i)(optim|^opt(_|$)|^opt\w*\d$|scaler$)")
 # Chained calls that return the same module: `model.to(device).eval()`.
@@ -102,6 +107,7 @@ class EvaluationFacts:
         self._grad_needs: Dict[int, List[StatementInfo]] = {}
         self._collect(backward_calls)
         self._evaluation_loops: Optional[List[EvaluationLoop]] = None
+        self.uses_torch = _imports_torch(walker)
 
     # -- one pass over statements and calls ------------------------------------------------------
     def _collect(self, backward_calls: List[BackwardCall]) -> None:
@@ -167,10 +173,15 @@ class EvaluationFacts:
         else:
             flag = call.args[0] if call.args else next((kw.value for kw in call.keywords if kw.arg == "mode"), None)
             to_eval = isinstance(flag, ast.Constant) and flag.value is False
-        key = _module_key(call.func.value)  # type: ignore[attr-defined]
         stmt = site.statement.stmt
-        if key is None and isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-            key = dotted_key(stmt.targets[0])  # model = Net().eval()
+        # A statement of its own (`model.eval()`, `model = Net().eval()`), not a value in an
+        # expression (`-node.eval()` of a beam-search node).
+        if isinstance(stmt, ast.Expr) and _outermost_chain(stmt.value) is call:
+            key = _module_key(call.func.value)  # type: ignore[attr-defined]
+        elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and _outermost_chain(stmt.value) is call:
+            key = _module_key(call.func.value) or dotted_key(stmt.targets[0])  # type: ignore[attr-defined]
+        else:
+            return None
         if key is None:
             return None
         return ModeSwitch(key, site.statement, to_eval)
@@ -292,14 +303,30 @@ class EvaluationFacts:
             return False
         return True
 
+    def is_unit_test(self, function: FunctionInfo) -> bool:
+        """A pytest test (`test_*`, a method of `Test*`) or a function defined inside one."""
+        current: Optional[FunctionInfo] = function
+        while current is not None and not current.is_module:
+            if current.name.startswith("test_") or (
+                current.class_node is not None and current.class_node.name.startswith("Test")
+            ):
+                return True
+            current = current.parent
+        return False
+
     def evaluation_data(self, loop: StatementInfo) -> Optional[str]:
         """The iterable of a `for` loop when it is named as evaluation data (`val_loader`)."""
         stmt = loop.stmt
         if not isinstance(stmt, (ast.For, ast.AsyncFor)):
             return None
-        for name in _identifiers(stmt.iter):
-            if any(word in EVALUATION_DATA_WORDS for word in words(name)):
-                return ast.unparse(stmt.iter) if len(ast.unparse(stmt.iter)) <= 40 else name
+        names = _identifiers(stmt.iter)
+        name_words = [(name, words(name)) for name in names]
+        if not any(word in DATA_WORDS for _, parts in name_words for word in parts):
+            return None
+        for name, parts in name_words:
+            if any(word in EVALUATION_DATA_WORDS for word in parts):
+                text = ast.unparse(stmt.iter)
+                return text if len(text) <= 40 else name
         return None
 
     def iterates_data(self, loop: StatementInfo) -> bool:
@@ -335,6 +362,8 @@ class EvaluationFacts:
 
     def _find_evaluation_loops(self) -> List[EvaluationLoop]:
         found: List[EvaluationLoop] = []
+        if not self.uses_torch:
+            return found
         for function in self.walker.functions:
             reported: List[StatementInfo] = []
             for loop in self.loops(function):  # in source order: outer loops come first
@@ -399,6 +428,26 @@ def _module_key(expr: ast.expr) -> Optional[str]:
             break
         expr = expr.func.value
     return dotted_key(expr)
+
+
+def _outermost_chain(expr: ast.expr) -> Optional[ast.Call]:
+    """The `.eval()`/`.train()` call in `model.eval()`, `model.to(device).eval()`, `model.eval().cuda()`."""
+    while isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+        if expr.func.attr in ("eval", "train"):
+            return expr
+        if expr.func.attr not in _SAME_MODULE_METHODS:
+            return None
+        expr = expr.func.value
+    return None
+
+
+def _imports_torch(walker: StructureWalker) -> bool:
+    for scope in walker.resolver.scopes.values():
+        for qualname in scope.imports.values():
+            parts = qualname.split(".")
+            if parts[0] in _TORCH_ROOTS or "torch" in parts:
+                return True
+    return False
 
 
 def _identifiers(expr: ast.expr) -> List[str]:

@@ -17,6 +17,8 @@ class GraphAccumulated(Rule):
 
     def check(self, analysis: ModuleAnalysis) -> Iterator[Finding]:
         evaluation = analysis.evaluation
+        if not evaluation.uses_torch:
+            return
         for function in analysis.functions:
             found = list(find_accumulations(evaluation, function))
             by_accumulator: Dict[str, List[Accumulation]] = {}
