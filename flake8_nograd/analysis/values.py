@@ -37,6 +37,14 @@ CREATION_FUNCTIONS = frozenset(
         "randint_like normal bernoulli multinomial"
     ).split()
 )
+# torch functions whose result never has a graph (indices, comparisons): not "computed with grad".
+NON_DIFFERENTIABLE_FUNCTIONS = frozenset(
+    "torch." + name
+    for name in (
+        "argmax argmin argsort eq ne gt lt ge le equal isnan isinf isfinite isclose allclose "
+        "count_nonzero nonzero bucketize searchsorted bincount unique"
+    ).split()
+)
 # Tensor methods that return a new tensor computed from the receiver (and their arguments).
 TENSOR_METHODS = frozenset(
     (
@@ -197,6 +205,8 @@ class Evaluator:
                 return UNKNOWN.with_tags("parameter")
             if qualname.startswith("torch.nn.") and qualname.rpartition(".")[2][:1].isupper():
                 return UNKNOWN  # constructing a module
+            if qualname in NON_DIFFERENTIABLE_FUNCTIONS:
+                return UNKNOWN
             if qualname.startswith("torch."):
                 return combine_states(*self._argument_states(call, statement, lookup))
             return UNKNOWN

@@ -4,7 +4,7 @@ from __future__ import annotations
 import ast
 from typing import Iterator, Optional
 
-from ..analysis import ModuleAnalysis, StatementInfo
+from ..analysis import Graph, ModuleAnalysis, StatementInfo
 from ..analysis.evaluation import grad_on_by_default
 from ..findings import Finding, Fix, finding_at, span
 from .base import Rule
@@ -33,6 +33,8 @@ class InferenceWithGrad(Rule):
             for statement in function.statements:
                 if not _keeps_result(statement) or not grad_on_by_default(statement):
                     continue
+                if not function.is_module and not _graph_leaves(analysis, function, statement):
+                    continue  # `return prediction.item()`: the graph dies with the function
                 if evaluation.enclosing_loops(statement):
                     continue  # loops are NG201's
                 call = _first_model_call(analysis, statement)
@@ -60,6 +62,24 @@ def _keeps_result(statement: StatementInfo) -> bool:
     return (isinstance(stmt, ast.Return) and stmt.value is not None) or (
         isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None
     )
+
+
+def _graph_leaves(analysis: ModuleAnalysis, function, statement: StatementInfo) -> bool:
+    """Does the graph built at `statement` outlive the function (returned or stored on an object)?"""
+    stmt = statement.stmt
+    if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        for target in targets:
+            elements = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]
+            if any(isinstance(element, (ast.Attribute, ast.Subscript)) for element in elements):
+                return True  # self.last = model(x), cache[key] = model(x)
+    for later in function.statements:
+        if not isinstance(later.stmt, ast.Return) or later.stmt.value is None or later.stmt.lineno < stmt.lineno:
+            continue
+        state = analysis.state_of(later.stmt.value, later)
+        if state.graph is Graph.HAS_GRAPH and state.origin is not None and state.origin.statement is stmt:
+            return True
+    return False
 
 
 def _first_model_call(analysis: ModuleAnalysis, statement: StatementInfo) -> Optional[ast.Call]:
