@@ -40,7 +40,7 @@ def evaluate(model, loader):
     model.eval()
     torch.no_grad()  # NG402: creates a context manager and does nothing
     correct = 0
-    for inputs, targets in loader:
+    for inputs, targets in loader:  # NG201: a graph for every batch, grad is still on
         correct += (model(inputs).argmax(dim=1) == targets).sum().item()
     return correct / len(loader.dataset)
 

@@ -9,11 +9,13 @@
 from __future__ import annotations
 
 import ast
+from functools import cached_property
 from typing import Dict, List, Optional
 
 from ..config import Config
 from .backward import BackwardCall, find_backward_calls
 from .callers import resolve_bases
+from .evaluation import EvaluationFacts
 from .model import UNKNOWN, GradMode, Graph, Origin, OriginKind, Region, RegionKind, ValueState
 from .names import NameResolver
 from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker
@@ -77,6 +79,11 @@ class ModuleAnalysis:
         """The graph state of `expr` where `statement` evaluates it."""
         states = self._flow.name_states
         return self.evaluator.evaluate(expr, statement, lambda name: states.get(id(name), UNKNOWN))
+
+    @cached_property
+    def evaluation(self) -> EvaluationFacts:
+        """Model calls, evaluation context and intentional grad use (built on first use)."""
+        return EvaluationFacts(self.walker, self.evaluator, self.backward_calls)
 
     def trains(self, function: FunctionInfo) -> bool:
         """Does the function back-propagate (so grad is needed there on purpose)?"""

@@ -54,16 +54,23 @@ NUMBER_METHODS = frozenset(("item", "tolist"))
 # Results with an integer or bool dtype, which never require grad (checked against torch).
 INTEGER_METHODS = frozenset("argmax argmin argsort long int bool eq ne lt le gt ge".split())
 INTEGER_FUNCTIONS = frozenset(
-    "torch." + name for name in "argmax argmin argsort eq ne lt le gt ge isnan isinf isfinite".split()
+    "torch." + name
+    for name in (
+        "argmax argmin argsort eq ne gt lt ge le equal isnan isinf isfinite isclose allclose "
+        "count_nonzero nonzero bucketize searchsorted bincount"
+    ).split()
 )
 NUMBER_BUILTINS = frozenset(("float", "int", "len", "bool", "round"))
 # Calls that hand back an object that already exists: no computation, state unknown.
 LOOKUP_METHODS = frozenset(("get", "pop", "popitem", "setdefault", "popleft", "copy", "values", "items"))
 LOOKUP_BUILTINS = frozenset(("getattr", "next", "iter", "max", "min", "sorted", "list", "tuple", "dict", "reversed"))
-_LOSS_NAME = re.compile(r"(?i)(^|_)(loss|loss_fn|loss_func|lossfn|criterion|criteria)$")
 _MODEL_NAME = re.compile(
     r"(?i)(model|net$|net_|network|encoder|decoder|backbone|classifier|generator|discriminator|critic|transformer)"
 )
+# Callables named like a loss: `criterion`, `loss_fn`, `self.loss`, `ce_loss`.
+_LOSS_NAME = re.compile(r"(?i)(criterion|criteria|(^|_)loss(_?(fn|func|function))?$)")
+# Functions that make or fetch a model rather than run it: `build_model(cfg)`, `load_model(path)`.
+_MODEL_FACTORY_NAME = re.compile(r"(?i)^_*(build|get|load|create|make|init|setup|prepare|save|export|from)_")
 
 
 class Evaluator:
@@ -79,6 +86,9 @@ class Evaluator:
         for method in ("eval", "train", "parameters", "named_parameters", "zero_grad"):
             self.model_keys |= walker.receivers_by_method.get(method, set())
         self.model_keys -= self.loss_modules
+        # Functions and methods defined here (`self.model_of(x)`, `build(...)`) are not models,
+        # unless named exactly like one (d2l's `def net(X): ...`).
+        self.local_functions = {f.name for f in walker.functions if not _MODEL_NAME.fullmatch(f.name)}
         self.grad_enabling_functions = {
             function.name
             for function in walker.functions
@@ -100,9 +110,12 @@ class Evaluator:
             return False
         if key in self.model_keys:
             return True
-        if key in self.loss_modules:
+        if self.is_loss_module(callee):
             return False
-        return bool(_MODEL_NAME.search(key.rpartition(".")[2]))
+        last = key.rpartition(".")[2]
+        if last[:1].isupper() or _MODEL_FACTORY_NAME.search(last) or last in self.local_functions:
+            return False  # a class (`Model(cfg)` constructs) or a factory function
+        return bool(_MODEL_NAME.search(last))
 
     # -- expressions ----------------------------------------------------------------------------
     def evaluate(self, expr: ast.expr, statement: StatementInfo, lookup: Lookup) -> ValueState:

@@ -6,12 +6,18 @@ from typing import Dict, Tuple
 from .base import Rule
 from .ng101_backward_without_graph import BackwardWithoutGraph
 from .ng102_requires_grad_silences import RequiresGradSilencesError
+from .ng201_eval_loop_with_grad import EvalLoopWithGrad
+from .ng202_graph_accumulated import GraphAccumulated
+from .ng203_inference_with_grad import InferenceWithGrad
 from .ng401_guard_not_called import GuardNotCalled
 from .ng402_guard_statement import GuardStatementDoesNothing
 
 ALL_RULES: Tuple[Rule, ...] = (
     BackwardWithoutGraph(),
     RequiresGradSilencesError(),
+    EvalLoopWithGrad(),
+    GraphAccumulated(),
+    InferenceWithGrad(),
     GuardNotCalled(),
     GuardStatementDoesNothing(),
 )
