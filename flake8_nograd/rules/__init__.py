@@ -7,11 +7,15 @@ from .base import Rule
 from .ng101_backward_without_graph import BackwardWithoutGraph
 from .ng102_requires_grad_silences import RequiresGradSilencesError
 from .ng401_guard_not_called import GuardNotCalled
+from .ng301_inplace_parameter_update import InPlaceParameterUpdate
+from .ng302_optimizer_step_grad_enabled import OptimizerStepWithGrad
 from .ng402_guard_statement import GuardStatementDoesNothing
 
 ALL_RULES: Tuple[Rule, ...] = (
     BackwardWithoutGraph(),
     RequiresGradSilencesError(),
+    InPlaceParameterUpdate(),
+    OptimizerStepWithGrad(),
     GuardNotCalled(),
     GuardStatementDoesNothing(),
 )
