@@ -182,6 +182,21 @@ def _frozen_modules(walker: StructureWalker) -> Set[str]:
     return frozen
 
 
+def frozen_parameter(call: ast.Call) -> bool:
+    """`nn.Parameter(t, requires_grad=False)`: a parameter that does not require grad."""
+    arg = call.args[1] if len(call.args) > 1 else next((kw.value for kw in call.keywords if kw.arg == "requires_grad"), None)
+    return isinstance(arg, ast.Constant) and arg.value is False
+
+
+def imports_torch(analysis) -> bool:
+    """Parameter updates matter only in PyTorch code (mxnet/jax twins of a file look the same)."""
+    return any(
+        qualname == "torch" or qualname.startswith("torch.") or qualname.startswith("lightning")
+        for scope in analysis.resolver.scopes.values()
+        for qualname in scope.imports.values()
+    )
+
+
 def _is_false_argument(call: ast.Call) -> bool:
     arg = call.args[0] if call.args else next((kw.value for kw in call.keywords if kw.arg == "requires_grad"), None)
     return isinstance(arg, ast.Constant) and arg.value is False
@@ -272,8 +287,10 @@ class ParameterUpdate:
 
 def find_parameter_updates(analysis) -> List[ParameterUpdate]:  # analysis: ModuleAnalysis (no cycle)
     """Every in-place update of a known parameter or grad-requiring leaf, in statement order."""
-    finder = _UpdateFinder(analysis)
     updates: List[ParameterUpdate] = []
+    if not imports_torch(analysis):
+        return updates
+    finder = _UpdateFinder(analysis)
     for statement in analysis.statements:
         stmt = statement.stmt
         if isinstance(stmt, ast.AugAssign):
@@ -303,8 +320,9 @@ class _UpdateFinder:
         self._module_classes: Dict[int, bool] = {}
         # 'self.scale' for `self.scale = nn.Parameter(...)`; under "" the bare attribute names.
         self.parameter_attributes: Dict[str, Set[str]] = {"": set()}
+        frozen = _frozen_parameter_attributes(analysis)
         for key, callees in analysis.walker.assigned_from.items():
-            if "torch.nn.Parameter" in callees:
+            if "torch.nn.Parameter" in callees and key not in frozen:
                 self.parameter_attributes[key] = callees
                 if key.startswith("self.") and key.count(".") == 1:
                     self.parameter_attributes[""].add(key[len("self."):])
@@ -341,7 +359,7 @@ class _UpdateFinder:
             return None
         if not isinstance(base, ast.Attribute) or base.attr in ("data", "grad"):
             return None
-        key = dotted_key(base)
+        key = dotted_key(_without_subscripts(base))  # model.layers[0].weight -> 'model.layers.weight'
         if key is None or self.sources.is_frozen(key):
             return None
         if key in self.parameter_attributes:
@@ -366,6 +384,9 @@ class _UpdateFinder:
             return receiver is not root and self._in_module_class(statement.function)
         if MODULE in self.analysis.state_of(root, statement).tags:
             return True
+        callees = self.analysis.walker.assigned_from.get(dotted_key(_without_subscripts(receiver)) or "", ())
+        if any(_is_module_class(callee) for callee in callees):
+            return True  # conv = nn.Conv2d(...)
         return evaluator.is_model(root) or (isinstance(receiver, ast.Attribute) and evaluator.is_model(receiver))
 
     def _in_module_class(self, function: FunctionInfo) -> bool:
@@ -377,6 +398,39 @@ class _UpdateFinder:
             cached = any(_names_a_module_class(base, self.analysis, function) for base in cls.bases)
             self._module_classes[id(cls)] = cached
         return cached
+
+
+def _without_subscripts(expr: ast.expr) -> ast.expr:
+    """`model.layers[0].fc` as `model.layers.fc`, for keys of flow-insensitive facts."""
+    if not any(isinstance(node, ast.Subscript) for node in ast.walk(expr)):
+        return expr
+    parts = []
+    while isinstance(expr, (ast.Attribute, ast.Subscript)):
+        if isinstance(expr, ast.Attribute):
+            parts.append(expr.attr)
+        expr = expr.value
+    if not isinstance(expr, ast.Name):
+        return expr
+    rebuilt: ast.expr = ast.Name(id=expr.id, ctx=ast.Load())
+    for attr in reversed(parts):
+        rebuilt = ast.Attribute(value=rebuilt, attr=attr, ctx=ast.Load())
+    return rebuilt
+
+
+def _is_module_class(qualname: str) -> bool:
+    head, _, last = qualname.rpartition(".")
+    return head in ("torch.nn", "torch.nn.modules") and last[:1].isupper() and last not in ("Parameter",) and not last.endswith("Loss")
+
+
+def _frozen_parameter_attributes(analysis) -> Set[str]:
+    """'self.step_count' for `self.step_count = nn.Parameter(t, requires_grad=False)`."""
+    frozen: Set[str] = set()
+    for site in analysis.calls:
+        stmt = site.statement.stmt
+        if site.qualname == "torch.nn.Parameter" and isinstance(stmt, ast.Assign) and stmt.value is site.node:
+            if frozen_parameter(site.node):
+                frozen.update(key for key in map(dotted_key, stmt.targets) if key)
+    return frozen
 
 
 def _names_a_module_class(base: ast.expr, analysis, function: FunctionInfo) -> bool:

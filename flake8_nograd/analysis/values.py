@@ -11,7 +11,7 @@ import ast
 import re
 from typing import Callable, Dict, Iterable, List, Optional, Set
 
-from .parameters import LEAF, ParameterSources
+from .parameters import LEAF, ParameterSources, frozen_parameter
 from .model import (
     CONSTANT,
     UNKNOWN,
@@ -190,7 +190,7 @@ class Evaluator:
         qualname = self._qualname(call)
         if qualname is not None:
             if qualname == "torch.nn.Parameter":
-                return UNKNOWN.with_tags("parameter")
+                return UNKNOWN if frozen_parameter(call) else UNKNOWN.with_tags("parameter")
             if qualname.startswith("torch.nn.") and qualname.rpartition(".")[2][:1].isupper():
                 return UNKNOWN  # constructing a module
             if qualname.startswith("torch."):

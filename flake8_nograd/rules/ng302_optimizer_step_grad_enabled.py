@@ -100,6 +100,8 @@ def _unguarded_step_call(analysis: ModuleAnalysis, step: FunctionInfo) -> Option
             if isinstance(receiver.func, ast.Name) and receiver.func.id == owner:
                 return site
             continue
+        if isinstance(receiver, ast.Name) and receiver.id in _parameter_names(site.statement.function):
+            continue  # handed in by the caller: which class it is, this module does not say
         key = dotted_key(receiver)
         if key is None or key in assigned_from or _NOT_AN_OPTIMIZER.search(key.rpartition(".")[2]):
             continue  # built by a library (torch.optim.SGD(...)), or a scheduler / scaler / env
@@ -108,6 +110,14 @@ def _unguarded_step_call(analysis: ModuleAnalysis, step: FunctionInfo) -> Option
             continue  # built from another class of this module
         return site
     return None
+
+
+def _parameter_names(function: FunctionInfo) -> Set[str]:
+    if function.is_module:
+        return set()
+    args = function.node.args  # type: ignore[union-attr]
+    every = list(getattr(args, "posonlyargs", [])) + list(args.args) + list(args.kwonlyargs)
+    return {arg.arg for arg in every}
 
 
 def _local_constructions(analysis: ModuleAnalysis) -> Dict[str, Set[str]]:
