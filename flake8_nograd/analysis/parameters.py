@@ -177,7 +177,7 @@ def _frozen_modules(walker: StructureWalker) -> Set[str]:
         if isinstance(stmt, (ast.For, ast.AsyncFor)):
             module = _parameters_receiver(stmt.iter)
             name = _loop_parameter_name(stmt.target, stmt.iter)
-            if module and name and any(_freezes(body_stmt, name) for body_stmt in _flat_body(stmt.body)):
+            if module and name and any(_freezes(body_stmt, name) for body_stmt in stmt.body):  # not under `if`
                 frozen.add(module)
     return frozen
 
@@ -229,19 +229,6 @@ def _loop_parameter_name(target: ast.expr, iterable: ast.expr) -> Optional[str]:
     if isinstance(target, ast.Tuple) and len(target.elts) == 2 and isinstance(target.elts[1], ast.Name):
         return target.elts[1].id  # for name, p in named_parameters() / enumerate(parameters())
     return None
-
-
-def _flat_body(body: List[ast.stmt]) -> List[ast.stmt]:
-    """The statements of a loop body, including those under `if` (no deeper walk)."""
-    flat: List[ast.stmt] = []
-    stack = list(body)
-    while stack:
-        stmt = stack.pop()
-        flat.append(stmt)
-        if isinstance(stmt, ast.If):
-            stack.extend(stmt.body)
-            stack.extend(stmt.orelse)
-    return flat
 
 
 def _freezes(stmt: ast.stmt, name: str) -> bool:
