@@ -26,7 +26,7 @@ def test_ng301_fix_wraps_the_update_loop_and_the_statement():
     loop, item = findings
     assert loop.fix.action == "wrap_no_grad" and loop.fix.safe
     assert loop.fix.target == (6, 4, 8, 21)  # the whole `for p in model.parameters():` loop
-    assert item.fix.target == (9, 4, 9, 22)
+    assert item.fix.target == (9, 4, 9, 23)
     assert loop.message.endswith("wrap it in 'with torch.no_grad():'")
     assert "parameter 'p'" in loop.message and "(line 7)" in loop.message
     assert item.message.startswith("item assignment into parameter 'model.bias'")
