@@ -174,6 +174,15 @@ def _frozen_modules(walker: StructureWalker) -> Set[str]:
                 key = dotted_key(target)
                 if key:
                     frozen.add(key)
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, (ast.ListComp, ast.GeneratorExp, ast.SetComp)):
+            # [p.requires_grad_(False) for p in ema.parameters()]
+            comprehension = stmt.value
+            if len(comprehension.generators) == 1 and not comprehension.generators[0].ifs:
+                generator = comprehension.generators[0]
+                module = _parameters_receiver(generator.iter)
+                name = _loop_parameter_name(generator.target, generator.iter)
+                if module and name and _freezes(ast.Expr(value=comprehension.elt), name):
+                    frozen.add(module)
         if isinstance(stmt, (ast.For, ast.AsyncFor)):
             module = _parameters_receiver(stmt.iter)
             name = _loop_parameter_name(stmt.target, stmt.iter)
@@ -184,7 +193,8 @@ def _frozen_modules(walker: StructureWalker) -> Set[str]:
 
 def frozen_parameter(call: ast.Call) -> bool:
     """`nn.Parameter(t, requires_grad=False)`: a parameter that does not require grad."""
-    arg = call.args[1] if len(call.args) > 1 else next((kw.value for kw in call.keywords if kw.arg == "requires_grad"), None)
+    keyword = next((kw.value for kw in call.keywords if kw.arg == "requires_grad"), None)
+    arg = call.args[1] if len(call.args) > 1 else keyword
     return isinstance(arg, ast.Constant) and arg.value is False
 
 
@@ -406,7 +416,9 @@ def _without_subscripts(expr: ast.expr) -> ast.expr:
 
 def _is_module_class(qualname: str) -> bool:
     head, _, last = qualname.rpartition(".")
-    return head in ("torch.nn", "torch.nn.modules") and last[:1].isupper() and last not in ("Parameter",) and not last.endswith("Loss")
+    if head not in ("torch.nn", "torch.nn.modules") or not last[:1].isupper():
+        return False
+    return last != "Parameter" and not last.endswith("Loss")
 
 
 def _frozen_parameter_attributes(analysis) -> Set[str]:
@@ -422,7 +434,8 @@ def _frozen_parameter_attributes(analysis) -> Set[str]:
 
 def _names_a_module_class(base: ast.expr, analysis, function: FunctionInfo) -> bool:
     qualname = analysis.resolver.qualname(base, function.parent.scope if function.parent else function.scope)
-    last = (qualname or "").rpartition(".")[2] or (base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", ""))
+    written = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
+    last = (qualname or "").rpartition(".")[2] or written
     if qualname is not None and qualname.startswith("torch.nn.") and last[:1].isupper():
         return True  # nn.Module, nn.Sequential, nn.Linear, ...
     return last.endswith(("Module", "Model", "Net"))

@@ -50,14 +50,20 @@ class InPlaceParameterUpdate(Rule):
             if id(anchor) in reported:
                 continue
             reported.add(id(anchor))
-            fix = Fix("put the update under 'with torch.no_grad():'", safe=True, action="wrap_no_grad", target=span(anchor))
+            fix = Fix(
+                "put the update under 'with torch.no_grad():'", safe=True, action="wrap_no_grad", target=span(anchor)
+            )
             yield finding_at(anchor, anchor, self.code, message(update, anchor), fix)
 
 
 def message(update: ParameterUpdate, anchor: ast.stmt) -> str:
-    what = f"'{update.name}', a leaf tensor that requires grad," if update.kind == LEAF else f"parameter '{update.name}'"
+    if update.kind == LEAF:
+        what = f"'{update.name}', a leaf tensor that requires grad,"
+    else:
+        what = f"parameter '{update.name}'"
     if anchor is not update.statement.stmt:
-        return f"this loop updates {what} in place (line {update.line}) with grad enabled, which raises at run time; {FIX}"
+        where = f"in place (line {update.line}) with grad enabled"
+        return f"this loop updates {what} {where}, which raises at run time; {FIX}"
     if update.how == "item assignment":
         return f"item assignment into {what} with grad enabled raises at run time; {FIX}"
     return f"in-place update of {what} with grad enabled raises at run time; {FIX}"

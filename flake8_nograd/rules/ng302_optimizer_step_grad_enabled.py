@@ -56,7 +56,7 @@ class OptimizerStepWithGrad(Rule):
                 function.node,  # type: ignore[arg-type]
                 self.code,
                 f"'{owner}.step' updates {what} in place (line {first.line}) {why}; {FIX}",
-                Fix("decorate step() with @torch.no_grad()", safe=True, action="decorate_no_grad", target=span(function.node)),
+                Fix(FIX, safe=True, action="decorate_no_grad", target=span(function.node)),
             )
 
 
