@@ -11,6 +11,7 @@ import ast
 import re
 from typing import Callable, Dict, Iterable, List, Optional, Set
 
+from .parameters import LEAF, ParameterSources, frozen_parameter
 from .model import (
     CONSTANT,
     UNKNOWN,
@@ -94,6 +95,7 @@ class Evaluator:
             for function in walker.functions
             if function.decorator_region is not None and function.decorator_region.mode is GradMode.ON
         }
+        self.parameters = ParameterSources(walker)
 
     # -- object kinds (flow-insensitive) --------------------------------------------------------
     def is_loss_module(self, callee: ast.expr) -> bool:
@@ -120,9 +122,11 @@ class Evaluator:
     # -- expressions ----------------------------------------------------------------------------
     def evaluate(self, expr: ast.expr, statement: StatementInfo, lookup: Lookup) -> ValueState:
         try:
-            return self._evaluate(expr, statement, lookup)
+            state = self._evaluate(expr, statement, lookup)
         except RecursionError:
             return UNKNOWN  # a pathologically deep expression: its state is simply unknown
+        collection = self.parameters.collection_tag(expr, lambda name: lookup(name).tags)
+        return state.with_tags(collection) if collection else state
 
     def _evaluate(self, expr: ast.expr, statement: StatementInfo, lookup: Lookup) -> ValueState:
         region = statement.region
@@ -222,7 +226,7 @@ class Evaluator:
         qualname = self._qualname(call)
         if qualname is not None:
             if qualname == "torch.nn.Parameter":
-                return UNKNOWN.with_tags("parameter")
+                return UNKNOWN if frozen_parameter(call) else UNKNOWN.with_tags("parameter")
             if qualname.startswith("torch.nn.") and qualname.rpartition(".")[2][:1].isupper():
                 return UNKNOWN  # constructing a module
             if is_loss_function(qualname):
@@ -300,8 +304,10 @@ def silenced(state: ValueState, stmt: ast.stmt) -> ValueState:
         return ValueState(
             Graph.SILENCED,
             Origin(OriginKind.REQUIRES_GRAD, stmt.lineno, statement=stmt, cause=state.origin),
+            frozenset((LEAF,)),
         )
-    return UNKNOWN if state.is_no_graph else state
+    # A tensor without a graph is a leaf: with requires_grad on, in-place updates of it raise.
+    return UNKNOWN.with_tags(LEAF) if state.is_no_graph else state
 
 
 _LOSS_FUNCTIONS = frozenset(
@@ -384,6 +390,10 @@ class ValueFlow:
                 if isinstance(target, ast.Name):
                     env[target.id] = silenced(env.get(target.id, UNKNOWN), stmt)
                 return env
+            frozen = _requires_grad_switched_off(stmt)
+            if frozen is not None:
+                env[frozen] = _without_tags(env.get(frozen, UNKNOWN))
+                return env
             value = evaluate(stmt.value)
             for target in stmt.targets:
                 self._bind(target, stmt.value, value, env, evaluate)
@@ -392,6 +402,7 @@ class ValueFlow:
                 self._bind(stmt.target, stmt.value, evaluate(stmt.value), env, evaluate)
         elif isinstance(stmt, ast.AugAssign):
             if isinstance(stmt.target, ast.Name):
+                self.name_states[id(stmt.target)] = env.get(stmt.target.id, UNKNOWN)  # what is updated
                 env[stmt.target.id] = self._augmented(stmt, info, env.get(stmt.target.id, UNKNOWN), evaluate)
         elif isinstance(stmt, ast.Expr):
             self._expression_statement(stmt, info, env)
@@ -462,6 +473,8 @@ class ValueFlow:
             return
         if call.func.attr == "requires_grad_" and (not call.args or _is_true(call.args[0])):
             env[receiver.id] = silenced(env.get(receiver.id, UNKNOWN), stmt)
+        elif call.func.attr == "requires_grad_":  # frozen: no longer a parameter that requires grad
+            env[receiver.id] = _without_tags(env.get(receiver.id, UNKNOWN))
         elif call.func.attr == "detach_":
             env[receiver.id] = _detached(info)
 
@@ -472,6 +485,11 @@ class ValueFlow:
             body_env = dict(entry)
             if isinstance(stmt, (ast.For, ast.AsyncFor)):
                 _forget_target(stmt.target, body_env)
+                tags = self.evaluator.parameters.loop_target_tags(
+                    stmt.target, stmt.iter, lambda name: entry.get(name.id, UNKNOWN).tags
+                )
+                for name, tag in tags.items():
+                    body_env[name] = UNKNOWN.with_tags(tag)
             body_end = self._block(stmt.body, body_env)
             merged = _merge_envs([entry, body_end])
             assert merged is not None
@@ -513,6 +531,21 @@ def _is_requires_grad_switch(stmt: ast.Assign) -> bool:
         and target.attr == "requires_grad"
         and _is_true(stmt.value)
     )
+
+
+def _requires_grad_switched_off(stmt: ast.Assign) -> Optional[str]:
+    """'p' for `p.requires_grad = False`."""
+    target = stmt.targets[0]
+    if (
+        len(stmt.targets) == 1
+        and isinstance(target, ast.Attribute)
+        and target.attr == "requires_grad"
+        and isinstance(target.value, ast.Name)
+        and isinstance(stmt.value, ast.Constant)
+        and stmt.value.value is False
+    ):
+        return target.value.id
+    return None
 
 
 def _forget_target(target: ast.expr, env: Env) -> None:

@@ -10,6 +10,8 @@ from .ng201_eval_loop_with_grad import EvalLoopWithGrad
 from .ng202_graph_accumulated import GraphAccumulated
 from .ng203_inference_with_grad import InferenceWithGrad
 from .ng401_guard_not_called import GuardNotCalled
+from .ng301_inplace_parameter_update import InPlaceParameterUpdate
+from .ng302_optimizer_step_grad_enabled import OptimizerStepWithGrad
 from .ng402_guard_statement import GuardStatementDoesNothing
 
 ALL_RULES: Tuple[Rule, ...] = (
@@ -18,6 +20,8 @@ ALL_RULES: Tuple[Rule, ...] = (
     EvalLoopWithGrad(),
     GraphAccumulated(),
     InferenceWithGrad(),
+    InPlaceParameterUpdate(),
+    OptimizerStepWithGrad(),
     GuardNotCalled(),
     GuardStatementDoesNothing(),
 )
