@@ -294,14 +294,18 @@ class EvaluationFacts:
         if not any(word in EVALUATION_WORDS for word in name_words):
             return False
         in_test_class = function.class_node is not None and function.class_node.name.startswith("Test")
-        if function.name.startswith("test_") or in_test_class:
-            node = function.node
-            params = [arg.arg for arg in node.args.args + node.args.kwonlyargs]  # type: ignore[union-attr]
-            if not any(word in ("loader", "dataloader", "dataset") for param in params for word in words(param)):
-                return False
+        if (function.name.startswith("test_") or in_test_class) and not self.takes_data(function):
+            return False
         if function.class_node is not None and self._is_module_class(function.class_node, function):
             return False
         return True
+
+    @staticmethod
+    def takes_data(function: FunctionInfo) -> bool:
+        """Has a parameter named like a data loader: `test_epoch(model, test_loader)` is evaluation."""
+        node = function.node
+        params = [arg.arg for arg in node.args.args + node.args.kwonlyargs]  # type: ignore[union-attr]
+        return any(word in ("loader", "dataloader", "dataset") for param in params for word in words(param))
 
     def is_unit_test(self, function: FunctionInfo) -> bool:
         """A pytest test (`test_*`, a method of `Test*`) or a function defined inside one."""
@@ -365,6 +369,8 @@ class EvaluationFacts:
         if not self.uses_torch:
             return found
         for function in self.walker.functions:
+            if self.is_unit_test(function) and not self.takes_data(function):
+                continue  # a unit test's forward passes check outputs; grad there costs nothing that matters
             reported: List[StatementInfo] = []
             for loop in self.loops(function):  # in source order: outer loops come first
                 if any(contains(outer, loop) for outer in reported):

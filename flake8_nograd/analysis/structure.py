@@ -102,6 +102,7 @@ class StructureWalker:
         self.assigned_from: Dict[str, Set[str]] = {}  # dotted target -> canonical qualnames called
         # Line ranges of `with pytest.raises(...)` / `self.assertRaises(...)`: code meant to fail.
         self.expected_error_lines: List[Tuple[int, int]] = []
+        self._entered_regions: Set[int] = set()  # ids of regions entered with ExitStack.enter_context
 
         module = FunctionInfo(tree, "<module>", resolver.module_scope)
         self.module = module
@@ -139,7 +140,9 @@ class StructureWalker:
                     self.expected_error_lines.append((stmt.lineno, stmt.end_lineno or stmt.lineno))
                 inner = self._with_region(stmt, scope, region)
                 after_body = self._walk_block(stmt.body, function, scope, inner, class_node)
-                if inner is region:  # not a grad guard: statement-level changes inside leak out
+                # Not a grad guard: a set_grad_enabled statement inside leaks out, a guard entered on
+                # an ExitStack (`stack.enter_context(torch.no_grad())`) ends with the block.
+                if inner is region and id(after_body) not in self._entered_regions:
                     region = after_body
             elif isinstance(stmt, ast.Expr):
                 region = self._statement_region(stmt, scope, region)
@@ -204,7 +207,15 @@ class StructureWalker:
         call = stmt.value
         if not isinstance(call, ast.Call):
             return region
-        if self.resolver.qualname(call.func, scope) != "torch.set_grad_enabled":
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr == "enter_context" and len(call.args) == 1:
+            effect = guard_effect(call.args[0], self._qualname_in(scope), self.config)
+            if effect is None:
+                return region
+            entered = Region(effect.mode, RegionKind.WITH, effect.label, stmt.lineno, effect.inference)
+            self._entered_regions.add(id(entered))
+            return entered
+        if self.resolver.qualname(func, scope) != "torch.set_grad_enabled":
             return region
         effect = guard_effect(call, self._qualname_in(scope), self.config)
         assert effect is not None
