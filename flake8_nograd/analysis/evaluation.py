@@ -39,6 +39,8 @@ EVALUATION_DATA_WORDS: FrozenSet[str] = frozenset("val valid validation test tes
 DATA_WORDS: FrozenSet[str] = frozenset(
     "loader loaders dataloader dataloaders dl data dataset datasets ds set iter iterator batches split".split()
 )
+# The stronger subset: a loader or data set, not batches a function splits off its own input.
+LOADER_WORDS: FrozenSet[str] = frozenset("loader loaders dataloader dataloaders dl data dataset datasets ds".split())
 # Imports that make a module PyTorch code (MXNet and TensorFlow have other grad-mode rules).
 _TORCH_ROOTS = ("torch", "lightning", "torchvision", "torchaudio", "torchtext", "transformers", "timm")
 # Receivers of `.step()` that are optimizers (or an AMP scaler stepping one).
@@ -333,12 +335,16 @@ class EvaluationFacts:
                 return text if len(text) <= 40 else name
         return None
 
-    def iterates_data(self, loop: StatementInfo) -> bool:
-        """A `for` over batches of data (`loader`, `val_dataloader`, `dataset`)."""
+    def iterates_data(self, loop: StatementInfo, vocabulary: FrozenSet[str] = DATA_WORDS) -> bool:
+        """A `for` over batches of data (`loader`, `val_dataloader`, `dataset`, `batches`)."""
         stmt = loop.stmt
         if not isinstance(stmt, (ast.For, ast.AsyncFor)):
             return False
-        return any(word in DATA_WORDS for name in _identifiers(stmt.iter) for word in words(name))
+        return any(word in vocabulary for name in _identifiers(stmt.iter) for word in words(name))
+
+    def iterates_loader(self, loop: StatementInfo) -> bool:
+        """A `for` over a data loader or data set (not chunks split off a tensor)."""
+        return self.iterates_data(loop, LOADER_WORDS)
 
     def loop_context(self, loop: StatementInfo, model: Optional[str] = None) -> Optional[EvaluationContext]:
         switch = self.eval_switch_before(loop, model)

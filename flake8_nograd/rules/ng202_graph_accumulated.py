@@ -36,10 +36,13 @@ class GraphAccumulated(Rule):
                 uses = AccumulatorUses(accumulation, analysis.backward_calls, siblings)
                 if uses.backwarded:
                     continue  # gradient accumulation or a sum of losses: the graph is wanted
-                escapes = uses.escapes
                 loop = accumulation.loop
-                if escapes and not (evaluation.loop_needs_grad(loop) or evaluation.iterates_data(loop)):
-                    continue  # a sum the function hands back (a forward over heads, a loss helper)
+                escapes = uses.escapes
+                trains = evaluation.loop_needs_grad(loop)
+                if not trains and not (evaluation.iterates_loader(loop) if escapes else evaluation.iterates_data(loop)):
+                    # Outside training and data loops, a sum or list the function hands back (a
+                    # forward over tiles, heads or chunks) is the computation itself, not history.
+                    continue
                 yield self._finding(accumulation, uses, escapes, evaluation)
 
     def _finding(self, accumulation: Accumulation, uses: AccumulatorUses, escapes: bool, evaluation) -> Finding:
