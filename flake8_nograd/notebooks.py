@@ -59,6 +59,13 @@ class _Cell:
     lines: List[str]  # `source` split at "\n", no line ends
     python_lines: List[str]  # the same lines with IPython syntax replaced
     ipython: List[Tuple[int, int]] = field(default_factory=list)  # (first line, count) of each IPython line
+    # IPython drops the first line's leading whitespace from every line starting with it (its
+    # leading_indent transform), so an indented cell runs; columns are shifted back when reported.
+    indent: str = ""
+    dedented: List[bool] = field(default_factory=list)
+
+    def column_shift(self, line: int) -> int:
+        return len(self.indent) if 1 <= line <= len(self.dedented) and self.dedented[line - 1] else 0
 
 
 @dataclass
@@ -120,6 +127,10 @@ class Notebook:
         cell, line = self.cell_position(record["line"], module_text)
         end_cell, end_line = self.cell_position(record["end_line"], module_text)
         moved = dict(record, cell=cell, line=line, end_line=end_line if end_cell == cell else line)
+        shown = next((c for c in self.cells if c.index == cell - 1), None)
+        if shown is not None and shown.indent:
+            moved["column"] = record["column"] + shown.column_shift(line)
+            moved["end_column"] = record["end_column"] + shown.column_shift(moved["end_line"])
         if "line " in record.get("message", ""):
             moved["message"] = self._cell_lines_in(record["message"], module_text)
         if end_cell != cell:
@@ -150,6 +161,8 @@ class Notebook:
             if python_lines == cell.python_lines:
                 continue
             lines = _restore_ipython(cell, python_lines)
+            if cell.indent:
+                lines = [cell.indent + line if line.strip() else line for line in lines]
             text = "\n".join(lines)
             if cell.source.endswith("\n") or not cell.source and lines:
                 text += "\n"
@@ -258,6 +271,11 @@ def _prepare_cell(index: int, source: str) -> Optional[_Cell]:
         lines.pop()
     python_lines = list(lines)
     cell = _Cell(index, source, lines, python_lines)
+    indent = re.match(r"[ \t]+", lines[0]) if lines else None
+    if indent:
+        cell.indent = indent.group(0)
+        cell.dedented = [line.startswith(cell.indent) for line in lines]
+        python_lines[:] = [line[len(cell.indent):] if dropped else line for line, dropped in zip(lines, cell.dedented)]
     first = 0
     if lines and lines[0].startswith("%%"):
         words = lines[0][2:].split()
@@ -268,12 +286,12 @@ def _prepare_cell(index: int, source: str) -> Optional[_Cell]:
         first = 1
     number = first
     while number < len(lines):
-        line = lines[number]
+        line = python_lines[number]
         stripped = line.lstrip()
         if _is_ipython_line(stripped):
             indent = line[: len(line) - len(stripped)]
             count = 1
-            while lines[number + count - 1].endswith("\\") and number + count < len(lines):
+            while python_lines[number + count - 1].endswith("\\") and number + count < len(lines):
                 count += 1
             python_lines[number] = f"{indent}pass  {IPYTHON_MARK}"
             for extra in range(number + 1, number + count):
@@ -325,7 +343,11 @@ def _split_cells(module_text: str) -> List[List[str]]:
 
 def _restore_ipython(cell: _Cell, python_lines: List[str]) -> List[str]:
     """Put the IPython lines back where their placeholders ended up (re-indented with them)."""
-    originals = [line for first, count in cell.ipython for line in cell.lines[first : first + count]]
+    originals = [
+        line[len(cell.indent) :] if cell.indent and cell.dedented[number] else line
+        for first, count in cell.ipython
+        for number, line in enumerate(cell.lines[first : first + count], first)
+    ]
     old_indents = [
         line[: len(line) - len(line.lstrip())]
         for first, count in cell.ipython

@@ -215,3 +215,15 @@ def test_file_noqa_in_a_cell_exempts_the_notebook(tmp_path: Path):
     path = tmp_path / "nb.ipynb"
     path.write_text(notebook(code("# flake8: noqa\n"), code("import torch\nwith torch.no_grad:\n    pass\n")))
     assert process_file(str(path), RunOptions()).findings == []
+
+
+def test_an_indented_cell_is_read_as_ipython_runs_it(tmp_path: Path):
+    """IPython drops the first line's indentation from the cell (seen in real notebooks); columns
+    stay those of the cell as written, and a fix keeps the indentation."""
+    path = tmp_path / "nb.ipynb"
+    path.write_text(notebook(code(" import torch\n %time x = 1\n with torch.no_grad:\n     pass\n")), encoding="utf-8")
+    done = run(["check", "nb.ipynb"], tmp_path)
+    assert done.stdout.startswith("nb.ipynb:cell 1:3:7: NG401 "), done.stdout + done.stderr
+    assert run(["fix", "nb.ipynb"], tmp_path).returncode == 0
+    source = json.loads(path.read_text())["cells"][0]["source"]
+    assert source == [" import torch\n", " %time x = 1\n", " with torch.no_grad():\n", "     pass\n"]
