@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from . import __version__
 from .config import OPTIONS, Config, register_argparse_options
-from .formats import FORMATS, render
+from .formats import FORMATS, location, render
 from .rules import ALL_RULES
 from .runner import FileResult, RunOptions, run_files, summarize
 from .settings import DEFAULT_EXCLUDE, DEFAULT_SELECT, Selection, as_list, iter_python_files, load_config_files
@@ -155,13 +155,9 @@ def _report(results: List[FileResult], args: argparse.Namespace, stdout: TextIO,
             if not args.quiet or not args.diff:
                 for fixed in result.fixed:
                     verb = "would fix" if args.diff else "fixed"
-                    changes.write(
-                        f"{fixed['path']}:{fixed['line']}:{fixed['column']}: {fixed['code']} {verb}: {fixed['fixed']}\n"
-                    )
+                    changes.write(f"{location(fixed)}: {fixed['code']} {verb}: {fixed['fixed']}\n")
             for failed in result.not_fixed:
-                changes.write(
-                    f"{failed['path']}:{failed['line']}:{failed['column']}: {failed['code']} not fixed: {failed['reason']}\n"
-                )
+                changes.write(f"{location(failed)}: {failed['code']} not fixed: {failed['reason']}\n")
         if args.diff and args.format == "text":
             return  # the diff is the output; what is left shows in the summary
     output = render(records, args.format)

@@ -24,6 +24,7 @@ DEFAULT_SELECT = ("NG",)
 DEFAULT_EXCLUDE = (
     ".git", ".hg", ".svn", ".bzr", "CVS", "__pycache__", ".tox", ".nox", ".eggs", "*.egg",
     ".venv", "venv", ".mypy_cache", ".pytest_cache", ".ruff_cache", "node_modules",
+    ".ipynb_checkpoints",  # Jupyter's autosaved copies of every notebook
 )
 INI_FILES = ("setup.cfg", "tox.ini", ".flake8")
 
@@ -193,7 +194,7 @@ class Selection:
 
 # -- files -------------------------------------------------------------------------------------
 def iter_python_files(paths: Iterable[str], exclude: Tuple[str, ...]) -> Iterator[str]:
-    """Files to check: given files as they are, folders walked for *.py (sorted, deterministic)."""
+    """Files to check: given files as they are, folders walked for *.py and *.ipynb (sorted)."""
     for path in paths:
         if os.path.isdir(path):
             yield from _walk(path, exclude)
@@ -210,7 +211,7 @@ def _walk(root: str, exclude: Tuple[str, ...]) -> Iterator[str]:
         )
         for name in sorted(files):
             path = os.path.join(folder, name)
-            if name.endswith(".py") and not _excluded(path, exclude):
+            if name.endswith((".py", ".ipynb")) and not _excluded(path, exclude):
                 yield path
 
 
