@@ -80,6 +80,7 @@ class ModuleAnalysis:
 
     def state_of(self, expr: ast.expr, statement: StatementInfo) -> ValueState:
         """The graph state of `expr` where `statement` evaluates it."""
+        self._flow.ensure(statement.function)
         states = self._flow.name_states
         return self.evaluator.evaluate(expr, statement, lambda name: states.get(id(name), UNKNOWN))
 

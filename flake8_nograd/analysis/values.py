@@ -354,18 +354,23 @@ def _grad_on(statement: StatementInfo) -> ValueState:
 
 
 class ValueFlow:
-    """Runs the flow over every function and records the state of every Name read."""
+    """Runs the flow over a function, on first demand, and records the state of every Name read.
+
+    Most functions of a module are never asked about (no backward call, no accumulation, no
+    parameter update), so the flow runs only for those a rule queries.
+    """
 
     def __init__(self, walker: StructureWalker, evaluator: Evaluator) -> None:
         self.walker = walker
         self.evaluator = evaluator
         self.name_states: Dict[int, ValueState] = {}
-        for function in walker.functions:
-            self._run(function)
+        self._done: Set[int] = set()
 
-    def _run(self, function: FunctionInfo) -> None:
-        body = function.node.body
-        self._block(body, {})
+    def ensure(self, function: FunctionInfo) -> None:
+        """Run the flow over `function` unless it already ran."""
+        if id(function) not in self._done:
+            self._done.add(id(function))
+            self._block(function.node.body, {})
 
     # -- statements -----------------------------------------------------------------------------
     def _block(self, body: Iterable[ast.stmt], env: Env) -> Optional[Env]:
