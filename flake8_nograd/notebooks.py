@@ -33,7 +33,7 @@ PYTHON_CELL_MAGICS = frozenset(
     {"time", "timeit", "capture", "prun", "debug", "python", "python3"}
 )
 _ASSIGNED_MAGIC = re.compile(r"[A-Za-z_][\w.]*(\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[!%]")
-_HELP = re.compile(r"[A-Za-z_][\w.]*\?\??$")
+_HELP = re.compile(r"[A-Za-z_*][\w.*]*\?\??$")  # `obj?`, `obj??`, wildcard search `torch.*Tensor?`
 _LINE_IN_MESSAGE = re.compile(r"\bline (\d+)\b")
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _PLACEHOLDER = re.compile(r"^(?P<indent>[ \t]*)(?:pass  )?" + re.escape(IPYTHON_MARK) + "$")

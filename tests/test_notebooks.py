@@ -227,3 +227,8 @@ def test_an_indented_cell_is_read_as_ipython_runs_it(tmp_path: Path):
     assert run(["fix", "nb.ipynb"], tmp_path).returncode == 0
     source = json.loads(path.read_text())["cells"][0]["source"]
     assert source == [" import torch\n", " %time x = 1\n", " with torch.no_grad():\n", "     pass\n"]
+
+
+def test_help_requests_with_wildcards_are_ipython_lines():
+    parsed = parse_notebook("nb.ipynb", notebook(code("torch.*Tensor?\nnn.Linear??\nimport torch\n")).encode())
+    assert parsed.module_text.split("\n")[:3] == ["pass  # flake8-nograd: ipython"] * 2 + ["import torch"]
