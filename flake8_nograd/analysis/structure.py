@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple, Union
 
 from ..config import Config
-from .guards import guard_effect, last_identifier
+from .guards import dotted_name, guard_effect, last_identifier
 from .model import GRAD_ON, GradMode, Region, RegionKind
 from .names import NameResolver, Scope
 
@@ -269,7 +269,7 @@ class StructureWalker:
             if callee:
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 for target in targets:
-                    key = _dotted(target)
+                    key = dotted_name(target)
                     if key:
                         self.assigned_from.setdefault(key, set()).add(callee)
 
@@ -284,13 +284,13 @@ class StructureWalker:
                 self.references.append(Reference(func.id, False, info))
             elif isinstance(func, ast.Attribute):
                 self.references.append(Reference(func.attr, True, info))
-                receiver = _dotted(func.value)
+                receiver = dotted_name(func.value)
                 if receiver:
                     self.receivers_by_method.setdefault(func.attr, set()).add(receiver)
         # Local functions passed as arguments (callbacks) are called from somewhere unknown.
         for arg in list(call.args) + [kw.value for kw in call.keywords]:
             name = last_identifier(arg) if isinstance(arg, (ast.Name, ast.Attribute)) else None
-            if name is not None and (isinstance(arg, ast.Name) or _dotted(arg.value) in ("self", "cls")):  # type: ignore[attr-defined]
+            if name is not None and (isinstance(arg, ast.Name) or dotted_name(arg.value) in ("self", "cls")):  # type: ignore[attr-defined]
                 self.references.append(Reference(name, isinstance(arg, ast.Attribute), info))
 
 
@@ -303,21 +303,9 @@ def _expects_error(expr: ast.expr) -> bool:
     return isinstance(expr, ast.Call) and last_identifier(expr.func) in _EXPECT_ERROR_CALLS
 
 
-def _dotted(expr: ast.AST) -> Optional[str]:
-    parts = []
-    while isinstance(expr, ast.Attribute):
-        parts.append(expr.attr)
-        expr = expr.value
-    if not isinstance(expr, ast.Name):
-        return None
-    parts.append(expr.id)
-    return ".".join(reversed(parts))
-
-
 def dotted_key(expr: ast.AST) -> Optional[str]:
     """'self.model' for `self.model`, 'net' for `net`: how flow-insensitive facts key objects."""
-    return _dotted(expr)
-
+    return dotted_name(expr)  # type: ignore[arg-type]
 
 def _own_expressions(stmt: ast.stmt) -> List[ast.AST]:
     """Expressions that belong to this statement, not to its nested blocks."""
