@@ -19,6 +19,8 @@ from .config import OPTIONS
 
 # Keys the command reads from config files besides the plugin's own options (OPTIONS).
 COMMON_KEYS = ("select", "ignore", "extend-select", "extend-ignore", "exclude", "extend-exclude")
+from .rules import ALL_RULES
+
 DEFAULT_SELECT = ("NG",)
 # Never descended into when walking a folder (a folder holding pyvenv.cfg is a virtualenv too).
 DEFAULT_EXCLUDE = (
@@ -185,11 +187,17 @@ class Selection:
 
     select: Tuple[str, ...] = DEFAULT_SELECT
     ignore: Tuple[str, ...] = ()
+    # Rules that are off by default (flake8's extend_default_ignore): on only when the user
+    # selects codes explicitly (`--select NG`, `--extend-select NG203`).
+    default_ignore: Tuple[str, ...] = tuple(rule.code for rule in ALL_RULES if not rule.default_enabled)
+    explicit_select: bool = False
 
     def selected(self, code: str) -> bool:
         select = max((len(p) for p in self.select if code.startswith(p)), default=-1)
         ignore = max((len(p) for p in self.ignore if code.startswith(p)), default=-1)
-        return select >= 0 and select > ignore
+        if select < 0 or select <= ignore:
+            return False
+        return self.explicit_select or not any(code.startswith(p) for p in self.default_ignore)
 
 
 # -- files -------------------------------------------------------------------------------------
