@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import configparser
 import fnmatch
+import functools
 import os
 import re
 import sys
@@ -225,6 +226,16 @@ def _walk(root: str, exclude: Tuple[str, ...]) -> Iterator[str]:
 
 def _excluded(path: str, patterns: Tuple[str, ...]) -> bool:
     """flake8's rule: a pattern matches the base name or the absolute path."""
-    name = os.path.basename(os.path.normpath(path))
-    absolute = os.path.abspath(path)
-    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(absolute, os.path.abspath(p)) for p in patterns)
+    name_matches, path_matches = _exclude_matchers(patterns)
+    return bool(name_matches(os.path.basename(os.path.normpath(path))) or path_matches(os.path.abspath(path)))
+
+
+@functools.lru_cache(maxsize=8)
+def _exclude_matchers(patterns: Tuple[str, ...]):
+    """The patterns compiled once: one regex for base names, one for absolute paths."""
+    never = re.compile(r"(?!)").match
+    if not patterns:
+        return never, never
+    names = re.compile("|".join(fnmatch.translate(os.path.normcase(p)) for p in patterns))
+    paths = re.compile("|".join(fnmatch.translate(os.path.normcase(os.path.abspath(p))) for p in patterns))
+    return (lambda text: names.match(os.path.normcase(text))), (lambda text: paths.match(os.path.normcase(text)))

@@ -307,24 +307,31 @@ def dotted_key(expr: ast.AST) -> Optional[str]:
     """'self.model' for `self.model`, 'net' for `net`: how flow-insensitive facts key objects."""
     return dotted_name(expr)  # type: ignore[arg-type]
 
+_NESTED_BLOCK_FIELDS = frozenset(("body", "orelse", "finalbody", "handlers", "cases"))
+_EXPRESSION_FIELDS: Dict[type, Tuple[str, ...]] = {}  # per statement type, filled on first sight
+
+
 def _own_expressions(stmt: ast.stmt) -> List[ast.AST]:
-    """Expressions that belong to this statement, not to its nested blocks."""
-    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        exprs: List[ast.AST] = list(stmt.decorator_list)
-        exprs.extend(stmt.args.defaults)
-        exprs.extend(d for d in stmt.args.kw_defaults if d is not None)
+    """Expressions that belong to this statement, not to its nested blocks (may hold None)."""
+    kind = type(stmt)
+    if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+        exprs: List[ast.AST] = list(stmt.decorator_list)  # type: ignore[attr-defined]
+        exprs.extend(stmt.args.defaults)  # type: ignore[attr-defined]
+        exprs.extend(stmt.args.kw_defaults)  # type: ignore[attr-defined]
         return exprs
-    if isinstance(stmt, ast.ClassDef):
-        return list(stmt.decorator_list) + list(stmt.bases) + [kw.value for kw in stmt.keywords]
+    if kind is ast.ClassDef:
+        return list(stmt.decorator_list) + list(stmt.bases) + [kw.value for kw in stmt.keywords]  # type: ignore[attr-defined]
+    fields = _EXPRESSION_FIELDS.get(kind)
+    if fields is None:
+        fields = _EXPRESSION_FIELDS[kind] = tuple(f for f in kind._fields if f not in _NESTED_BLOCK_FIELDS)
     exprs = []
-    for name, value in ast.iter_fields(stmt):
-        if name in ("body", "orelse", "finalbody", "handlers"):
-            continue
-        if name == "cases":
-            exprs.extend(case.guard for case in value if case.guard is not None)
-            continue
-        if isinstance(value, ast.AST):
+    for field in fields:
+        value = getattr(stmt, field, None)
+        if type(value) is list:
+            exprs.extend(value)
+        elif value is not None:
             exprs.append(value)
-        elif isinstance(value, list):
-            exprs.extend(item for item in value if isinstance(item, ast.AST))
+    for case in getattr(stmt, "cases", ()):
+        if case.guard is not None:
+            exprs.append(case.guard)
     return exprs
