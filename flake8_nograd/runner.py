@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from .checker import INTERNAL_ERROR, check_tree, internal_error_message
 from .config import Config
 from .findings import Finding
-from .noqa import NoqaLines, file_is_exempt
+from .noqa import NoqaLines, file_is_exempt, physical_lines
 from .settings import Selection
 from .sources import SourceError, SourceFile, read_source, write_atomically
 
@@ -71,7 +71,7 @@ def error_record(path: str, code: str, line: int, column: int, message: str) -> 
 
 def lint_text(text: str, options: RunOptions) -> List[Finding]:
     """Findings that are selected and not silenced by noqa (raises SyntaxError)."""
-    lines = text.splitlines(keepends=True)
+    lines = physical_lines(text)
     if file_is_exempt(lines):
         return []
     tree = ast.parse(text)
@@ -180,8 +180,8 @@ def _fix(source: SourceFile, findings: List[Finding], options: RunOptions, resul
     if options.diff:
         result.diff = "".join(
             difflib.unified_diff(
-                source.text.splitlines(keepends=True),
-                text.splitlines(keepends=True),
+                physical_lines(source.text),
+                physical_lines(text),
                 fromfile=f"a/{os.path.normpath(source.path)}",
                 tofile=f"b/{os.path.normpath(source.path)}",
             )
