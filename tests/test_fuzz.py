@@ -66,7 +66,7 @@ def assert_plugin_agrees_with_command(source: str) -> None:
     plugin = sorted((line, col + 1, text) for line, col, text, _ in Plugin(tree, physical_lines(source)).run())
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "module.py")
-        Path(path).write_text(source, encoding="utf-8")
+        Path(path).write_bytes(source.encode("utf-8"))
         result = process_file(path, SELECT_ALL)
     assert not result.errors, result.errors
     command = sorted((r["line"], r["column"], f"{r['code']} {r['message']}") for r in result.findings)
@@ -77,13 +77,13 @@ def assert_fix_is_sound(source: str, unsafe: bool) -> None:
     options = RunOptions(selection=Selection(select=("NG",)), fix=True, unsafe_fixes=unsafe)
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "module.py")
-        Path(path).write_text(source, encoding="utf-8")
+        Path(path).write_bytes(source.encode("utf-8"))  # bytes: newlines exactly as generated
         before = collections.Counter(f.code for f in check_source(source))
         result = process_file(path, options)
         assert not result.errors, result.errors
-        after_text = Path(path).read_text(encoding="utf-8")
+        after_text = Path(path).read_bytes().decode("utf-8")
         if not result.changed:
-            assert after_text == source and not result.fixed
+            assert after_text == source and not result.fixed  # byte-identical
             return
         ast.parse(after_text)  # the fixed file parses
         after = collections.Counter(f.code for f in check_source(after_text))
@@ -93,7 +93,7 @@ def assert_fix_is_sound(source: str, unsafe: bool) -> None:
             assert after[code] <= before[code] - fixed[code], (code, before, fixed, after, after_text)
         again = process_file(path, options)
         assert not again.changed and not again.fixed, again.fixed  # idempotent
-        assert Path(path).read_text(encoding="utf-8") == after_text
+        assert Path(path).read_bytes().decode("utf-8") == after_text
 
 
 # -- our PyTorch-flavoured generator ----------------------------------------------------------------
