@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from . import __version__
 from .config import OPTIONS, Config, register_argparse_options
-from .formats import FORMATS, render
+from .formats import FORMATS, location, render
 from .rules import ALL_RULES
 from .runner import FileResult, RunOptions, run_files, summarize
 from .settings import DEFAULT_EXCLUDE, DEFAULT_SELECT, Selection, as_list, iter_python_files, load_config_files
@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: .)")
     common.add_argument("--select", help="comma-separated code prefixes to report (default: NG)")
+    common.add_argument(
+        "--extend-select", help="code prefixes to report in addition (e.g. NG203, which is off by default)"
+    )
     common.add_argument("--ignore", help="comma-separated code prefixes not to report")
     common.add_argument("--exclude", help="comma-separated globs of files/folders to skip (replaces the defaults)")
     common.add_argument("--extend-exclude", help="comma-separated globs to skip, added to the defaults")
@@ -84,7 +87,7 @@ def resolve_settings(args: argparse.Namespace, notes: List[str]) -> Dict[str, An
     from_files, file_notes = load_config_files(os.getcwd())
     notes.extend(file_notes)
     settings: Dict[str, Any] = dict(from_files)
-    for key in ("select", "ignore", "exclude", "extend-exclude"):
+    for key in ("select", "extend-select", "ignore", "exclude", "extend-exclude"):
         value = getattr(args, key.replace("-", "_"))
         if value is not None:
             settings[key] = as_list(value)
@@ -103,6 +106,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     selection = Selection(
         select=tuple(settings.get("select", DEFAULT_SELECT)) + tuple(settings.get("extend-select", ())),
         ignore=tuple(settings.get("ignore", ())) + tuple(settings.get("extend-ignore", ())),
+        explicit_select="select" in settings or "extend-select" in settings,
     )
     config = Config.from_values(
         argparse.Namespace(**{spec.dest: settings.get(spec.flag.lstrip("-"), ()) for spec in OPTIONS})
@@ -163,13 +167,9 @@ def _report(results: List[FileResult], args: argparse.Namespace, stdout: TextIO,
             if not args.quiet or not args.diff:
                 for fixed in result.fixed:
                     verb = "would fix" if args.diff else "fixed"
-                    changes.write(
-                        f"{fixed['path']}:{fixed['line']}:{fixed['column']}: {fixed['code']} {verb}: {fixed['fixed']}\n"
-                    )
+                    changes.write(f"{location(fixed)}: {fixed['code']} {verb}: {fixed['fixed']}\n")
             for failed in result.not_fixed:
-                changes.write(
-                    f"{failed['path']}:{failed['line']}:{failed['column']}: {failed['code']} not fixed: {failed['reason']}\n"
-                )
+                changes.write(f"{location(failed)}: {failed['code']} not fixed: {failed['reason']}\n")
         if args.diff and args.format == "text":
             return  # the diff is the output; what is left shows in the summary
     output = render(records, args.format)

@@ -23,13 +23,21 @@ def render(records: List[Record], form: str) -> str:
     return {"text": text, "json": as_json, "sarif": sarif, "github": github}[form](records)
 
 
+def location(r: Record) -> str:
+    """`path:line:col`, or for a notebook `nb.ipynb:cell 3:5:1` (cell, line inside it), as ruff prints it."""
+    if r.get("cell"):
+        return f"{r['path']}:cell {r['cell']}:{r['line']}:{r['column']}"
+    return f"{r['path']}:{r['line']}:{r['column']}"
+
+
 def text(records: List[Record]) -> str:
-    return "".join(f"{r['path']}:{r['line']}:{r['column']}: {r['code']} {r['message']}\n" for r in records)
+    return "".join(f"{location(r)}: {r['code']} {r['message']}\n" for r in records)
 
 
 def as_json(records: List[Record]) -> str:
-    keys = ("path", "line", "column", "end_line", "end_column", "code", "message", "fix")
-    return json.dumps([{key: r[key] for key in keys} for r in records], indent=2) + "\n"
+    """One object per finding; a notebook's also has `cell` (1-based), its lines being the cell's."""
+    keys = ("path", "cell", "line", "column", "end_line", "end_column", "code", "message", "fix")
+    return json.dumps([{key: r[key] for key in keys if key in r} for r in records], indent=2) + "\n"
 
 
 def _escape_data(value: str) -> str:
@@ -44,10 +52,15 @@ def github(records: List[Record]) -> str:
     lines = []
     for r in records:
         level = "error" if r["code"] in _ERROR_RULES else "warning"
+        if r.get("cell"):
+            # A notebook: the annotation goes on the line of the .ipynb file; the cell is in the text.
+            position = f"line={r.get('file_line', 1)},endLine={r.get('file_end_line', r.get('file_line', 1))}"
+            message = f"{r['code']} cell {r['cell']}:{r['line']}:{r['column']}: {r['message']}"
+        else:
+            position = f"line={r['line']},col={r['column']},endLine={r['end_line']},endColumn={r['end_column']}"
+            message = f"{r['code']} {r['message']}"
         lines.append(
-            f"::{level} file={_escape_property(r['path'])},line={r['line']},col={r['column']},"
-            f"endLine={r['end_line']},endColumn={r['end_column']},title={r['code']}::"
-            f"{_escape_data(r['code'] + ' ' + r['message'])}\n"
+            f"::{level} file={_escape_property(r['path'])},{position},title={r['code']}::{_escape_data(message)}\n"
         )
     return "".join(lines)
 
@@ -58,6 +71,20 @@ def _artifact(path: str) -> Dict[str, str]:
         return {"uri": Path(path).as_uri()}
     # Bytes, so that a file name that is not valid UTF-8 is percent-encoded as it is on disk.
     return {"uri": quote(os.fsencode(Path(path).as_posix())), "uriBaseId": "%SRCROOT%"}
+
+
+def _notebook_location(result: Dict[str, Any], r: Record) -> None:
+    """In a notebook the region is the lines of the .ipynb file (what code scanning shows); the cell,
+    and the line and column inside it, are in the message and in `properties`."""
+    result["message"]["text"] = f"{r['code']} cell {r['cell']}:{r['line']}:{r['column']}: {r['message']}"
+    result["locations"][0]["physicalLocation"]["region"] = {
+        "startLine": r.get("file_line", 1),
+        "endLine": max(r.get("file_end_line", 1), r.get("file_line", 1)),
+    }
+    result["properties"] = {
+        "cell": r["cell"], "cellLine": r["line"], "cellColumn": r["column"],
+        "cellEndLine": r["end_line"], "cellEndColumn": r["end_column"],
+    }
 
 
 def sarif(records: List[Record]) -> str:
@@ -113,6 +140,8 @@ def sarif(records: List[Record]) -> str:
             result["ruleIndex"] = index[r["code"]]
         if r["end_line"] == r["line"] and r["end_column"] < r["column"]:
             del result["locations"][0]["physicalLocation"]["region"]["endColumn"]
+        if r.get("cell"):
+            _notebook_location(result, r)
         results.append(result)
     log = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",

@@ -8,6 +8,7 @@ from . import __version__
 from .checker import INTERNAL_ERROR, check_tree, internal_error_message
 from .config import Config, register_flake8_options
 from .findings import Finding
+from .rules import ALL_RULES
 
 
 class Plugin:
@@ -23,6 +24,10 @@ class Plugin:
     @classmethod
     def add_options(cls, option_manager: Any) -> None:
         register_flake8_options(option_manager)
+        # Opt-in rules are reported only when selected: `flake8 --extend-select NG203`.
+        off_by_default = [rule.code for rule in ALL_RULES if not rule.default_enabled]
+        if off_by_default:
+            option_manager.extend_default_ignore(off_by_default)
 
     @classmethod
     def parse_options(cls, options: Any) -> None:

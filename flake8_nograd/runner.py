@@ -106,6 +106,10 @@ def process_file(path: str, options: RunOptions) -> FileResult:
 
 
 def _process_file(path: str, options: RunOptions) -> FileResult:
+    if path.endswith(".ipynb"):
+        from .notebooks import process_notebook
+
+        return process_notebook(path, options)
     result = FileResult(path)
     try:
         source = read_source(path)
@@ -143,37 +147,7 @@ def _fixable(finding: Finding, options: RunOptions) -> bool:
 
 
 def _fix(source: SourceFile, findings: List[Finding], options: RunOptions, result: FileResult) -> List[Finding]:
-    text = source.text
-    reported_failures = set()
-    for _ in range(MAX_FIX_PASSES):
-        fixable = [f for f in findings if _fixable(f, options)]
-        if not fixable:
-            break
-        from .fixes import apply_fixes  # libcst only when there is something to fix
-
-        try:
-            outcome = apply_fixes(text, [f.fix for f in fixable])  # type: ignore[misc]
-        except Exception as error:  # noqa: B902 - e.g. libcst's recursion on deeply nested code
-            if isinstance(error, RecursionError):
-                reason = "the code is nested too deeply for the fixer"
-            else:
-                reason = f"the fixer failed ({internal_error_message(error, 'fixing')})"
-            result.not_fixed.extend(dict(record(source.path, f), reason=reason) for f in fixable)
-            break  # what earlier passes fixed (already re-parsed) is kept
-        by_fix = {id(f.fix): f for f in fixable}
-        for fix in outcome.applied:
-            finding = by_fix.get(id(fix))
-            if finding is not None:
-                result.fixed.append(dict(record(source.path, finding), fixed=fix.description))
-        for fix, reason in outcome.failed:
-            finding = by_fix.get(id(fix))
-            if finding is not None and (finding.code, finding.message) not in reported_failures:
-                reported_failures.add((finding.code, finding.message))
-                result.not_fixed.append(dict(record(source.path, finding), reason=reason))
-        if not outcome.changed or outcome.source == text:
-            break
-        text = outcome.source
-        findings = lint_text(text, options)
+    text, findings = fix_text(source.path, source.text, findings, options, result)
     if text == source.text:
         return findings
     result.changed = True
@@ -201,6 +175,44 @@ def _fix(source: SourceFile, findings: List[Finding], options: RunOptions, resul
             )
             return lint_text(source.text, options)
     return findings
+
+
+def fix_text(
+    path: str, text: str, findings: List[Finding], options: RunOptions, result: FileResult
+) -> Tuple[str, List[Finding]]:
+    """The text with the fixable findings fixed (over passes), and the findings left in it;
+    what was (not) fixed is added to `result`. Writes nothing."""
+    reported_failures = set()
+    for _ in range(MAX_FIX_PASSES):
+        fixable = [f for f in findings if _fixable(f, options)]
+        if not fixable:
+            break
+        from .fixes import apply_fixes  # libcst only when there is something to fix
+
+        try:
+            outcome = apply_fixes(text, [f.fix for f in fixable])  # type: ignore[misc]
+        except Exception as error:  # noqa: B902 - e.g. libcst's recursion on deeply nested code
+            if isinstance(error, RecursionError):
+                reason = "the code is nested too deeply for the fixer"
+            else:
+                reason = f"the fixer failed ({internal_error_message(error, 'fixing')})"
+            result.not_fixed.extend(dict(record(path, f), reason=reason) for f in fixable)
+            break  # what earlier passes fixed (already re-parsed) is kept
+        by_fix = {id(f.fix): f for f in fixable}
+        for fix in outcome.applied:
+            finding = by_fix.get(id(fix))
+            if finding is not None:
+                result.fixed.append(dict(record(path, finding), fixed=fix.description))
+        for fix, reason in outcome.failed:
+            finding = by_fix.get(id(fix))
+            if finding is not None and (finding.code, finding.message) not in reported_failures:
+                reported_failures.add((finding.code, finding.message))
+                result.not_fixed.append(dict(record(path, finding), reason=reason))
+        if not outcome.changed or outcome.source == text:
+            break
+        text = outcome.source
+        findings = lint_text(text, options)
+    return text, findings
 
 
 def run_files(

@@ -19,11 +19,14 @@ from .config import OPTIONS
 
 # Keys the command reads from config files besides the plugin's own options (OPTIONS).
 COMMON_KEYS = ("select", "ignore", "extend-select", "extend-ignore", "exclude", "extend-exclude")
+from .rules import ALL_RULES
+
 DEFAULT_SELECT = ("NG",)
 # Never descended into when walking a folder (a folder holding pyvenv.cfg is a virtualenv too).
 DEFAULT_EXCLUDE = (
     ".git", ".hg", ".svn", ".bzr", "CVS", "__pycache__", ".tox", ".nox", ".eggs", "*.egg",
     ".venv", "venv", ".mypy_cache", ".pytest_cache", ".ruff_cache", "node_modules",
+    ".ipynb_checkpoints",  # Jupyter's autosaved copies of every notebook
 )
 INI_FILES = ("setup.cfg", "tox.ini", ".flake8")
 
@@ -184,16 +187,22 @@ class Selection:
 
     select: Tuple[str, ...] = DEFAULT_SELECT
     ignore: Tuple[str, ...] = ()
+    # Rules that are off by default (flake8's extend_default_ignore): on only when the user
+    # selects codes explicitly (`--select NG`, `--extend-select NG203`).
+    default_ignore: Tuple[str, ...] = tuple(rule.code for rule in ALL_RULES if not rule.default_enabled)
+    explicit_select: bool = False
 
     def selected(self, code: str) -> bool:
         select = max((len(p) for p in self.select if code.startswith(p)), default=-1)
         ignore = max((len(p) for p in self.ignore if code.startswith(p)), default=-1)
-        return select >= 0 and select > ignore
+        if select < 0 or select <= ignore:
+            return False
+        return self.explicit_select or not any(code.startswith(p) for p in self.default_ignore)
 
 
 # -- files -------------------------------------------------------------------------------------
 def iter_python_files(paths: Iterable[str], exclude: Tuple[str, ...]) -> Iterator[str]:
-    """Files to check: given files as they are, folders walked for *.py (sorted, deterministic)."""
+    """Files to check: given files as they are, folders walked for *.py and *.ipynb (sorted)."""
     for path in paths:
         if os.path.isdir(path):
             yield from _walk(path, exclude)
@@ -210,7 +219,7 @@ def _walk(root: str, exclude: Tuple[str, ...]) -> Iterator[str]:
         )
         for name in sorted(files):
             path = os.path.join(folder, name)
-            if name.endswith(".py") and not _excluded(path, exclude):
+            if name.endswith((".py", ".ipynb")) and not _excluded(path, exclude):
                 yield path
 
 

@@ -216,3 +216,18 @@ def test_a_free_torch_name_is_torch_but_other_free_names_are_unknown():
     first, second = analysis.statements
     assert analysis.qualname(first.stmt.value, first) == "torch.no_grad"
     assert analysis.qualname(second.stmt.value, second) is None
+
+
+def test_a_guard_entered_on_an_exit_stack_lasts_until_the_block_ends():
+    analysis = analyse(
+        """\
+        import contextlib, torch
+        with contextlib.ExitStack() as stack:
+            a = 1
+            stack.enter_context(torch.no_grad())
+            b = 2
+        c = 3
+        """
+    )
+    modes = {line: analysis.region_at(statement_at(analysis, line).stmt).mode for line in (3, 5, 6)}
+    assert modes == {3: GradMode.ON, 5: GradMode.OFF, 6: GradMode.ON}

@@ -303,3 +303,15 @@ def test_selection_follows_flake8s_longest_prefix_rule():
     assert selection.selected("NG101") and not selection.selected("NG401")
     assert Selection(select=("NG401",), ignore=("NG4",)).selected("NG401")
     assert not Selection(select=("NG4",), ignore=("NG4",)).selected("NG401")
+
+
+def test_rules_off_by_default_need_an_explicit_select(tmp_path):
+    """NG203 is off by default, as in flake8 (extend_default_ignore): on with --select/--extend-select."""
+    (tmp_path / "infer.py").write_text(
+        "import torch\n\nmodel = torch.nn.Linear(2, 2)\nmodel.eval()\nprediction = model(torch.ones(1, 2))\n"
+    )
+    base = [sys.executable, "-m", "flake8_nograd", "check", "--quiet", "infer.py"]
+    run = lambda *extra: subprocess.run(base + list(extra), cwd=tmp_path, capture_output=True, text=True)  # noqa: E731
+    assert run().stdout == ""
+    for extra in (["--select", "NG"], ["--extend-select", "NG203"], ["--select", "NG203"]):
+        assert run(*extra).stdout.startswith("infer.py:5:14: NG203 "), extra

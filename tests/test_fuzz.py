@@ -1,5 +1,5 @@
 """Fuzzing: valid programs from hypothesmith (grammar and CST strategies) and from a PyTorch-flavoured
-generator of our own (tests/torchgen.py). For every program the checker does not crash (no NG000),
+generator of our own (tests/training_code_generator.py). For every program the checker does not crash (no NG000),
 the flake8 plugin and the standalone command agree exactly, and `fix` writes code that parses, is
 idempotent, and removes the findings it claims to fix (and adds none).
 
@@ -30,7 +30,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from torchgen import Chooser, program  # noqa: E402
+from training_code_generator import Chooser, program  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")
 EXAMPLES = int(os.environ.get("NOGRAD_FUZZ_EXAMPLES", "40"))

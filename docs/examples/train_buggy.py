@@ -36,11 +36,24 @@ def train_one_epoch(model, loader, optimizer):
         optimizer.step()
 
 
+def train_manual_sgd(model, loader, lr=0.1):
+    model.train()
+    total_loss = 0.0
+    for inputs, targets in loader:
+        model.zero_grad()
+        loss = F.cross_entropy(model(inputs), targets)
+        loss.backward()
+        for param in model.parameters():
+            param -= lr * param.grad  # NG301: RuntimeError, in-place update of a leaf that requires grad
+        total_loss += loss  # NG202: keeps every batch's graph alive; use loss.item()
+    return total_loss / len(loader)
+
+
 def evaluate(model, loader):
     model.eval()
     torch.no_grad()  # NG402: creates a context manager and does nothing
     correct = 0
-    for inputs, targets in loader:
+    for inputs, targets in loader:  # NG201: a graph for every batch, grad is still on
         correct += (model(inputs).argmax(dim=1) == targets).sum().item()
     return correct / len(loader.dataset)
 

@@ -5,17 +5,21 @@
     callers    decorator / hook / guarded-by-callers -> FunctionInfo.base
     backward   which value each backward call uses  -> BackwardCall
     values     per-function value states             -> ModuleAnalysis.state_of
+    parameters parameter tags, in-place updates      -> ModuleAnalysis.parameter_updates
 """
 from __future__ import annotations
 
 import ast
+from functools import cached_property
 from typing import Dict, List, Optional
 
 from ..config import Config
 from .backward import BackwardCall, find_backward_calls
 from .callers import resolve_bases
+from .evaluation import EvaluationFacts
 from .model import UNKNOWN, GradMode, Graph, Origin, OriginKind, Region, RegionKind, ValueState
 from .names import NameResolver
+from .parameters import ParameterUpdate, find_parameter_updates
 from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker
 from .values import Evaluator, ValueFlow
 
@@ -28,6 +32,7 @@ __all__ = [
     "ModuleAnalysis",
     "Origin",
     "OriginKind",
+    "ParameterUpdate",
     "Region",
     "RegionKind",
     "StatementInfo",
@@ -75,8 +80,19 @@ class ModuleAnalysis:
 
     def state_of(self, expr: ast.expr, statement: StatementInfo) -> ValueState:
         """The graph state of `expr` where `statement` evaluates it."""
+        self._flow.ensure(statement.function)
         states = self._flow.name_states
         return self.evaluator.evaluate(expr, statement, lambda name: states.get(id(name), UNKNOWN))
+
+    @cached_property
+    def evaluation(self) -> EvaluationFacts:
+        """Model calls, evaluation context and intentional grad use (built on first use)."""
+        return EvaluationFacts(self.walker, self.evaluator, self.backward_calls)
+
+    @cached_property
+    def parameter_updates(self) -> List[ParameterUpdate]:
+        """In-place updates of parameters and grad-requiring leaves (whatever the grad mode)."""
+        return find_parameter_updates(self)
 
     def trains(self, function: FunctionInfo) -> bool:
         """Does the function back-propagate (so grad is needed there on purpose)?"""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple, Union
 
 from ..config import Config
-from .guards import guard_effect, last_identifier
+from .guards import dotted_name, guard_effect, last_identifier
 from .limits import elif_chain
 from .model import GRAD_ON, GradMode, Region, RegionKind
 from .names import NameResolver, Scope
@@ -103,6 +103,7 @@ class StructureWalker:
         self.assigned_from: Dict[str, Set[str]] = {}  # dotted target -> canonical qualnames called
         # Line ranges of `with pytest.raises(...)` / `self.assertRaises(...)`: code meant to fail.
         self.expected_error_lines: List[Tuple[int, int]] = []
+        self._entered_regions: Set[int] = set()  # ids of regions entered with ExitStack.enter_context
 
         module = FunctionInfo(tree, "<module>", resolver.module_scope)
         self.module = module
@@ -135,7 +136,9 @@ class StructureWalker:
                     self.expected_error_lines.append((stmt.lineno, stmt.end_lineno or stmt.lineno))
                 inner = self._with_region(stmt, scope, region)
                 after_body = self._walk_block(stmt.body, function, scope, inner, class_node)
-                if inner is region:  # not a grad guard: statement-level changes inside leak out
+                # Not a grad guard: a set_grad_enabled statement inside leaks out, a guard entered on
+                # an ExitStack (`stack.enter_context(torch.no_grad())`) ends with the block.
+                if inner is region and id(after_body) not in self._entered_regions:
                     region = after_body
             elif isinstance(stmt, ast.Expr):
                 region = self._statement_region(stmt, scope, region)
@@ -237,7 +240,15 @@ class StructureWalker:
         call = stmt.value
         if not isinstance(call, ast.Call):
             return region
-        if self.resolver.qualname(call.func, scope) != "torch.set_grad_enabled":
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr == "enter_context" and len(call.args) == 1:
+            effect = guard_effect(call.args[0], self._qualname_in(scope), self.config)
+            if effect is None:
+                return region
+            entered = Region(effect.mode, RegionKind.WITH, effect.label, stmt.lineno, effect.inference)
+            self._entered_regions.add(id(entered))
+            return entered
+        if self.resolver.qualname(func, scope) != "torch.set_grad_enabled":
             return region
         effect = guard_effect(call, self._qualname_in(scope), self.config)
         assert effect is not None
@@ -265,6 +276,8 @@ class StructureWalker:
         while stack:
             node = stack.pop()
             node_type = type(node)
+            if node_type in _LEAF_TYPES:
+                continue  # None or a plain value inside a list field (Dict keys, Global names)
             if node_type is ast.Name:
                 if isinstance(node.ctx, ast.Load):  # type: ignore[attr-defined]
                     names.append(node)  # type: ignore[arg-type]
@@ -275,13 +288,21 @@ class StructureWalker:
                 continue
             elif node_type is ast.NamedExpr:
                 info.has_walrus = True
-            stack.extend(ast.iter_child_nodes(node))
+            # ast.iter_child_nodes, inlined: this loop is the hottest code of the check path.
+            for field in node._fields:
+                child = getattr(node, field, None)
+                if type(child) in _LEAF_TYPES:
+                    continue
+                if type(child) is list:
+                    stack.extend(child)
+                else:
+                    stack.append(child)
         if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and isinstance(stmt.value, ast.Call):
             callee = self.call_info[id(stmt.value)].qualname
             if callee:
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 for target in targets:
-                    key = _dotted(target)
+                    key = dotted_name(target)
                     if key:
                         self.assigned_from.setdefault(key, set()).add(callee)
 
@@ -296,16 +317,18 @@ class StructureWalker:
                 self.references.append(Reference(func.id, False, info))
             elif isinstance(func, ast.Attribute):
                 self.references.append(Reference(func.attr, True, info))
-                receiver = _dotted(func.value)
+                receiver = dotted_name(func.value)
                 if receiver:
                     self.receivers_by_method.setdefault(func.attr, set()).add(receiver)
         # Local functions passed as arguments (callbacks) are called from somewhere unknown.
         for arg in list(call.args) + [kw.value for kw in call.keywords]:
             name = last_identifier(arg) if isinstance(arg, (ast.Name, ast.Attribute)) else None
-            if name is not None and (isinstance(arg, ast.Name) or _dotted(arg.value) in ("self", "cls")):  # type: ignore[attr-defined]
+            if name is not None and (isinstance(arg, ast.Name) or dotted_name(arg.value) in ("self", "cls")):  # type: ignore[attr-defined]
                 self.references.append(Reference(name, isinstance(arg, ast.Attribute), info))
 
 
+# Field values that are never nodes to visit: identifiers, constants, and the Load/Store contexts.
+_LEAF_TYPES = frozenset((type(None), str, int, float, complex, bool, bytes, ast.Load, ast.Store, ast.Del))
 _EXPECT_ERROR_CALLS = frozenset(("raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"))
 
 
@@ -313,21 +336,9 @@ def _expects_error(expr: ast.expr) -> bool:
     return isinstance(expr, ast.Call) and last_identifier(expr.func) in _EXPECT_ERROR_CALLS
 
 
-def _dotted(expr: ast.AST) -> Optional[str]:
-    parts = []
-    while isinstance(expr, ast.Attribute):
-        parts.append(expr.attr)
-        expr = expr.value
-    if not isinstance(expr, ast.Name):
-        return None
-    parts.append(expr.id)
-    return ".".join(reversed(parts))
-
-
 def dotted_key(expr: ast.AST) -> Optional[str]:
     """'self.model' for `self.model`, 'net' for `net`: how flow-insensitive facts key objects."""
-    return _dotted(expr)
-
+    return dotted_name(expr)  # type: ignore[arg-type]
 
 def _own_expressions(stmt: ast.stmt) -> List[ast.AST]:
     """Expressions that belong to this statement, not to its nested blocks."""

@@ -11,6 +11,7 @@ import ast
 import re
 from typing import Callable, Dict, Iterable, List, Optional, Set
 
+from .parameters import LEAF, ParameterSources, frozen_parameter
 from .model import (
     CONSTANT,
     UNKNOWN,
@@ -55,16 +56,23 @@ NUMBER_METHODS = frozenset(("item", "tolist"))
 # Results with an integer or bool dtype, which never require grad (checked against torch).
 INTEGER_METHODS = frozenset("argmax argmin argsort long int bool eq ne lt le gt ge".split())
 INTEGER_FUNCTIONS = frozenset(
-    "torch." + name for name in "argmax argmin argsort eq ne lt le gt ge isnan isinf isfinite".split()
+    "torch." + name
+    for name in (
+        "argmax argmin argsort eq ne gt lt ge le equal isnan isinf isfinite isclose allclose "
+        "count_nonzero nonzero bucketize searchsorted bincount"
+    ).split()
 )
 NUMBER_BUILTINS = frozenset(("float", "int", "len", "bool", "round"))
 # Calls that hand back an object that already exists: no computation, state unknown.
 LOOKUP_METHODS = frozenset(("get", "pop", "popitem", "setdefault", "popleft", "copy", "values", "items"))
 LOOKUP_BUILTINS = frozenset(("getattr", "next", "iter", "max", "min", "sorted", "list", "tuple", "dict", "reversed"))
-_LOSS_NAME = re.compile(r"(?i)(^|_)(loss|loss_fn|loss_func|lossfn|criterion|criteria)$")
 _MODEL_NAME = re.compile(
     r"(?i)(model|net$|net_|network|encoder|decoder|backbone|classifier|generator|discriminator|critic|transformer)"
 )
+# Callables named like a loss: `criterion`, `loss_fn`, `self.loss`, `ce_loss`.
+_LOSS_NAME = re.compile(r"(?i)(criterion|criteria|(^|_)loss(_?(fn|func|function))?$)")
+# Functions that make or fetch a model rather than run it: `build_model(cfg)`, `load_model(path)`.
+_MODEL_FACTORY_NAME = re.compile(r"(?i)^_*(build|get|load|create|make|init|setup|prepare|save|export|from)_")
 
 
 class Evaluator:
@@ -80,11 +88,15 @@ class Evaluator:
         for method in ("eval", "train", "parameters", "named_parameters", "zero_grad"):
             self.model_keys |= walker.receivers_by_method.get(method, set())
         self.model_keys -= self.loss_modules
+        # Functions and methods defined here (`self.model_of(x)`, `build(...)`) are not models,
+        # unless named exactly like one (d2l's `def net(X): ...`).
+        self.local_functions = {f.name for f in walker.functions if not _MODEL_NAME.fullmatch(f.name)}
         self.grad_enabling_functions = {
             function.name
             for function in walker.functions
             if function.decorator_region is not None and function.decorator_region.mode is GradMode.ON
         }
+        self.parameters = ParameterSources(walker)
 
     # -- object kinds (flow-insensitive) --------------------------------------------------------
     def is_loss_module(self, callee: ast.expr) -> bool:
@@ -101,16 +113,21 @@ class Evaluator:
             return False
         if key in self.model_keys:
             return True
-        if key in self.loss_modules:
+        if self.is_loss_module(callee):
             return False
-        return bool(_MODEL_NAME.search(key.rpartition(".")[2]))
+        last = key.rpartition(".")[2]
+        if last[:1].isupper() or _MODEL_FACTORY_NAME.search(last) or last in self.local_functions:
+            return False  # a class (`Model(cfg)` constructs) or a factory function
+        return bool(_MODEL_NAME.search(last))
 
     # -- expressions ----------------------------------------------------------------------------
     def evaluate(self, expr: ast.expr, statement: StatementInfo, lookup: Lookup) -> ValueState:
         try:
-            return self._evaluate(expr, statement, lookup)
+            state = self._evaluate(expr, statement, lookup)
         except RecursionError:
             return UNKNOWN  # a pathologically deep expression: its state is simply unknown
+        collection = self.parameters.collection_tag(expr, lambda name: lookup(name).tags)
+        return state.with_tags(collection) if collection else state
 
     def _evaluate(self, expr: ast.expr, statement: StatementInfo, lookup: Lookup) -> ValueState:
         region = statement.region
@@ -210,7 +227,7 @@ class Evaluator:
         qualname = self._qualname(call)
         if qualname is not None:
             if qualname == "torch.nn.Parameter":
-                return UNKNOWN.with_tags("parameter")
+                return UNKNOWN if frozen_parameter(call) else UNKNOWN.with_tags("parameter")
             if qualname.startswith("torch.nn.") and qualname.rpartition(".")[2][:1].isupper():
                 return UNKNOWN  # constructing a module
             if is_loss_function(qualname):
@@ -288,8 +305,10 @@ def silenced(state: ValueState, stmt: ast.stmt) -> ValueState:
         return ValueState(
             Graph.SILENCED,
             Origin(OriginKind.REQUIRES_GRAD, stmt.lineno, statement=stmt, cause=state.origin),
+            frozenset((LEAF,)),
         )
-    return UNKNOWN if state.is_no_graph else state
+    # A tensor without a graph is a leaf: with requires_grad on, in-place updates of it raise.
+    return UNKNOWN.with_tags(LEAF) if state.is_no_graph else state
 
 
 _LOSS_FUNCTIONS = frozenset(
@@ -336,18 +355,23 @@ def _grad_on(statement: StatementInfo) -> ValueState:
 
 
 class ValueFlow:
-    """Runs the flow over every function and records the state of every Name read."""
+    """Runs the flow over a function, on first demand, and records the state of every Name read.
+
+    Most functions of a module are never asked about (no backward call, no accumulation, no
+    parameter update), so the flow runs only for those a rule queries.
+    """
 
     def __init__(self, walker: StructureWalker, evaluator: Evaluator) -> None:
         self.walker = walker
         self.evaluator = evaluator
         self.name_states: Dict[int, ValueState] = {}
-        for function in walker.functions:
-            self._run(function)
+        self._done: Set[int] = set()
 
-    def _run(self, function: FunctionInfo) -> None:
-        body = function.node.body
-        self._block(body, {})
+    def ensure(self, function: FunctionInfo) -> None:
+        """Run the flow over `function` unless it already ran."""
+        if id(function) not in self._done:
+            self._done.add(id(function))
+            self._block(function.node.body, {})
 
     # -- statements -----------------------------------------------------------------------------
     def _block(self, body: Iterable[ast.stmt], env: Env) -> Optional[Env]:
@@ -389,6 +413,10 @@ class ValueFlow:
                 if isinstance(target, ast.Name):
                     env[target.id] = silenced(env.get(target.id, UNKNOWN), stmt)
                 return env
+            frozen = _requires_grad_switched_off(stmt)
+            if frozen is not None:
+                env[frozen] = _without_tags(env.get(frozen, UNKNOWN))
+                return env
             value = evaluate(stmt.value)
             for target in stmt.targets:
                 self._bind(target, stmt.value, value, env, evaluate)
@@ -397,6 +425,7 @@ class ValueFlow:
                 self._bind(stmt.target, stmt.value, evaluate(stmt.value), env, evaluate)
         elif isinstance(stmt, ast.AugAssign):
             if isinstance(stmt.target, ast.Name):
+                self.name_states[id(stmt.target)] = env.get(stmt.target.id, UNKNOWN)  # what is updated
                 env[stmt.target.id] = self._augmented(stmt, info, env.get(stmt.target.id, UNKNOWN), evaluate)
         elif isinstance(stmt, ast.Expr):
             self._expression_statement(stmt, info, env)
@@ -465,6 +494,8 @@ class ValueFlow:
             return
         if call.func.attr == "requires_grad_" and (not call.args or _is_true(call.args[0])):
             env[receiver.id] = silenced(env.get(receiver.id, UNKNOWN), stmt)
+        elif call.func.attr == "requires_grad_":  # frozen: no longer a parameter that requires grad
+            env[receiver.id] = _without_tags(env.get(receiver.id, UNKNOWN))
         elif call.func.attr == "detach_":
             env[receiver.id] = _detached(info)
 
@@ -475,6 +506,11 @@ class ValueFlow:
             body_env = dict(entry)
             if isinstance(stmt, (ast.For, ast.AsyncFor)):
                 _forget_target(stmt.target, body_env)
+                tags = self.evaluator.parameters.loop_target_tags(
+                    stmt.target, stmt.iter, lambda name: entry.get(name.id, UNKNOWN).tags
+                )
+                for name, tag in tags.items():
+                    body_env[name] = UNKNOWN.with_tags(tag)
             body_end = self._block(stmt.body, body_env)
             merged = _merge_envs([entry, body_end])
             assert merged is not None
@@ -516,6 +552,21 @@ def _is_requires_grad_switch(stmt: ast.Assign) -> bool:
         and target.attr == "requires_grad"
         and _is_true(stmt.value)
     )
+
+
+def _requires_grad_switched_off(stmt: ast.Assign) -> Optional[str]:
+    """'p' for `p.requires_grad = False`."""
+    target = stmt.targets[0]
+    if (
+        len(stmt.targets) == 1
+        and isinstance(target, ast.Attribute)
+        and target.attr == "requires_grad"
+        and isinstance(target.value, ast.Name)
+        and isinstance(stmt.value, ast.Constant)
+        and stmt.value.value is False
+    ):
+        return target.value.id
+    return None
 
 
 def _forget_target(target: ast.expr, env: Env) -> None:

@@ -64,16 +64,7 @@ class Spelling:
             return direct[0]
         if module_aliases:
             return ("torch" if "torch" in module_aliases else module_aliases[0]) + "." + api
-        if _binds(scope, "torch"):
+        if scope.is_bound("torch"):
             return None  # `torch` means something else here; an added import would not help
         self.needs_import = True
         return f"torch.{api}"
-
-
-def _binds(scope: Scope, name: str) -> bool:
-    current: Optional[Scope] = scope
-    while current is not None:
-        if name in current.shadowed or name in current.imports:
-            return True
-        current = current.parent
-    return False

@@ -6,12 +6,22 @@ from typing import Dict, Tuple
 from .base import Rule
 from .ng101_backward_without_graph import BackwardWithoutGraph
 from .ng102_requires_grad_silences import RequiresGradSilencesError
+from .ng201_eval_loop_with_grad import EvalLoopWithGrad
+from .ng202_graph_accumulated import GraphAccumulated
+from .ng203_inference_with_grad import InferenceWithGrad
 from .ng401_guard_not_called import GuardNotCalled
+from .ng301_inplace_parameter_update import InPlaceParameterUpdate
+from .ng302_optimizer_step_grad_enabled import OptimizerStepWithGrad
 from .ng402_guard_statement import GuardStatementDoesNothing
 
 ALL_RULES: Tuple[Rule, ...] = (
     BackwardWithoutGraph(),
     RequiresGradSilencesError(),
+    EvalLoopWithGrad(),
+    GraphAccumulated(),
+    InferenceWithGrad(),
+    InPlaceParameterUpdate(),
+    OptimizerStepWithGrad(),
     GuardNotCalled(),
     GuardStatementDoesNothing(),
 )

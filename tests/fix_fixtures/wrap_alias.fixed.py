@@ -1,11 +1,11 @@
 import torch as T
 
-# fix: wrap_no_grad@8:9
+# NG301 (a loop that only updates) is wrapped whole, with the file's alias.
 
 
 def sgd_update(params, lr=0.1):
-    for p in params:
-        with T.no_grad():
+    with T.no_grad():
+        for p in params:
             p -= lr * p.grad  # in-place update of a leaf
     return params
 

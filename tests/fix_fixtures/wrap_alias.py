@@ -1,6 +1,6 @@
 import torch as T
 
-# fix: wrap_no_grad@8:9
+# NG301 (a loop that only updates) is wrapped whole, with the file's alias.
 
 
 def sgd_update(params, lr=0.1):

@@ -1,0 +1,264 @@
+"""Accumulators: values that collect something across the iterations of a loop.
+
+    total += loss            total = total + loss         losses.append(loss)
+
+`find_accumulations` lists them with the loop they outlive; `AccumulatorUses` says how the
+accumulator is used in its function afterwards (back-propagated, returned, only printed as a number),
+which decides whether keeping a graph in it is a leak (NG202) and which fix fits.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, Set
+
+from .backward import BackwardCall
+from .evaluation import EvaluationFacts, contains
+from .structure import FunctionInfo, StatementInfo, dotted_key
+
+_ACCUMULATING_OPS = (ast.Add, ast.Sub, ast.Mult)
+_LIST_METHODS = ("append",)
+# Calls whose argument is only read as a number: printing, formatting, logging, numpy statistics.
+_NUMBER_SINK_BUILTINS = frozenset(("print", "float", "int", "round", "str", "format", "repr"))
+_NUMBER_SINK_METHODS = frozenset(
+    "format info debug warning log log_dict add_scalar add_scalars set_postfix set_description write".split()
+)
+_NUMBER_SINK_MODULES = ("numpy.", "math.", "statistics.", "np.")
+# Calls that keep the value a plain collection of numbers: sum(losses) / len(losses).
+_NUMBER_KEEPING_BUILTINS = frozenset(("sum", "len", "max", "min", "abs", "sorted"))
+
+
+@dataclass(eq=False)
+class Accumulation:
+    statement: StatementInfo
+    accumulator: str  # dotted key: 'total_loss', 'self.losses'
+    value: ast.expr  # the expression accumulated each iteration
+    kind: str  # "augmented" (`+=`), "rebind" (`x = x + v`) or "append"
+    loop: StatementInfo  # the innermost loop whose iterations it outlives
+
+
+def find_accumulations(evaluation: EvaluationFacts, function: FunctionInfo) -> Iterator[Accumulation]:
+    loops = evaluation.loops(function)
+    if not loops:
+        return
+    rebinds = _plain_bindings(function)
+    for statement in function.statements:
+        found = _accumulation_form(statement)
+        if found is None:
+            continue
+        accumulator, value, kind = found
+        enclosing = [loop for loop in loops if loop is not statement and contains(loop, statement)]
+        if not enclosing:
+            continue
+        loop = enclosing[-1]
+        # Reset inside the loop (`total = 0` each iteration): nothing outlives an iteration.
+        if any(binding is not statement and contains(loop, binding) for binding in rebinds.get(accumulator, [])):
+            continue
+        yield Accumulation(statement, accumulator, value, kind, loop)
+
+
+def _accumulation_form(statement: StatementInfo):
+    stmt = statement.stmt
+    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.op, _ACCUMULATING_OPS):
+        key = dotted_key(stmt.target)
+        return (key, stmt.value, "augmented") if key else None
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.value, ast.BinOp):
+        key = dotted_key(stmt.targets[0])
+        binop = stmt.value
+        if key is None or not isinstance(binop.op, _ACCUMULATING_OPS):
+            return None
+        if dotted_key(binop.left) == key:
+            return key, binop.right, "rebind"
+        if dotted_key(binop.right) == key:
+            return key, binop.left, "rebind"
+        return None
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        call = stmt.value
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr in _LIST_METHODS and len(call.args) == 1 and not call.keywords:
+            key = dotted_key(func.value)
+            if key is not None and not isinstance(call.args[0], ast.Starred):
+                return key, call.args[0], "append"
+    return None
+
+
+def _plain_bindings(function: FunctionInfo) -> Dict[str, List[StatementInfo]]:
+    """Statements that bind a name afresh (`x = ...`, `for x in`, `with ... as x`), by dotted key."""
+    bindings: Dict[str, List[StatementInfo]] = {}
+    for statement in function.statements:
+        stmt = statement.stmt
+        targets: List[ast.expr] = []
+        if isinstance(stmt, ast.Assign):
+            if isinstance(stmt.value, ast.BinOp) and len(stmt.targets) == 1:
+                key = dotted_key(stmt.targets[0])
+                if key is not None and key in (dotted_key(stmt.value.left), dotted_key(stmt.value.right)):
+                    continue  # `x = x + v` accumulates
+            targets = list(stmt.targets)
+        elif isinstance(stmt, ast.AnnAssign):
+            targets = [stmt.target]
+        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+            targets = [stmt.target]
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            targets = [item.optional_vars for item in stmt.items if item.optional_vars is not None]
+        for target in targets:
+            for element in _flatten(target):
+                key = dotted_key(element)
+                if key is not None:
+                    bindings.setdefault(key, []).append(statement)
+    return bindings
+
+
+def _flatten(target: ast.expr) -> Iterator[ast.expr]:
+    if isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            yield from _flatten(element)
+    elif isinstance(target, ast.Starred):
+        yield from _flatten(target.value)
+    else:
+        yield target
+
+
+class AccumulatorUses:
+    """How an accumulator (and the names computed from it) is used in its function."""
+
+    def __init__(self, accumulation: Accumulation, backward_calls: List[BackwardCall], siblings: Set[int]) -> None:
+        self.accumulation = accumulation
+        function = accumulation.statement.function
+        self.function = function
+        # Names derived from the accumulator: `avg = total / n`, `loss = sum(losses)`.
+        self.derived: Set[str] = {accumulation.accumulator}
+        changed = True
+        while changed:
+            changed = False
+            for statement in function.statements:
+                stmt = statement.stmt
+                if isinstance(stmt, ast.Assign) and _mentions(stmt.value, self.derived):
+                    for target in stmt.targets:
+                        for element in _flatten(target):
+                            key = dotted_key(element)
+                            if key is not None and key not in self.derived:
+                                self.derived.add(key)
+                                changed = True
+        self.backwarded = any(
+            backward.statement.function is function and any(_mentions(v, self.derived) for v in backward.values)
+            for backward in backward_calls
+        )
+        self._siblings = siblings  # ids of accumulation statements of the same accumulator
+
+    @property
+    def escapes(self) -> bool:
+        """Returned, yielded, stored on an object or passed to a call other than a number sink."""
+        if "." in self.accumulation.accumulator:
+            return True
+        return any(self._escape_in(statement) for statement in self._uses())
+
+    @property
+    def only_numbers(self) -> bool:
+        """Every later use reads the accumulator as a number (print, f-string, logging, `/ n`)."""
+        if "." in self.accumulation.accumulator:
+            return False
+        return all(self._number_use(statement) for statement in self._uses())
+
+    def _uses(self) -> Iterator[StatementInfo]:
+        for statement in self.function.statements:
+            if id(statement) in self._siblings:
+                continue
+            if any(name.id in self.derived for name in statement.names):
+                yield statement
+
+    def _escape_in(self, statement: StatementInfo) -> bool:
+        stmt = statement.stmt
+        if isinstance(stmt, ast.Return) and stmt.value is not None and _mentions(stmt.value, self.derived):
+            return True
+        for node in ast.walk(stmt):
+            is_yield = isinstance(node, (ast.Yield, ast.YieldFrom))
+            if is_yield and node.value is not None and _mentions(node.value, self.derived):
+                return True
+        if isinstance(stmt, ast.Assign) and _mentions(stmt.value, self.derived):
+            return any(not isinstance(element, ast.Name) for t in stmt.targets for element in _flatten(t))
+        return False
+
+    def _number_use(self, statement: StatementInfo) -> bool:
+        stmt = statement.stmt
+        if isinstance(stmt, ast.Assign):
+            # `avg = total / n`: fine when the new name is itself a number (checked at its own uses).
+            return all(isinstance(e, ast.Name) for t in stmt.targets for e in _flatten(t)) and _arithmetic_only(
+                stmt.value, self.derived
+            )
+        if isinstance(stmt, ast.Expr):
+            return _all_in_number_sinks(stmt.value, self.derived)
+        return False
+
+
+def _mentions(expr: ast.AST, keys: Set[str]) -> bool:
+    for node in ast.walk(expr):
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            key = dotted_key(node)
+            if key is not None and key in keys:
+                return True
+    return False
+
+
+def _arithmetic_only(expr: ast.expr, keys: Set[str]) -> bool:
+    """The accumulator only meets numbers: `total / len(loader)`, `sum(losses) / len(losses)`."""
+    if isinstance(expr, (ast.Name, ast.Attribute)) and dotted_key(expr) in keys:
+        return True
+    if isinstance(expr, ast.BinOp):
+        return _arithmetic_only(expr.left, keys) and _arithmetic_only(expr.right, keys)
+    if isinstance(expr, ast.UnaryOp):
+        return _arithmetic_only(expr.operand, keys)
+    if isinstance(expr, ast.Call):
+        func = expr.func
+        name = dotted_key(func) or ""
+        if name in _NUMBER_KEEPING_BUILTINS or name in _NUMBER_SINK_BUILTINS or name.startswith(_NUMBER_SINK_MODULES):
+            return all(_arithmetic_only(arg, keys) for arg in expr.args)
+        return not _mentions(expr, keys)
+    return not _mentions(expr, keys)
+
+
+def _all_in_number_sinks(expr: ast.expr, keys: Set[str]) -> bool:
+    """Every mention of the accumulator sits in a print/format/logging call's arguments."""
+    if not _mentions(expr, keys):
+        return True
+    if isinstance(expr, ast.Call):
+        func = expr.func
+        name = dotted_key(func) or ""
+        method = func.attr if isinstance(func, ast.Attribute) else ""
+        if name in _NUMBER_SINK_BUILTINS or method in _NUMBER_SINK_METHODS or name.startswith(_NUMBER_SINK_MODULES):
+            arguments = list(expr.args) + [kw.value for kw in expr.keywords]
+            return all(_sink_argument(arg, keys) for arg in arguments)
+    return False
+
+
+def _sink_argument(expr: ast.expr, keys: Set[str]) -> bool:
+    if isinstance(expr, ast.JoinedStr):
+        return all(
+            _arithmetic_only(part.value, keys) for part in expr.values if isinstance(part, ast.FormattedValue)
+        )
+    if isinstance(expr, ast.Dict):
+        return all(_sink_argument(value, keys) for value in expr.values)
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Mod) and isinstance(expr.left, ast.Constant):
+        return _sink_argument(expr.right, keys)
+    if isinstance(expr, ast.Tuple):
+        return all(_sink_argument(element, keys) for element in expr.elts)
+    return _arithmetic_only(expr, keys)
+
+
+def is_scalar_expression(expr: ast.expr, evaluation: EvaluationFacts) -> bool:
+    """A value `.item()` works on: a loss (by name or by call), or a full reduction `x.sum()`/`x.mean()`."""
+    if isinstance(expr, ast.Name):
+        return "loss" in expr.id.lower()
+    if isinstance(expr, ast.Call):
+        func = expr.func
+        if isinstance(func, ast.Attribute) and func.attr in ("sum", "mean") and not expr.args and not expr.keywords:
+            return True
+        if any(kw.arg == "reduction" for kw in expr.keywords):
+            return False
+        if evaluation.evaluator.is_loss_module(func):
+            return True
+        site = evaluation.walker.call_info.get(id(expr))
+        qualname = site.qualname if site is not None else None
+        return bool(qualname and qualname.startswith("torch.nn.functional.") and (
+            qualname.endswith("_loss") or qualname.rpartition(".")[2] in ("cross_entropy", "nll_loss", "kl_div")
+        ))
+    return False

@@ -1,0 +1,482 @@
+"""Evaluation facts: which calls run a model forward, where code evaluates, where grad is wanted.
+
+Read by NG201/NG202/NG203 (and by the fixer, which wraps the loops and statements found here):
+
+    model_of(call)            the model a call runs forward ('model', 'self.net'), else None
+    eval_switch_before(stmt)  the `X.eval()` in effect at a statement: same function, no X.train() since
+    loop_context(loop)        why a loop evaluates: after X.eval(), an evaluation-named function, a
+                              val/test loader
+    needs_grad(function)      the function back-propagates, steps an optimizer or asks for input
+                              gradients (adversarial attacks, saliency, test-time training)
+    evaluation_loops()        loops that run a model forward with grad on in evaluation context (NG201)
+
+Positions, not a second walk: a statement is inside a loop of the same function when its line lies
+in the loop's line range (nested functions are FunctionInfos of their own).
+"""
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from typing import Dict, FrozenSet, Iterable, List, Optional, Set
+
+from .backward import BackwardCall
+from .model import GradMode, RegionKind
+from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, dotted_key
+from .values import Evaluator
+
+LOOP_TYPES = (ast.For, ast.AsyncFor, ast.While)
+
+# Words of a function name that say it evaluates (split on '_' and camelCase).
+EVALUATION_WORDS: FrozenSet[str] = frozenset(
+    "eval evaluate evaluation evaluating validate validation validating val valid test testing "
+    "predict prediction predictions infer inference inferencing".split()
+)
+# Words of a loop's iterable that say it is evaluation data: `val_loader`, `dataloaders["test"]`;
+# a data word must be there too (`valid_lens` is not a validation set).
+EVALUATION_DATA_WORDS: FrozenSet[str] = frozenset("val valid validation test testing eval evaluation".split())
+# Words of an iterable that say the loop walks over batches of data.
+DATA_WORDS: FrozenSet[str] = frozenset(
+    "loader loaders dataloader dataloaders dl data dataset datasets ds set iter iterator batches split".split()
+)
+# The stronger subset: a loader or data set, not batches a function splits off its own input.
+LOADER_WORDS: FrozenSet[str] = frozenset("loader loaders dataloader dataloaders dl data dataset datasets ds".split())
+# Imports that make a module PyTorch code (MXNet and TensorFlow have other grad-mode rules).
+_TORCH_ROOTS = ("torch", "lightning", "torchvision", "torchaudio", "torchtext", "transformers", "timm")
+# Receivers of `.step()` that are optimizers (or an AMP scaler stepping one).
+_OPTIMIZER_NAME = re.compile(r"(?i)(optim|^opt(_|$)|^opt\w*\d$|scaler$)")
+# Chained calls that return the same module: `model.to(device).eval()`.
+_SAME_MODULE_METHODS = frozenset(("to", "cuda", "cpu", "float", "half", "double", "bfloat16", "eval", "train"))
+_WORD_SPLIT = re.compile(r"_+|(?<=[a-z0-9])(?=[A-Z])")
+
+
+def words(identifier: str) -> List[str]:
+    """'val_loader' -> ['val', 'loader'], 'runTest' -> ['run', 'test']."""
+    return [word.lower() for word in _WORD_SPLIT.split(identifier) if word]
+
+
+@dataclass(frozen=True)
+class ModeSwitch:
+    """`X.eval()` (to_eval) or `X.train()` at a statement."""
+
+    key: str
+    statement: StatementInfo
+    to_eval: bool
+
+    @property
+    def line(self) -> int:
+        return self.statement.stmt.lineno
+
+
+@dataclass(frozen=True)
+class EvaluationContext:
+    """Why code evaluates; `describe()` completes "... in evaluation code (<phrase>)"."""
+
+    kind: str  # "eval_call" | "function_name" | "loader"
+    detail: str
+    switch: Optional[ModeSwitch] = None
+
+    def describe(self) -> str:
+        if self.kind == "eval_call":
+            return f"after {self.detail}"
+        if self.kind == "function_name":
+            return f"in '{self.detail}'"
+        return f"over '{self.detail}'"
+
+
+@dataclass(eq=False)
+class EvaluationLoop:
+    """A loop that runs a model forward with grad enabled in evaluation context (NG201)."""
+
+    loop: StatementInfo
+    call: CallSite  # the first model forward in the loop
+    model: str
+    context: EvaluationContext
+
+
+class EvaluationFacts:
+    def __init__(self, walker: StructureWalker, evaluator: Evaluator, backward_calls: List[BackwardCall]) -> None:
+        self.walker = walker
+        self.evaluator = evaluator
+        self._calls_by_statement: Dict[int, List[CallSite]] = {}
+        for site in walker.calls:
+            self._calls_by_statement.setdefault(id(site.statement), []).append(site)
+        self._optimizers: Set[str] = {
+            key for key, callees in walker.assigned_from.items() if any(c.startswith("torch.optim.") for c in callees)
+        }
+        self._switches: Dict[int, List[ModeSwitch]] = {}
+        self._loops: Dict[int, List[StatementInfo]] = {}
+        self._grad_needs: Dict[int, List[StatementInfo]] = {}
+        self._collect(backward_calls)
+        self._evaluation_loops: Optional[List[EvaluationLoop]] = None
+        self.uses_torch = _imports_torch(walker)
+
+    # -- one pass over statements and calls ------------------------------------------------------
+    def _collect(self, backward_calls: List[BackwardCall]) -> None:
+        needs: Dict[int, List[StatementInfo]] = self._grad_needs
+        for backward in backward_calls:
+            needs.setdefault(id(backward.statement.function), []).append(backward.statement)
+        for statement in self.walker.statements:
+            stmt = statement.stmt
+            if isinstance(stmt, LOOP_TYPES):
+                self._loops.setdefault(id(statement.function), []).append(statement)
+            elif isinstance(stmt, ast.Assign) and _switches_requires_grad_on(stmt):
+                needs.setdefault(id(statement.function), []).append(statement)
+        for site in self.walker.calls:
+            statement = site.statement
+            switch = self._mode_switch(site)
+            if switch is not None:
+                self._switches.setdefault(id(statement.function), []).append(switch)
+            if self._call_needs_grad(site):
+                needs.setdefault(id(statement.function), []).append(statement)
+        self._propagate_grad_needs()
+
+    def _propagate_grad_needs(self) -> None:
+        """A call of a local function that needs grad (an attack helper, a nested closure) needs it too."""
+        by_name: Dict[str, List[FunctionInfo]] = {}
+        for function in self.walker.functions:
+            if not function.is_module:
+                by_name.setdefault(function.name, []).append(function)
+        changed = True
+        rounds = 0
+        while changed and rounds < 5:
+            changed = False
+            rounds += 1
+            needing = {name for name, functions in by_name.items() if any(id(f) in self._grad_needs for f in functions)}
+            if not needing:
+                return
+            for reference in self.walker.references:
+                if reference.name not in needing:
+                    continue
+                statement = reference.statement
+                bucket = self._grad_needs.setdefault(id(statement.function), [])
+                if statement not in bucket:
+                    bucket.append(statement)
+                    changed = True
+            for function in self.walker.functions:  # a closure that needs grad: at its `def`
+                parent = function.parent
+                if parent is None or parent.is_module or function.is_method or id(function) not in self._grad_needs:
+                    continue
+                definition = self.walker.statement_info.get(id(function.node))
+                bucket = self._grad_needs.setdefault(id(parent), [])
+                if definition is not None and definition not in bucket:
+                    bucket.append(definition)
+                    changed = True
+
+    def _mode_switch(self, site: CallSite) -> Optional[ModeSwitch]:
+        method = site.method_name
+        if site.qualname is not None or method not in ("eval", "train"):
+            return None
+        call = site.node
+        if method == "eval":
+            if call.args or call.keywords:
+                return None
+            to_eval = True
+        else:
+            flag = call.args[0] if call.args else next((kw.value for kw in call.keywords if kw.arg == "mode"), None)
+            to_eval = isinstance(flag, ast.Constant) and flag.value is False
+        stmt = site.statement.stmt
+        # A statement of its own (`model.eval()`, `model = Net().eval()`), not a value in an
+        # expression (`-node.eval()` of a beam-search node).
+        if isinstance(stmt, ast.Expr) and _outermost_chain(stmt.value) is call:
+            key = _module_key(call.func.value)  # type: ignore[attr-defined]
+        elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and _outermost_chain(stmt.value) is call:
+            key = _module_key(call.func.value) or dotted_key(stmt.targets[0])  # type: ignore[attr-defined]
+        else:
+            return None
+        if key is None:
+            return None
+        return ModeSwitch(key, site.statement, to_eval)
+
+    def _call_needs_grad(self, site: CallSite) -> bool:
+        qualname = site.qualname
+        if qualname is not None:
+            return qualname.startswith(("torch.autograd.", "torch.func."))
+        method = site.method_name
+        func = site.node.func
+        if method == "requires_grad_":
+            args = site.node.args
+            return not args or (isinstance(args[0], ast.Constant) and args[0].value is True)
+        if method == "step":
+            receiver = dotted_key(func.value)  # type: ignore[attr-defined]
+            if receiver is None:
+                return False
+            return receiver in self._optimizers or bool(_OPTIMIZER_NAME.search(receiver.rpartition(".")[2]))
+        return False
+
+    # -- queries --------------------------------------------------------------------------------
+    def calls_in(self, statement: StatementInfo) -> List[CallSite]:
+        """Calls in the statement's own expressions (not in its nested blocks)."""
+        return self._calls_by_statement.get(id(statement), [])
+
+    def model_of(self, site: CallSite) -> Optional[str]:
+        """The model a call runs forward: `model(x)`, `self.net(x)`, `net.forward(x)`, `encoder(x)`.
+
+        `model.generate(...)` is not counted: transformers' and nanoGPT-style `generate` methods are
+        decorated with `@torch.no_grad()` themselves.
+        """
+        if site.qualname is not None:
+            return None
+        func = site.node.func
+        target = func.value if isinstance(func, ast.Attribute) and func.attr == "forward" else func
+        if not isinstance(target, (ast.Name, ast.Attribute)) or not self.evaluator.is_model(target):
+            return None
+        return dotted_key(target)
+
+    def model_calls_in(self, statement: StatementInfo) -> List[CallSite]:
+        return [site for site in self.calls_in(statement) if self.model_of(site) is not None]
+
+    def loops(self, function: FunctionInfo) -> List[StatementInfo]:
+        return self._loops.get(id(function), [])
+
+    def statements_in(self, loop: StatementInfo) -> Iterable[StatementInfo]:
+        """Every statement nested in the loop's body (any depth), in order; not nested functions."""
+        for statement in loop.function.statements:
+            if statement is not loop and contains(loop, statement):
+                yield statement
+
+    def enclosing_loops(self, statement: StatementInfo) -> List[StatementInfo]:
+        """Loops of the statement's function that contain it, outermost first."""
+        return [loop for loop in self.loops(statement.function) if loop is not statement and contains(loop, statement)]
+
+    def eval_switch_before(self, statement: StatementInfo, model: Optional[str] = None) -> Optional[ModeSwitch]:
+        """The latest `X.eval()` before the statement in its function with no `X.train()` since.
+
+        With `model`, prefer the switch of that model (or of an object it belongs to).
+        """
+        line = statement.stmt.lineno
+        switches = [s for s in self._switches.get(id(statement.function), []) if s.line < line]
+        in_effect: Dict[str, ModeSwitch] = {}
+        for switch in sorted(switches, key=lambda s: s.line):
+            if switch.to_eval:
+                in_effect[switch.key] = switch
+            else:
+                in_effect.pop(switch.key, None)
+        if not in_effect:
+            return None
+        if model is not None:
+            for key, switch in in_effect.items():
+                if model == key or model.startswith(key + ".") or key.startswith(model + "."):
+                    return switch
+        return max(in_effect.values(), key=lambda s: s.line)
+
+    def grad_needs(self, function: FunctionInfo) -> List[StatementInfo]:
+        """Statements that need grad on purpose: backward, autograd.grad, optimizer step, requires_grad_."""
+        return self._grad_needs.get(id(function), [])
+
+    def needs_grad(self, function: FunctionInfo) -> bool:
+        return bool(self.grad_needs(function))
+
+    def loop_needs_grad(self, loop: StatementInfo) -> bool:
+        """Is grad wanted for what the loop computes?
+
+        Yes when the loop itself, or its function outside other loops, back-propagates or steps. A
+        sibling loop that trains *before* this one (the training half of a train/validate epoch)
+        does not count; one after it may consume what this loop computes, so it does.
+        """
+        for need in self.grad_needs(loop.function):
+            if contains(loop, need):
+                return True
+            others = [other for other in self.enclosing_loops(need) if not contains(other, loop)]
+            if not others:
+                return True
+            if others[-1].stmt.lineno > _end_line(loop.stmt):
+                return True
+        return False
+
+    def is_evaluation_function(self, function: FunctionInfo) -> bool:
+        """Named like evaluation code (`evaluate`, `validate`, `test`, `run_inference`, ...).
+
+        pytest's `test_*` functions are unit tests, not evaluation loops, unless they take a loader;
+        methods of nn.Module subclasses (`Model.predict`) are model API that callers guard.
+        """
+        if function.is_module:
+            return False
+        name_words = words(function.name)
+        if not any(word in EVALUATION_WORDS for word in name_words):
+            return False
+        in_test_class = function.class_node is not None and function.class_node.name.startswith("Test")
+        if (function.name.startswith("test_") or in_test_class) and not self.takes_data(function):
+            return False
+        if function.class_node is not None and self._is_module_class(function.class_node, function):
+            return False
+        return True
+
+    @staticmethod
+    def takes_data(function: FunctionInfo) -> bool:
+        """Has a parameter named like a data loader: `test_epoch(model, test_loader)` is evaluation."""
+        node = function.node
+        params = [arg.arg for arg in node.args.args + node.args.kwonlyargs]  # type: ignore[union-attr]
+        return any(word in ("loader", "dataloader", "dataset") for param in params for word in words(param))
+
+    def is_unit_test(self, function: FunctionInfo) -> bool:
+        """A pytest test (`test_*`, a method of `Test*`) or a function defined inside one."""
+        current: Optional[FunctionInfo] = function
+        while current is not None and not current.is_module:
+            if current.name.startswith("test_") or (
+                current.class_node is not None and current.class_node.name.startswith("Test")
+            ):
+                return True
+            current = current.parent
+        return False
+
+    def evaluation_data(self, loop: StatementInfo) -> Optional[str]:
+        """The iterable of a `for` loop when it is named as evaluation data (`val_loader`)."""
+        stmt = loop.stmt
+        if not isinstance(stmt, (ast.For, ast.AsyncFor)):
+            return None
+        names = _identifiers(stmt.iter)
+        name_words = [(name, words(name)) for name in names]
+        if not any(word in DATA_WORDS for _, parts in name_words for word in parts):
+            return None
+        for name, parts in name_words:
+            if any(word in EVALUATION_DATA_WORDS for word in parts):
+                text = ast.unparse(stmt.iter)
+                return text if len(text) <= 40 else name
+        return None
+
+    def iterates_data(self, loop: StatementInfo, vocabulary: FrozenSet[str] = DATA_WORDS) -> bool:
+        """A `for` over batches of data (`loader`, `val_dataloader`, `dataset`, `batches`)."""
+        stmt = loop.stmt
+        if not isinstance(stmt, (ast.For, ast.AsyncFor)):
+            return False
+        return any(word in vocabulary for name in _identifiers(stmt.iter) for word in words(name))
+
+    def iterates_loader(self, loop: StatementInfo) -> bool:
+        """A `for` over a data loader or data set (not chunks split off a tensor)."""
+        return self.iterates_data(loop, LOADER_WORDS)
+
+    def loop_context(self, loop: StatementInfo, model: Optional[str] = None) -> Optional[EvaluationContext]:
+        switch = self.eval_switch_before(loop, model)
+        if switch is not None:
+            return EvaluationContext("eval_call", f"{switch.key}.eval() (line {switch.line})", switch)
+        function = loop.function
+        if self.is_evaluation_function(function):
+            return EvaluationContext("function_name", function.name)
+        data = self.evaluation_data(loop)
+        if data is not None:
+            return EvaluationContext("loader", data)
+        return None
+
+    def evaluation_loops(self) -> List[EvaluationLoop]:
+        """Outermost loops that run a model forward with grad enabled in evaluation context."""
+        if self._evaluation_loops is None:
+            self._evaluation_loops = self._find_evaluation_loops()
+        return self._evaluation_loops
+
+    def in_evaluation_loop(self, statement: StatementInfo) -> bool:
+        return any(
+            found.loop.function is statement.function and contains(found.loop, statement)
+            for found in self.evaluation_loops()
+        )
+
+    def _find_evaluation_loops(self) -> List[EvaluationLoop]:
+        found: List[EvaluationLoop] = []
+        if not self.uses_torch:
+            return found
+        for function in self.walker.functions:
+            if self.is_unit_test(function) and not self.takes_data(function):
+                continue  # a unit test's forward passes check outputs; grad there costs nothing that matters
+            reported: List[StatementInfo] = []
+            for loop in self.loops(function):  # in source order: outer loops come first
+                if any(contains(outer, loop) for outer in reported):
+                    continue
+                if not grad_on_by_default(loop):
+                    continue
+                call = self._first_model_call(loop)
+                if call is None:
+                    continue
+                model = self.model_of(call)
+                assert model is not None
+                context = self.loop_context(loop, model)
+                if context is None or self.loop_needs_grad(loop):
+                    continue
+                reported.append(loop)
+                found.append(EvaluationLoop(loop, call, model, context))
+        return found
+
+    def _first_model_call(self, loop: StatementInfo) -> Optional[CallSite]:
+        for statement in self.statements_in(loop):
+            if not grad_on_by_default(statement):
+                continue
+            calls = self.model_calls_in(statement)
+            if calls:
+                return min(calls, key=lambda site: (site.node.lineno, site.node.col_offset))
+        return None
+
+    def _is_module_class(self, class_node: ast.ClassDef, function: FunctionInfo) -> bool:
+        for base in class_node.bases:
+            name = dotted_key(base) or ""
+            last = name.rpartition(".")[2]
+            if last in ("Module", "LightningModule") or last.endswith(("Model", "Net", "Module")):
+                return True
+        return False
+
+
+def grad_on_by_default(statement: StatementInfo) -> bool:
+    """Grad is on because nothing turned it off (not an explicit enable_grad / set_grad_enabled(True))."""
+    region = statement.region
+    return region.mode is GradMode.ON and region.kind is RegionKind.DEFAULT
+
+
+def contains(loop: StatementInfo, statement: StatementInfo) -> bool:
+    """Is `statement` nested in `loop` (same function; a loop contains itself)?"""
+    if loop.function is not statement.function:
+        return False
+    line, col = statement.stmt.lineno, statement.stmt.col_offset
+    return loop.stmt.lineno <= line <= _end_line(loop.stmt) and (
+        statement is loop or line > loop.stmt.lineno or col > loop.stmt.col_offset
+    )
+
+
+def _end_line(stmt: ast.stmt) -> int:
+    return stmt.end_lineno or stmt.lineno
+
+
+def _module_key(expr: ast.expr) -> Optional[str]:
+    """'model' for `model`, `model.to(device)`, `model.cuda()`: the module a chained call returns."""
+    while isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+        if expr.func.attr not in _SAME_MODULE_METHODS:
+            break
+        expr = expr.func.value
+    return dotted_key(expr)
+
+
+def _outermost_chain(expr: ast.expr) -> Optional[ast.Call]:
+    """The `.eval()`/`.train()` call in `model.eval()`, `model.to(device).eval()`, `model.eval().cuda()`."""
+    while isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+        if expr.func.attr in ("eval", "train"):
+            return expr
+        if expr.func.attr not in _SAME_MODULE_METHODS:
+            return None
+        expr = expr.func.value
+    return None
+
+
+def _imports_torch(walker: StructureWalker) -> bool:
+    for scope in walker.resolver.scopes.values():
+        for qualname in scope.imports.values():
+            parts = qualname.split(".")
+            if parts[0] in _TORCH_ROOTS or "torch" in parts:
+                return True
+    return False
+
+
+def _identifiers(expr: ast.expr) -> List[str]:
+    """Names, attributes and string keys in an iterable: `enumerate(self.val_loader)`, `loaders['test']`."""
+    found = []
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Name):
+            found.append(node.id)
+        elif isinstance(node, ast.Attribute):
+            found.append(node.attr)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
+            found.append(node.value)
+    return found
+
+
+def _switches_requires_grad_on(stmt: ast.Assign) -> bool:
+    """`x.requires_grad = True`: the code asks for gradients of its inputs."""
+    return any(
+        isinstance(target, ast.Attribute) and target.attr == "requires_grad" for target in stmt.targets
+    ) and isinstance(stmt.value, ast.Constant) and stmt.value.value is True

@@ -1,0 +1,583 @@
+"""Jupyter notebooks (`.ipynb`) for the standalone command, without nbformat: the JSON is read here.
+
+The code cells become one module, in cell order, so that a value computed in cell 2 under
+`torch.no_grad()` is known when cell 5 calls `backward()` on it. Two kinds of line stand in for what
+is not Python, each keeping every other line's position:
+
+- a cell boundary, a comment line between two cells (`CELL_BOUNDARY`); it also lets the fixer's
+  output be cut back into cells, and the fixer never moves a comment across a statement;
+- an IPython line (`%magic`, `!shell`, `x = !ls`, `obj?`), replaced by `pass  # flake8-nograd: ipython`
+  at the same indentation (a cell magic's first line too; cells whose magic runs another language,
+  `%%bash`, `%%writefile`, are left out).
+
+Positions are reported as ruff reports them: `nb.ipynb:cell 3:5:1` (1-based index among all
+cells, then the line inside the cell). Fixes rewrite only the changed cells' `source` values in
+the file text, so outputs, metadata, key order, nbformat version and indentation stay byte-identical.
+"""
+from __future__ import annotations
+
+import bisect
+import difflib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from json.decoder import scanstring  # type: ignore[attr-defined]
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+NOTEBOOK_SUFFIX = ".ipynb"
+CELL_BOUNDARY = "# flake8-nograd: next cell"
+IPYTHON_MARK = "# flake8-nograd: ipython"
+# Cell magics whose body is Python (IPython runs it); any other cell magic's cell is not analysed.
+PYTHON_CELL_MAGICS = frozenset(
+    {"time", "timeit", "capture", "prun", "debug", "python", "python3"}
+)
+_ASSIGNED_MAGIC = re.compile(r"[A-Za-z_][\w.]*(\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[!%]")
+_HELP = re.compile(r"[A-Za-z_*][\w.*]*\?\??$")  # `obj?`, `obj??`, wildcard search `torch.*Tensor?`
+_LINE_IN_MESSAGE = re.compile(r"\bline (\d+)\b")
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_PLACEHOLDER = re.compile(r"^(?P<indent>[ \t]*)(?:pass  )?" + re.escape(IPYTHON_MARK) + "$")
+
+
+class NotebookError(Exception):
+    """A notebook that cannot be read (not JSON, not a notebook) or whose fix cannot be written back."""
+
+    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
+
+
+def is_notebook(path: str) -> bool:
+    return path.endswith(NOTEBOOK_SUFFIX)
+
+
+@dataclass
+class _Cell:
+    index: int  # among all cells, 0-based
+    source: str  # as in the notebook
+    lines: List[str]  # `source` split at "\n", no line ends
+    python_lines: List[str]  # the same lines with IPython syntax replaced
+    ipython: List[Tuple[int, int]] = field(default_factory=list)  # (first line, count) of each IPython line
+    # IPython drops the first line's leading whitespace from every line starting with it (its
+    # leading_indent transform), so an indented cell runs; columns are shifted back when reported.
+    indent: str = ""
+    dedented: List[bool] = field(default_factory=list)
+
+    def column_shift(self, line: int) -> int:
+        return len(self.indent) if 1 <= line <= len(self.dedented) and self.dedented[line - 1] else 0
+
+
+@dataclass
+class _SourceSpan:
+    """Where a cell's `source` value sits in the file text, and where each of its strings starts."""
+
+    start: int
+    end: int
+    is_list: bool
+    element_offsets: List[int]  # offset of each element inside the joined source
+    element_lines: List[int]  # 1-based file line where each element starts
+
+
+class Notebook:
+    """A parsed notebook: its analysable code cells joined into `module_text`."""
+
+    def __init__(self, path: str, raw_text: str, data: Dict[str, Any], trailing_bom: bool = False) -> None:
+        self.path = path
+        self.raw_text = raw_text
+        self.data = data
+        self.bom = trailing_bom
+        self.cells: List[_Cell] = []
+        for index, cell in enumerate(data["cells"]):
+            if cell.get("cell_type") != "code":
+                continue
+            source = _joined(cell.get("source", ""))
+            prepared = _prepare_cell(index, source)
+            if prepared is not None:
+                self.cells.append(prepared)
+        self.module_text = join_cells([cell.python_lines for cell in self.cells])
+        self.spans = _locate_sources(raw_text, data)
+
+    # -- positions ---------------------------------------------------------------------------------
+    def cell_position(self, module_line: int, module_text: Optional[str] = None) -> Tuple[int, int]:
+        """(1-based cell number among all cells, 1-based line inside it) of a module line."""
+        starts = _cell_starts(module_text if module_text is not None else self.module_text)
+        if not starts or not self.cells:
+            return 1, module_line
+        slot = max(0, bisect.bisect_right(starts, module_line) - 1)
+        slot = min(slot, len(self.cells) - 1)
+        return self.cells[slot].index + 1, max(1, module_line - starts[slot] + 1)
+
+    def file_line(self, cell_number: int, line: int) -> Optional[int]:
+        """The line of the .ipynb file holding that cell line (for SARIF and GitHub annotations)."""
+        if self.spans is None:
+            return None
+        span = self.spans.get(cell_number - 1)
+        if span is None or not span.element_lines:
+            return None
+        cell = next((c for c in self.cells if c.index == cell_number - 1), None)
+        if cell is None:
+            return span.element_lines[0]
+        offset = sum(len(text) + 1 for text in cell.lines[: line - 1])
+        element = max(0, bisect.bisect_right(span.element_offsets, offset) - 1)
+        return span.element_lines[element]
+
+    def relocate(self, record: Dict[str, Any], module_text: Optional[str] = None) -> Dict[str, Any]:
+        """A runner record with module positions turned into cell positions (`cell` added)."""
+        cell, line = self.cell_position(record["line"], module_text)
+        end_cell, end_line = self.cell_position(record["end_line"], module_text)
+        moved = dict(record, cell=cell, line=line, end_line=end_line if end_cell == cell else line)
+        shown = next((c for c in self.cells if c.index == cell - 1), None)
+        if shown is not None and shown.indent:
+            moved["column"] = record["column"] + shown.column_shift(line)
+            moved["end_column"] = record["end_column"] + shown.column_shift(moved["end_line"])
+        if "line " in record.get("message", ""):
+            moved["message"] = self._cell_lines_in(record["message"], module_text)
+        if end_cell != cell:
+            moved["end_column"] = record["column"]
+        file_line = self.file_line(cell, line)
+        if file_line is not None:
+            moved["file_line"] = file_line
+            moved["file_end_line"] = self.file_line(cell, moved["end_line"]) or file_line
+        return moved
+
+    def _cell_lines_in(self, message: str, module_text: Optional[str]) -> str:
+        """`(line 9)` in a message names a module line; say `(cell 5, line 2)` instead."""
+
+        def replace(match: "re.Match[str]") -> str:
+            cell, line = self.cell_position(int(match.group(1)), module_text)
+            return f"cell {cell}, line {line}"
+
+        return _LINE_IN_MESSAGE.sub(replace, message)
+
+    # -- writing fixes back --------------------------------------------------------------------------
+    def sources_from(self, module_text: str) -> Dict[int, str]:
+        """Each changed cell's new source (by cell index) from the fixed module text."""
+        pieces = _split_cells(module_text)
+        if len(pieces) != len(self.cells):
+            raise NotebookError("the fix moved code across a cell boundary")
+        changed: Dict[int, str] = {}
+        for cell, python_lines in zip(self.cells, pieces):
+            if python_lines == cell.python_lines:
+                continue
+            lines = _restore_ipython(cell, python_lines)
+            if cell.indent:
+                lines = [cell.indent + line if line.strip() else line for line in lines]
+            text = "\n".join(lines)
+            if cell.source.endswith("\n") or not cell.source and lines:
+                text += "\n"
+            changed[cell.index] = text
+        return changed
+
+    def rewritten(self, sources: Dict[int, str]) -> str:
+        """The file text with those cells' `source` replaced and every other byte kept."""
+        if self.spans is None:
+            return self._dumped(sources)
+        text = self.raw_text
+        ensure_ascii = _uses_ascii_escapes(text)
+        for index in sorted(sources, reverse=True):
+            span = self.spans.get(index)
+            if span is None:
+                return self._dumped(sources)
+            old = text[span.start : span.end]
+            value = _format_source(sources[index], old, span.is_list, text, span.start, ensure_ascii)
+            text = text[: span.start] + value + text[span.end :]
+        return text
+
+    def _dumped(self, sources: Dict[int, str]) -> str:
+        """Fallback for a file whose layout could not be traced: json.dumps with its indentation."""
+        data = json.loads(self.raw_text)
+        for index, source in sources.items():
+            cell = data["cells"][index]
+            cell["source"] = _split_keeping_ends(source) if isinstance(cell.get("source"), list) else source
+        indent = _detect_indent(self.raw_text)
+        dumped = json.dumps(data, indent=indent, ensure_ascii=_uses_ascii_escapes(self.raw_text))
+        return dumped + ("\n" if self.raw_text.endswith("\n") else "")
+
+    def cell_diff(self, sources: Dict[int, str]) -> str:
+        """A unified diff per changed cell, headed `a/nb.ipynb:cell 3`."""
+        chunks = []
+        by_index = {cell.index: cell for cell in self.cells}
+        name = os.path.normpath(self.path)
+        for index in sorted(sources):
+            old = by_index[index].source
+            new = sources[index]
+            chunks.extend(
+                difflib.unified_diff(
+                    _with_final_newline(old).splitlines(keepends=True),
+                    _with_final_newline(new).splitlines(keepends=True),
+                    fromfile=f"a/{name}:cell {index + 1}",
+                    tofile=f"b/{name}:cell {index + 1}",
+                )
+            )
+        return "".join(chunks)
+
+    def encode(self, text: str) -> bytes:
+        return text.encode("utf-8-sig" if self.bom else "utf-8")
+
+
+# -- reading ---------------------------------------------------------------------------------------
+def read_notebook(path: str) -> Notebook:
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as error:
+        raise NotebookError(f"{type(error).__name__}: {error.strerror or error}") from error
+    return parse_notebook(path, raw)
+
+
+def parse_notebook(path: str, raw: bytes) -> Notebook:
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise NotebookError(f"UnicodeDecodeError: a notebook is UTF-8 JSON ({error.reason} at byte {error.start})") from error
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise NotebookError(f"JSONDecodeError: not a valid notebook: {error.msg}", error.lineno, error.colno) from error
+    except RecursionError as error:
+        raise NotebookError("RecursionError: the notebook's JSON is nested too deeply") from error
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        if isinstance(data, dict) and "worksheets" in data:
+            raise NotebookError("not supported: an nbformat 3 notebook; convert it with 'jupyter nbconvert --to notebook'")
+        raise NotebookError("not a notebook: the JSON has no 'cells' list")
+    for number, cell in enumerate(data["cells"], 1):
+        source = cell.get("source", "") if isinstance(cell, dict) else None
+        if not isinstance(source, str) and not (isinstance(source, list) and all(isinstance(s, str) for s in source)):
+            raise NotebookError(f"not a notebook: cell {number} has no text 'source'")
+    return Notebook(path, text, data, bom)
+
+
+def is_python_notebook(notebook: Notebook) -> bool:
+    """False for notebooks of another kernel language (R, Julia, ...): nothing in them to check."""
+    metadata = notebook.data.get("metadata")
+    if not isinstance(metadata, dict):
+        return True
+    for key, inner in (("language_info", "name"), ("kernelspec", "language")):
+        value = metadata.get(key)
+        if isinstance(value, dict) and isinstance(value.get(inner), str):
+            return value[inner].lower() == "python"
+    return True
+
+
+def _joined(source: Any) -> str:
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def _prepare_cell(index: int, source: str) -> Optional[_Cell]:
+    lines = source.split("\n")
+    if source.endswith("\n"):
+        lines.pop()
+    python_lines = list(lines)
+    cell = _Cell(index, source, lines, python_lines)
+    indent = re.match(r"[ \t]+", lines[0]) if lines else None
+    if indent:
+        cell.indent = indent.group(0)
+        cell.dedented = [line.startswith(cell.indent) for line in lines]
+        python_lines[:] = [line[len(cell.indent):] if dropped else line for line, dropped in zip(lines, cell.dedented)]
+    first = 0
+    if lines and lines[0].startswith("%%"):
+        words = lines[0][2:].split()
+        if not words or words[0] not in PYTHON_CELL_MAGICS:
+            return None  # %%bash, %%writefile, %%html: not Python
+        python_lines[0] = f"pass  {IPYTHON_MARK}"
+        cell.ipython.append((0, 1))
+        first = 1
+    number = first
+    while number < len(lines):
+        line = python_lines[number]
+        stripped = line.lstrip()
+        if _is_ipython_line(stripped):
+            indent = line[: len(line) - len(stripped)]
+            count = 1
+            while python_lines[number + count - 1].endswith("\\") and number + count < len(lines):
+                count += 1
+            python_lines[number] = f"{indent}pass  {IPYTHON_MARK}"
+            for extra in range(number + 1, number + count):
+                python_lines[extra] = f"{indent}{IPYTHON_MARK}"
+            cell.ipython.append((number, count))
+            number += count
+            continue
+        number += 1
+    return cell
+
+
+def _is_ipython_line(stripped: str) -> bool:
+    if not stripped:
+        return False
+    if stripped[0] in "%!?":
+        return not stripped.startswith("!=")
+    return bool(_ASSIGNED_MAGIC.match(stripped) or _HELP.match(stripped))
+
+
+def join_cells(cells: Sequence[List[str]]) -> str:
+    lines: List[str] = []
+    for number, cell_lines in enumerate(cells):
+        if number:
+            lines.append(CELL_BOUNDARY)
+        lines.extend(cell_lines)
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def _cell_starts(module_text: str) -> List[int]:
+    starts = [1]
+    for number, line in enumerate(module_text.split("\n"), 1):
+        if line == CELL_BOUNDARY:
+            starts.append(number + 1)
+    return starts
+
+
+def _split_cells(module_text: str) -> List[List[str]]:
+    lines = module_text.split("\n")
+    if module_text.endswith("\n"):
+        lines.pop()
+    pieces: List[List[str]] = [[]]
+    for line in lines:
+        if line == CELL_BOUNDARY:
+            pieces.append([])
+        else:
+            pieces[-1].append(line)
+    return pieces if module_text else []
+
+
+def _restore_ipython(cell: _Cell, python_lines: List[str]) -> List[str]:
+    """Put the IPython lines back where their placeholders ended up (re-indented with them)."""
+    originals = [
+        line[len(cell.indent) :] if cell.indent and cell.dedented[number] else line
+        for first, count in cell.ipython
+        for number, line in enumerate(cell.lines[first : first + count], first)
+    ]
+    old_indents = [
+        line[: len(line) - len(line.lstrip())]
+        for first, count in cell.ipython
+        for line in cell.python_lines[first : first + count]
+    ]
+    restored: List[str] = []
+    found = 0
+    for line in python_lines:
+        match = _PLACEHOLDER.match(line)
+        if match is None:
+            restored.append(line)
+            continue
+        if found >= len(originals):
+            raise NotebookError("the fix changed an IPython line")
+        old_indent, new_indent = old_indents[found], match.group("indent")
+        original = originals[found]
+        if new_indent == old_indent or len(new_indent) < len(old_indent):
+            restored.append(original)
+        else:
+            restored.append(new_indent[: len(new_indent) - len(old_indent)] + original)
+        found += 1
+    if found != len(originals):
+        raise NotebookError("the fix removed an IPython line")
+    return restored
+
+
+# -- the file text: where each cell's source is ----------------------------------------------------
+_decoder = json.JSONDecoder()
+
+
+def _skip(text: str, position: int) -> int:
+    return _WHITESPACE.match(text, position).end()  # type: ignore[union-attr]
+
+
+def _locate_sources(text: str, data: Dict[str, Any]) -> Optional[Dict[int, _SourceSpan]]:
+    """Spans of every cell's `source` value, or None when the layout cannot be traced (then fixes
+    fall back to re-dumping the JSON)."""
+    newlines = [match.start() for match in re.finditer("\n", text)]
+
+    def line_of(position: int) -> int:
+        return bisect.bisect_left(newlines, position) + 1
+
+    spans: Dict[int, _SourceSpan] = {}
+    try:
+        position = _skip(text, 0)
+        if text[position] != "{":
+            return None
+        position += 1
+        cells_seen = 0
+        while True:
+            position = _skip(text, position)
+            if text[position] == "}":
+                break
+            key, position = scanstring(text, position + 1)
+            position = _skip(text, position)
+            if text[position] != ":":
+                return None
+            position = _skip(text, position + 1)
+            if key == "cells":
+                cells_seen += 1
+                position = _locate_cells(text, position, spans, line_of)
+            else:
+                _, position = _decoder.raw_decode(text, position)
+            position = _skip(text, position)
+            if text[position] == ",":
+                position += 1
+        if cells_seen != 1:
+            return None
+    except (IndexError, ValueError):
+        return None
+    # Trust the trace only if it read back exactly what json.loads read.
+    for index, cell in enumerate(data["cells"]):
+        span = spans.get(index)
+        if "source" not in cell:
+            continue
+        if span is None or json.loads(text[span.start : span.end]) != cell["source"]:
+            return None
+    return spans
+
+
+def _locate_cells(text: str, position: int, spans: Dict[int, _SourceSpan], line_of: Any) -> int:
+    if text[position] != "[":
+        raise ValueError("cells is not a list")
+    position += 1
+    index = 0
+    while True:
+        position = _skip(text, position)
+        if text[position] == "]":
+            return position + 1
+        if text[position] == ",":
+            position += 1
+            continue
+        if text[position] != "{":
+            raise ValueError("a cell is not an object")
+        position += 1
+        while True:
+            position = _skip(text, position)
+            if text[position] == "}":
+                position += 1
+                break
+            if text[position] == ",":
+                position += 1
+                continue
+            key, position = scanstring(text, position + 1)
+            position = _skip(text, position)
+            position = _skip(text, position + 1)  # the ':'
+            start = position
+            if key == "source" and text[position] == "[":
+                offsets, lines, joined = [], [], 0
+                position += 1
+                while True:
+                    position = _skip(text, position)
+                    if text[position] == "]":
+                        position += 1
+                        break
+                    if text[position] == ",":
+                        position += 1
+                        continue
+                    value, end = scanstring(text, position + 1)
+                    offsets.append(joined)
+                    lines.append(line_of(position))
+                    joined += len(value)
+                    position = end
+                spans[index] = _SourceSpan(start, position, True, offsets, lines)
+            else:
+                _, position = _decoder.raw_decode(text, position)
+                if key == "source":
+                    spans[index] = _SourceSpan(start, position, False, [0], [line_of(start)])
+        index += 1
+
+
+def _format_source(source: str, old: str, is_list: bool, text: str, start: int, ensure_ascii: bool) -> str:
+    """The new `source` value in the style of the old one (one string per line, same indentation)."""
+    if not is_list:
+        return json.dumps(source, ensure_ascii=ensure_ascii)
+    elements = [json.dumps(line, ensure_ascii=ensure_ascii) for line in _split_keeping_ends(source)]
+    if not elements:
+        return "[]"
+    line_start = text.rfind("\n", 0, start) + 1
+    key_line = text[line_start:start]
+    key_indent = key_line[: len(key_line) - len(key_line.lstrip())]
+    inner = old[1:-1]
+    if "\n" not in inner and inner.strip():
+        return "[" + ", ".join(elements) + "]"  # all on one line: ["a\n", "b"]
+    if inner.strip():
+        before_first = inner[: len(inner) - len(inner.lstrip())]
+        after_last = inner[len(inner.rstrip()) :]
+        element_indent = before_first.rsplit("\n", 1)[-1]
+        close_indent = after_last.rsplit("\n", 1)[1] if "\n" in after_last else ""
+    else:
+        element_indent, close_indent = key_indent + " ", key_indent
+    return "[\n" + ",\n".join(element_indent + element for element in elements) + "\n" + close_indent + "]"
+
+
+def _split_keeping_ends(source: str) -> List[str]:
+    """nbformat's list form: one string per line, each ending in "\n" but the last."""
+    return re.findall(r"[^\n]*\n|[^\n]+$", source)
+
+
+def _uses_ascii_escapes(text: str) -> bool:
+    """nbformat writes non-ASCII as is; keep \\uXXXX only in a file that already escapes so."""
+    return text.isascii() and "\\u" in text
+
+
+def _detect_indent(text: str) -> Optional[int]:
+    lines = text.split("\n", 2)
+    if len(lines) < 2:
+        return None
+    return len(lines[1]) - len(lines[1].lstrip(" "))
+
+
+def _with_final_newline(text: str) -> str:
+    return text if not text or text.endswith("\n") else text + "\n"
+
+
+# -- the command's work for one notebook ---------------------------------------------------------
+def process_notebook(path: str, options: Any) -> Any:
+    """`runner.process_file` for a notebook: the same result, positions as cells and lines."""
+    from .checker import INTERNAL_ERROR
+    from .runner import (
+        READ_ERROR, SYNTAX_ERROR, FileResult, error_record, fix_text, lint_text, record, syntax_error_record,
+    )
+    from .sources import write_atomically
+
+    result = FileResult(path)
+    try:
+        notebook = read_notebook(path)
+    except NotebookError as error:
+        result.errors.append(error_record(path, READ_ERROR, error.line, error.column, str(error)))
+        return result
+    if not is_python_notebook(notebook):
+        return result
+    text = notebook.module_text
+    try:
+        findings = lint_text(text, options)
+    except SyntaxError as error:
+        result.errors.append(notebook.relocate(syntax_error_record(path, error)))
+        return result
+    except (ValueError, RecursionError, MemoryError) as error:  # null bytes; nested too deeply for CPython
+        result.errors.append(error_record(path, SYNTAX_ERROR, 1, 1, f"{type(error).__name__}: {error}"))
+        return result
+    internal = [f for f in findings if f.code == INTERNAL_ERROR]
+    if internal:  # the analysis failed on this notebook: an error, whatever the selection
+        result.errors.extend(record(path, f) for f in internal)
+        return result
+    fixed_notebook = notebook
+    if options.fix and findings:
+        fixed_text, left = fix_text(path, text, findings, options, result)
+        result.fixed = [notebook.relocate(r) for r in result.fixed]
+        result.not_fixed = [notebook.relocate(r) for r in result.not_fixed]
+        if fixed_text != text:
+            try:
+                sources = notebook.sources_from(fixed_text)
+                new_raw = notebook.rewritten(sources)
+                fixed_notebook = parse_notebook(path, notebook.encode(new_raw))
+                if fixed_notebook.module_text != fixed_text:
+                    raise NotebookError("the rewritten notebook does not read back as fixed")
+            except NotebookError as error:
+                # Nothing is written: what would have been fixed is reported as not fixed.
+                result.not_fixed += [dict(r, reason=str(error)) for r in result.fixed]
+                result.fixed = []
+                fixed_notebook = notebook
+            else:
+                findings = left
+                result.changed = True
+                if options.diff:
+                    result.diff = notebook.cell_diff(sources)
+                else:
+                    write_atomically(path, notebook.encode(new_raw))
+        else:
+            findings = left
+    result.findings = [fixed_notebook.relocate(record(path, f)) for f in findings]
+    return result

@@ -1,0 +1,154 @@
+"""Speed and memory of flake8-nograd, as ratios measured side by side (not part of the test suite).
+
+    python tests/benchmarks/bench.py                    # a generated corpus (see corpus.py)
+    python tests/benchmarks/bench.py --path ~/src/repo  # any directory of Python files
+    python tests/benchmarks/bench.py --files 3000 --runs 7 --memory-lines 1000000
+
+Prints medians of --runs runs (alternating the compared commands, so drift hits both) and each
+ratio next to its target:
+  flake8 + flake8-nograd / flake8 without it (--jobs 1)         <= 1.10
+  flake8-nograd check (1 job) / read + ast.parse loop            <= 2.5
+  check --jobs 1 / check --jobs N                                 (scaling)
+  peak RSS: check over a large tree / check of its largest file   <= 1.5
+  fix / check, on a tree where 1 file in 100 needs a fix          <= 1.5
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, List, Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import generate, generate_lines  # noqa: E402
+
+PY = sys.executable
+# flake8 exactly as installed, minus our plugin: the finder drops the flake8-nograd entry point.
+FLAKE8_WITHOUT = (
+    "import sys, flake8.plugins.finder as finder\n"
+    "found = finder.find_plugins\n"
+    "finder.find_plugins = lambda *a, **k: [p for p in found(*a, **k) if p.package != 'flake8-nograd']\n"
+    "from flake8.main.cli import main\n"
+    "sys.exit(main())\n"
+)
+PARSE_LOOP = (
+    "import ast, os, sys\n"
+    "for root, dirs, files in os.walk(sys.argv[1]):\n"
+    "    for name in files:\n"
+    "        if name.endswith('.py'):\n"
+    "            with open(os.path.join(root, name), 'rb') as handle:\n"
+    "                ast.parse(handle.read())\n"
+)
+# Runs a command and prints the peak RSS (KiB) of the children it waited for.
+PEAK_RSS = (
+    "import resource, subprocess, sys\n"
+    "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+)
+
+
+def wall(command: Sequence[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - start
+
+
+def compare(runs: int, first: Callable[[], float], second: Callable[[], float]) -> tuple:
+    """Medians of `runs` alternating measurements of two timed actions."""
+    a: List[float] = []
+    b: List[float] = []
+    for index in range(runs):
+        if index % 2:
+            b.append(second())
+            a.append(first())
+        else:
+            a.append(first())
+            b.append(second())
+    return statistics.median(a), statistics.median(b)
+
+
+def peak_rss(command: Sequence[str]) -> int:
+    out = subprocess.run([PY, "-c", PEAK_RSS, *command], capture_output=True, text=True, check=True).stdout
+    return int(out.strip().splitlines()[-1])
+
+
+def report(label: str, value: float, target: str = "") -> None:
+    print(f"  {label:<58} {value:8.2f}{'   target ' + target if target else ''}")
+
+
+def count(tree: Path) -> tuple:
+    files = list(tree.rglob("*.py"))
+    lines = sum(p.read_bytes().count(b"\n") for p in files)
+    return files, lines
+
+
+def main(argv: Sequence[str] = ()) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--path", type=Path, help="measure this directory instead of a generated corpus")
+    parser.add_argument("--files", type=int, default=2000, help="files in the generated corpus")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="N for the scaling measurement")
+    parser.add_argument("--memory-lines", type=int, default=300_000, help="lines of the generated memory corpus")
+    parser.add_argument("--skip-flake8", action="store_true", help="skip the (slow) flake8 comparison")
+    args = parser.parse_args(list(argv) or None)
+
+    work = Path(tempfile.mkdtemp(prefix="nograd-bench-"))
+    try:
+        tree = args.path or work / "corpus"
+        if args.path is None:
+            generate(tree, args.files, fixable_share=0.01)
+        files, lines = count(tree)
+        print(f"corpus: {tree} ({len(files)} files, {lines} lines); medians of {args.runs} runs")
+        check = [PY, "-m", "flake8_nograd", "check", "--exit-zero", "--quiet"]
+
+        if not args.skip_flake8:
+            with_plugin, without = compare(
+                args.runs,
+                lambda: wall([PY, "-m", "flake8", "--jobs", "1", "--exit-zero", str(tree)]),
+                lambda: wall([PY, "-c", FLAKE8_WITHOUT, "--jobs", "1", "--exit-zero", str(tree)]),
+            )
+            print(f"  flake8 --jobs 1: with flake8-nograd {with_plugin:.2f}s, without {without:.2f}s")
+            report("flake8 with / without flake8-nograd", with_plugin / without, "<= 1.10")
+
+        ours, parse = compare(
+            args.runs, lambda: wall([*check, "--jobs", "1", str(tree)]), lambda: wall([PY, "-c", PARSE_LOOP, str(tree)])
+        )
+        print(f"  check --jobs 1 {ours:.2f}s, read + ast.parse loop {parse:.2f}s")
+        report("check (1 job) / read + ast.parse", ours / parse, "<= 2.5")
+        parallel = statistics.median(wall([*check, "--jobs", str(args.jobs), str(tree)]) for _ in range(args.runs))
+        report(f"check --jobs 1 / check --jobs {args.jobs} (speed-up)", ours / parallel)
+
+        # fix on a copy where 1 file in 100 has a fixable finding, against check on the same tree.
+        fix_times, check_times = [], []
+        for _ in range(args.runs):
+            copy = work / "fixcopy"
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(tree, copy)
+            check_times.append(wall([*check, "--jobs", "1", str(copy)]))
+            fix_times.append(wall([PY, "-m", "flake8_nograd", "fix", "--exit-zero", "--quiet", "--jobs", "1", str(copy)]))
+        report("fix / check (1 file in 100 fixable)", statistics.median(fix_times) / statistics.median(check_times), "<= 1.5")
+
+        memory_tree = work / "memory"
+        if args.path is None:
+            generate_lines(memory_tree, args.memory_lines)
+        else:
+            memory_tree = tree
+        memory_files, memory_lines = count(memory_tree)
+        largest = max(memory_files, key=lambda p: p.stat().st_size)
+        tree_peak = peak_rss([*check, "--jobs", "1", str(memory_tree)])
+        file_peak = peak_rss([*check, "--jobs", "1", str(largest)])
+        print(f"  peak RSS over {len(memory_files)} files / {memory_lines} lines: {tree_peak} KiB; largest file alone: {file_peak} KiB")
+        report("peak RSS tree / largest file", tree_peak / file_peak, "<= 1.5")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,86 @@
+"""NG301/NG302 details the fixtures do not show: fix actions and targets, message wording."""
+from __future__ import annotations
+
+import textwrap
+
+from flake8_nograd.checker import check_source
+
+TRAINING_LOOP = textwrap.dedent(
+    """\
+    import torch
+
+    model = torch.nn.Linear(2, 1)
+    for step in range(3):
+        model(torch.ones(4, 2)).pow(2).mean().backward()
+        for p in model.parameters():
+            p.add_(p.grad, alpha=-0.1)
+            p.grad = None
+        model.bias[0] = 0.0
+    """
+)
+
+
+def test_ng301_fix_wraps_the_update_loop_and_the_statement():
+    findings = [f for f in check_source(TRAINING_LOOP) if f.code == "NG301"]
+    assert [(f.line, f.col) for f in findings] == [(6, 4), (9, 4)]
+    loop, item = findings
+    assert loop.fix.action == "wrap_no_grad" and loop.fix.safe
+    assert loop.fix.target == (6, 4, 8, 21)  # the whole `for p in model.parameters():` loop
+    assert item.fix.target == (9, 4, 9, 23)
+    assert loop.message.endswith("wrap it in 'with torch.no_grad():'")
+    assert "parameter 'p'" in loop.message and "(line 7)" in loop.message
+    assert item.message.startswith("item assignment into parameter 'model.bias'")
+
+
+OPTIMIZER = textwrap.dedent(
+    """\
+    import torch
+
+
+    class Plain(torch.optim.Optimizer):
+        @staticmethod
+        def helper():
+            pass
+
+        def step(self, closure=None):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    p.sub_(group["lr"] * p.grad)
+    """
+)
+
+
+def test_ng302_fix_decorates_the_def_and_the_updates_are_not_reported_twice():
+    findings = check_source(OPTIMIZER)
+    assert [(f.code, f.line, f.col) for f in findings] == [("NG302", 9, 4)]
+    fix = findings[0].fix
+    assert fix.action == "decorate_no_grad" and fix.safe
+    assert fix.target[:2] == (9, 4)
+    assert findings[0].message.startswith("'Plain.step' updates parameter 'p' in place (line 12)")
+    assert findings[0].message.endswith("decorate step() with @torch.no_grad()")
+
+
+def test_ng302_names_the_unguarded_call_for_a_plain_class():
+    source = textwrap.dedent(
+        """\
+        import torch
+
+
+        class SGD:
+            def __init__(self, params, lr):
+                self.params, self.lr = params, lr
+
+            def step(self):
+                for param in self.params:
+                    param -= self.lr * param.grad
+
+
+        w = torch.zeros(2, requires_grad=True)
+        opt = SGD([w], 0.1)
+        (w * 2).sum().backward()
+        opt.step()
+        """
+    )
+    findings = check_source(source)
+    assert [(f.code, f.line) for f in findings] == [("NG302", 8)]
+    assert "is called with grad enabled (line 16: 'opt.step()')" in findings[0].message
