@@ -136,6 +136,13 @@ DEEP_PLACES = {
     "guard_statement": "import torch\ntorch.no_grad({E})\n",
     "default": "import torch\ndef g(x={E}):\n    with torch.no_grad():\n        y = model(x)\n    y.backward()\n",
     "augmented": "import torch\nwith torch.no_grad():\n    y = model(x)\nacc += {E}\nacc.backward()\n",
+    "accumulator_printed": (
+        "import torch\ndef train(model, loader, opt):\n    y = 0\n    for batch in loader:\n"
+        "        loss = model(batch).sum()\n        loss.backward()\n        opt.step()\n        y += loss\n"
+        "    print({E})\n"
+    ),
+    "parameter_update": "import torch\ndef ema(model):\n    for p in model.parameters():\n        p.mul_({E})\n        p -= {E}\n",
+    "eval_loop": "import torch\ndef evaluate(model, val_loader):\n    model.eval()\n    for y in val_loader:\n        out = model({E})\n",
 }
 
 
