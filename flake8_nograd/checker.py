@@ -23,25 +23,24 @@ def check_tree(
     Never raises: an internal error becomes one NG000 finding at line 1, so that a flake8 run goes
     on with the other files and plugins.
     """
-    applicable = [rule for rule in rules if rule.applies_to(source)]
-    if not applicable:
-        return []
     try:
+        applicable = [rule for rule in rules if rule.applies_to(source)]
+        if not applicable:
+            return []
         analysis = ModuleAnalysis(tree, config)
         findings: List[Finding] = []
         for rule in applicable:
             findings.extend(f for f in rule.check(analysis) if not analysis.expects_error(f.line))
-    except (Exception, RecursionError) as error:  # noqa: B902 - a linter bug must not abort the run
-        reason = str(error).splitlines()[0][:100] if str(error) else "no details"
-        return [
-            Finding(
-                1,
-                0,
-                INTERNAL_ERROR,
-                f"internal error while analysing this file: {type(error).__name__}: {reason}; please report it",
-            )
-        ]
-    return sorted(set(findings), key=lambda f: (f.line, f.col, f.code, f.message))
+        return sorted(set(findings), key=lambda f: (f.line, f.col, f.code, f.message))
+    except Exception as error:  # noqa: B902 - a linter bug must not abort the run (RecursionError, MemoryError too)
+        return [Finding(1, 0, INTERNAL_ERROR, internal_error_message(error))]
+
+
+def internal_error_message(error: BaseException, doing: str = "analysing") -> str:
+    """NG000's message, the same from the plugin and the command."""
+    text = str(error).strip()
+    reason = text.splitlines()[0][:100] if text else "no details"
+    return f"internal error while {doing} this file: {type(error).__name__}: {reason}; please report it"
 
 
 def check_source(source: str, config: Optional[Config] = None, filename: str = "<unknown>") -> List[Finding]:

@@ -121,6 +121,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         diff=fixing and args.diff,
     )
     stdout, stderr = sys.stdout, sys.stderr
+    for stream in (stdout, stderr):
+        # A file name that is not valid UTF-8 (surrogate escapes) is printed as its bytes, not a crash.
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="surrogateescape")
+            except (ValueError, OSError):
+                pass
     for note in notes:
         if not args.quiet:
             print(f"flake8-nograd: {note}", file=stderr)

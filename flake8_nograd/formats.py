@@ -14,6 +14,7 @@ FORMATS = ("text", "json", "sarif", "github")
 _ERROR_RULES = {
     "E999": "the file is not valid Python; it was not checked",
     "E902": "the file could not be read or decoded; it was not checked",
+    "NG000": "an internal error of flake8-nograd on this file; please report it",
 }
 Record = Dict[str, Any]
 
@@ -68,7 +69,8 @@ def _artifact(path: str) -> Dict[str, str]:
     """A relative path is relative to the checked-out repository (%SRCROOT%), as code scanning expects."""
     if os.path.isabs(path):
         return {"uri": Path(path).as_uri()}
-    return {"uri": quote(Path(path).as_posix()), "uriBaseId": "%SRCROOT%"}
+    # Bytes, so that a file name that is not valid UTF-8 is percent-encoded as it is on disk.
+    return {"uri": quote(os.fsencode(Path(path).as_posix())), "uriBaseId": "%SRCROOT%"}
 
 
 def _notebook_location(result: Dict[str, Any], r: Record) -> None:

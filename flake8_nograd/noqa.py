@@ -15,6 +15,16 @@ NOQA_FILE = re.compile(r"\s*# flake8[:=]\s*noqa", re.IGNORECASE)
 _SEPARATORS = re.compile(r"[,\s]")
 
 
+def physical_lines(text: str) -> List[str]:
+    """The lines as Python and flake8 count them: split at \\n, \\r\\n and \\r only.
+
+    `str.splitlines` also splits at form feeds, \\x1c-\\x1e, \\x85 and \\u2028, which may appear
+    inside a line of Python (a form feed between functions is common in older code); counting
+    those would put every later line number off by one.
+    """
+    return io.StringIO(text, newline="").readlines()
+
+
 def file_is_exempt(lines: List[str]) -> bool:
     """A line that is only `# flake8: noqa` turns off every check for the file (flake8's rule)."""
     return any(NOQA_FILE.match(line) for line in lines)
@@ -25,7 +35,7 @@ class NoqaLines:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.lines = text.splitlines(keepends=True)
+        self.lines = physical_lines(text)
         self._mapping: Optional[Dict[int, str]] = None
 
     def line_for(self, line_number: int) -> str:

@@ -526,6 +526,7 @@ def _with_final_newline(text: str) -> str:
 # -- the command's work for one notebook ---------------------------------------------------------
 def process_notebook(path: str, options: Any) -> Any:
     """`runner.process_file` for a notebook: the same result, positions as cells and lines."""
+    from .checker import INTERNAL_ERROR
     from .runner import (
         READ_ERROR, SYNTAX_ERROR, FileResult, error_record, fix_text, lint_text, record, syntax_error_record,
     )
@@ -545,8 +546,12 @@ def process_notebook(path: str, options: Any) -> Any:
     except SyntaxError as error:
         result.errors.append(notebook.relocate(syntax_error_record(path, error)))
         return result
-    except (ValueError, RecursionError) as error:
+    except (ValueError, RecursionError, MemoryError) as error:  # null bytes; nested too deeply for CPython
         result.errors.append(error_record(path, SYNTAX_ERROR, 1, 1, f"{type(error).__name__}: {error}"))
+        return result
+    internal = [f for f in findings if f.code == INTERNAL_ERROR]
+    if internal:  # the analysis failed on this notebook: an error, whatever the selection
+        result.errors.extend(record(path, f) for f in internal)
         return result
     fixed_notebook = notebook
     if options.fix and findings:

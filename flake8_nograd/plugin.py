@@ -5,8 +5,9 @@ import ast
 from typing import Any, Iterator, List, Tuple
 
 from . import __version__
-from .checker import check_tree
+from .checker import INTERNAL_ERROR, check_tree, internal_error_message
 from .config import Config, register_flake8_options
+from .findings import Finding
 from .rules import ALL_RULES
 
 
@@ -33,5 +34,10 @@ class Plugin:
         cls.config = Config.from_values(options)
 
     def run(self) -> Iterator[Tuple[int, int, str, type]]:
-        for finding in check_tree(self.tree, "".join(self.lines), self.config):
+        # Never raises: flake8 turns a plugin exception into a fatal error for the whole run.
+        try:
+            findings = check_tree(self.tree, "".join(self.lines), self.config)
+        except Exception as error:  # noqa: B902 - check_tree already catches; this is the last net
+            findings = [Finding(1, 0, INTERNAL_ERROR, internal_error_message(error))]
+        for finding in findings:
             yield finding.line, finding.col, finding.text, type(self)

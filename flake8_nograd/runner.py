@@ -11,10 +11,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from .checker import check_tree
+from .checker import INTERNAL_ERROR, check_tree, internal_error_message
 from .config import Config
 from .findings import Finding
-from .noqa import NoqaLines, file_is_exempt
+from .noqa import NoqaLines, file_is_exempt, physical_lines
 from .settings import Selection
 from .sources import SourceError, SourceFile, read_source, write_atomically
 
@@ -71,11 +71,14 @@ def error_record(path: str, code: str, line: int, column: int, message: str) -> 
 
 def lint_text(text: str, options: RunOptions) -> List[Finding]:
     """Findings that are selected and not silenced by noqa (raises SyntaxError)."""
-    lines = text.splitlines(keepends=True)
+    lines = physical_lines(text)
     if file_is_exempt(lines):
         return []
     tree = ast.parse(text)
-    findings = [f for f in check_tree(tree, text, options.config) if options.selection.selected(f.code)]
+    findings = [
+        f for f in check_tree(tree, text, options.config)
+        if f.code == INTERNAL_ERROR or options.selection.selected(f.code)
+    ]
     if findings and "noqa" in text.lower():
         noqa = NoqaLines(text)
         findings = [f for f in findings if not noqa.suppresses(f.line, f.code)]
@@ -92,6 +95,17 @@ def syntax_error_record(path: str, error: SyntaxError) -> Record:
 
 
 def process_file(path: str, options: RunOptions) -> FileResult:
+    """Never raises (one bad file must not end the run, nor kill a `--jobs` worker): whatever
+    goes wrong becomes one error record for the file, and the command exits 2 at the end."""
+    try:
+        return _process_file(path, options)
+    except Exception as error:  # noqa: B902 - a bug of ours, reported as NG000 for this file only
+        result = FileResult(path)
+        result.errors.append(error_record(path, INTERNAL_ERROR, 1, 1, internal_error_message(error, "checking")))
+        return result
+
+
+def _process_file(path: str, options: RunOptions) -> FileResult:
     if path.endswith(".ipynb"):
         from .notebooks import process_notebook
 
@@ -107,8 +121,19 @@ def process_file(path: str, options: RunOptions) -> FileResult:
     except SyntaxError as error:
         result.errors.append(syntax_error_record(path, error))
         return result
-    except (ValueError, RecursionError) as error:  # e.g. null bytes
+    except ValueError as error:  # null bytes (a SyntaxError from Python 3.12 on)
         result.errors.append(error_record(path, SYNTAX_ERROR, 1, 1, f"{type(error).__name__}: {error}"))
+        return result
+    except (RecursionError, MemoryError) as error:
+        # CPython's own parser gives up on code nested too deeply (it is not a bug of the file).
+        detail = str(error) or "Python's parser ran out of memory"
+        result.errors.append(
+            error_record(path, SYNTAX_ERROR, 1, 1, f"{type(error).__name__}: {detail}; the code is nested too deeply for Python's parser")
+        )
+        return result
+    internal = [f for f in findings if f.code == INTERNAL_ERROR]
+    if internal:  # the analysis failed on this file: an error, whatever the selection
+        result.errors.extend(record(path, f) for f in internal)
         return result
     if options.fix:
         findings = _fix(source, findings, options, result)
@@ -129,14 +154,26 @@ def _fix(source: SourceFile, findings: List[Finding], options: RunOptions, resul
     if options.diff:
         result.diff = "".join(
             difflib.unified_diff(
-                source.text.splitlines(keepends=True),
-                text.splitlines(keepends=True),
+                physical_lines(source.text),
+                physical_lines(text),
                 fromfile=f"a/{os.path.normpath(source.path)}",
                 tofile=f"b/{os.path.normpath(source.path)}",
             )
         )
     else:
-        write_atomically(source.path, source.encode(text))
+        try:
+            write_atomically(source.path, source.encode(text))
+        except (OSError, UnicodeEncodeError) as error:
+            # The original is intact (write_atomically replaces it in one step or not at all).
+            result.changed = False
+            result.not_fixed.extend(
+                dict(f, reason=f"could not write the file ({type(error).__name__}: {error})") for f in result.fixed
+            )
+            result.fixed = []
+            result.errors.append(
+                error_record(source.path, READ_ERROR, 1, 1, f"{type(error).__name__}: could not write the fixed file")
+            )
+            return lint_text(source.text, options)
     return findings
 
 
@@ -152,7 +189,15 @@ def fix_text(
             break
         from .fixes import apply_fixes  # libcst only when there is something to fix
 
-        outcome = apply_fixes(text, [f.fix for f in fixable])  # type: ignore[misc]
+        try:
+            outcome = apply_fixes(text, [f.fix for f in fixable])  # type: ignore[misc]
+        except Exception as error:  # noqa: B902 - e.g. libcst's recursion on deeply nested code
+            if isinstance(error, RecursionError):
+                reason = "the code is nested too deeply for the fixer"
+            else:
+                reason = f"the fixer failed ({internal_error_message(error, 'fixing')})"
+            result.not_fixed.extend(dict(record(path, f), reason=reason) for f in fixable)
+            break  # what earlier passes fixed (already re-parsed) is kept
         by_fix = {id(f.fix): f for f in fixable}
         for fix in outcome.applied:
             finding = by_fix.get(id(fix))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import tempfile
 import tokenize
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ class SourceFile:
 
 def read_source(path: str) -> SourceFile:
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or device would block or never end
+            raise SourceError("not a regular file; it was not read")
         with open(path, "rb") as handle:
             raw = handle.read()
     except OSError as error:

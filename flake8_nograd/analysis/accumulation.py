@@ -201,19 +201,26 @@ def _mentions(expr: ast.AST, keys: Set[str]) -> bool:
 
 def _arithmetic_only(expr: ast.expr, keys: Set[str]) -> bool:
     """The accumulator only meets numbers: `total / len(loader)`, `sum(losses) / len(losses)`."""
-    if isinstance(expr, (ast.Name, ast.Attribute)) and dotted_key(expr) in keys:
-        return True
-    if isinstance(expr, ast.BinOp):
-        return _arithmetic_only(expr.left, keys) and _arithmetic_only(expr.right, keys)
-    if isinstance(expr, ast.UnaryOp):
-        return _arithmetic_only(expr.operand, keys)
-    if isinstance(expr, ast.Call):
-        func = expr.func
-        name = dotted_key(func) or ""
-        if name in _NUMBER_KEEPING_BUILTINS or name in _NUMBER_SINK_BUILTINS or name.startswith(_NUMBER_SINK_MODULES):
-            return all(_arithmetic_only(arg, keys) for arg in expr.args)
-        return not _mentions(expr, keys)
-    return not _mentions(expr, keys)
+    # A stack, not recursion: `total + a + b + ...` nests one BinOp per term (thousands parse).
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Name, ast.Attribute)) and dotted_key(node) in keys:
+            continue
+        if isinstance(node, ast.BinOp):
+            stack += (node.left, node.right)
+            continue
+        if isinstance(node, ast.UnaryOp):
+            stack.append(node.operand)
+            continue
+        if isinstance(node, ast.Call):
+            name = dotted_key(node.func) or ""
+            if name in _NUMBER_KEEPING_BUILTINS or name in _NUMBER_SINK_BUILTINS or name.startswith(_NUMBER_SINK_MODULES):
+                stack.extend(node.args)
+                continue
+        if _mentions(node, keys):
+            return False
+    return True
 
 
 def _all_in_number_sinks(expr: ast.expr, keys: Set[str]) -> bool:

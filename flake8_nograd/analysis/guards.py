@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from ..config import Config
+from .limits import short_source
 from .model import GradMode
 
 # The torch callables whose *call* is a grad-mode context manager / decorator.
@@ -67,9 +68,14 @@ def guard_effect(expr: ast.expr, qualname: Qualname, config: Config, decorator: 
     label = ("@" if decorator else "") + _short_source(expr)
     if isinstance(expr, ast.IfExp):
         # `torch.no_grad() if eval else nullcontext()`: grad mode depends on a run-time value.
-        branches = (guard_effect(expr.body, qualname, config), guard_effect(expr.orelse, qualname, config))
-        if any(branch is not None for branch in branches):
-            return GuardEffect(GradMode.UNKNOWN, label)
+        # The branches are walked with a stack: a long `a if c else b if d else ...` chain nests.
+        branches: List[ast.expr] = [expr.body, expr.orelse]
+        while branches:
+            branch = branches.pop()
+            if isinstance(branch, ast.IfExp):
+                branches += (branch.body, branch.orelse)
+            elif guard_effect(branch, qualname, config) is not None:
+                return GuardEffect(GradMode.UNKNOWN, label)
         return None
     call = expr if isinstance(expr, ast.Call) else None
     target = call.func if call is not None else expr
@@ -123,5 +129,4 @@ def _is_project_guard(target: ast.expr, qualname: Qualname, config: Config) -> b
 
 
 def _short_source(expr: ast.expr, limit: int = 60) -> str:
-    text = ast.unparse(expr)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return short_source(expr, limit)

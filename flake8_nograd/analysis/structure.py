@@ -12,6 +12,7 @@ from typing import Dict, List, Optional, Set, Tuple, Union
 
 from ..config import Config
 from .guards import dotted_name, guard_effect, last_identifier
+from .limits import elif_chain
 from .model import GRAD_ON, GradMode, Region, RegionKind
 from .names import NameResolver, Scope
 
@@ -123,12 +124,7 @@ class StructureWalker:
         A `torch.set_grad_enabled(flag)` statement changes the region of the statements after it.
         """
         for stmt in body:
-            info = StatementInfo(stmt, function, scope, region)
-            self.statements.append(info)
-            self.statement_info[id(stmt)] = info
-            function.statements.append(info)
-            self._scan_expressions(stmt, info, scope)
-
+            self._register(stmt, function, scope, region)
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self._walk_function(stmt, function, scope, class_node)
             elif isinstance(stmt, ast.ClassDef):
@@ -146,9 +142,41 @@ class StructureWalker:
                     region = after_body
             elif isinstance(stmt, ast.Expr):
                 region = self._statement_region(stmt, scope, region)
+            elif isinstance(stmt, ast.If):
+                region = self._walk_if(stmt, function, scope, region, class_node)
             else:
                 region = self._walk_children(stmt, function, scope, region, class_node)
         return region
+
+    def _register(self, stmt: ast.stmt, function: FunctionInfo, scope: Scope, region: Optional[Region]) -> None:
+        info = StatementInfo(stmt, function, scope, region)
+        self.statements.append(info)
+        self.statement_info[id(stmt)] = info
+        function.statements.append(info)
+        self._scan_expressions(stmt, info, scope)
+
+    def _walk_if(
+        self,
+        stmt: ast.If,
+        function: FunctionInfo,
+        scope: Scope,
+        region: Optional[Region],
+        class_node: Optional[ast.ClassDef],
+    ) -> Optional[Region]:
+        """An if/elif chain as a loop (a recursive walk overflows on long chains), combining the
+        regions innermost first, exactly as walking each nested `If` would."""
+        chain = elif_chain(stmt)
+        body_ends = []
+        for index, branch in enumerate(chain):
+            if index:
+                self._register(branch, function, scope, region)
+            body_ends.append(self._walk_block(branch.body, function, scope, region, class_node))
+        last = chain[-1]
+        after = self._walk_block(last.orelse, function, scope, region, class_node) if last.orelse else region
+        for branch, body_end in zip(reversed(chain), reversed(body_ends)):
+            # Every branch but the last has the next `If` as its orelse; the last may have none.
+            after = self._merge_ends(branch, [body_end, after] if branch.orelse else [body_end], region)
+        return after
 
     def _walk_children(
         self,
@@ -168,6 +196,11 @@ class StructureWalker:
         if not blocks:
             return region
         ends = [self._walk_block(block, function, scope, region, class_node) for block in blocks]
+        return self._merge_ends(stmt, ends, region)
+
+    @staticmethod
+    def _merge_ends(stmt: ast.stmt, ends: List[Optional[Region]], region: Optional[Region]) -> Optional[Region]:
+        """The region after a compound statement whose blocks end in `ends`."""
         if all(end is region for end in ends):
             return region
         first = ends[0]

@@ -24,6 +24,7 @@ from .model import (
     combine_states,
     merge_states,
 )
+from .limits import elif_chain
 from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, dotted_key
 
 Env = Dict[str, ValueState]
@@ -377,14 +378,31 @@ class ValueFlow:
         """Apply a block to env (in place); None when the block always leaves (return/raise)."""
         for stmt in body:
             info = self.walker.statement_info[id(stmt)]
-            for name in info.names:
-                self.name_states[id(name)] = env.get(name.id, UNKNOWN)
+            self._record_names(info, env)
             if isinstance(stmt, (ast.Return, ast.Raise)):
                 return None
             result = self._statement(stmt, info, env)
             if result is None:
                 return None
         return env
+
+    def _record_names(self, info: StatementInfo, env: Env) -> None:
+        for name in info.names:
+            self.name_states[id(name)] = env.get(name.id, UNKNOWN)
+
+    def _if_chain(self, stmt: ast.If, env: Env) -> Optional[Env]:
+        """An if/elif chain as a loop (a recursive walk overflows on long chains), merging the
+        branches innermost first, exactly as applying each nested `If` would."""
+        chain = elif_chain(stmt)
+        then_envs = []
+        for index, branch in enumerate(chain):
+            if index:
+                self._record_names(self.walker.statement_info[id(branch)], env)
+            then_envs.append(self._block(branch.body, dict(env)))
+        after = self._block(chain[-1].orelse, dict(env))
+        for then_env in reversed(then_envs):
+            after = _merge_envs([then_env, after])
+        return _replace(env, after)
 
     def _statement(self, stmt: ast.stmt, info: StatementInfo, env: Env) -> Optional[Env]:
         lookup: Lookup = lambda name: env.get(name.id, UNKNOWN)  # noqa: E731
@@ -414,9 +432,7 @@ class ValueFlow:
         elif isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
             return self._loop(stmt, env)
         elif isinstance(stmt, ast.If):
-            then_env = self._block(stmt.body, dict(env))
-            else_env = self._block(stmt.orelse, dict(env))
-            return _replace(env, _merge_envs([then_env, else_env]))
+            return self._if_chain(stmt, env)
         elif isinstance(stmt, (ast.With, ast.AsyncWith)):
             for item in stmt.items:
                 if item.optional_vars is not None:

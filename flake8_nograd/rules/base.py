@@ -6,6 +6,7 @@ import ast
 from typing import ClassVar, Iterator, Tuple
 
 from ..analysis import ModuleAnalysis
+from ..analysis.limits import short_source
 from ..findings import Finding
 
 DOCS_URL = "https://github.com/flake8-nograd/flake8-nograd/blob/main/docs/rules/{code}.md"
@@ -32,5 +33,4 @@ class Rule:
 
 def describe(expr: ast.expr, limit: int = 40) -> str:
     """How a message names a value: the variable, or short source text."""
-    text = expr.id if isinstance(expr, ast.Name) else ast.unparse(expr)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return expr.id if isinstance(expr, ast.Name) and len(expr.id) <= limit else short_source(expr, limit)

@@ -6,6 +6,7 @@ from typing import Iterator
 
 from ..analysis import ModuleAnalysis
 from ..findings import Finding, finding_at
+from ..analysis.limits import short_source
 from .base import Rule
 
 # torch.set_grad_enabled(False) as a statement does switch grad off: it is not a mistake.
@@ -26,7 +27,7 @@ class GuardStatementDoesNothing(Rule):
             call = stmt.value
             if analysis.call(call).qualname not in _NO_EFFECT_AS_STATEMENT:
                 continue
-            written = ast.unparse(call)
+            written = short_source(call, 200)
             alternative = " (or torch.set_grad_enabled(False) to switch grad off until re-enabled)" if (
                 analysis.call(call).qualname != "torch.enable_grad"
             ) else ""
