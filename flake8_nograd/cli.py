@@ -145,7 +145,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         progress.close()
 
     _report(results, args, stdout, stderr)
-    checked, left, fixed, errored = summarize(results)
+    checked, left, fixed, errored = summarize(results, len(files))
     if not args.quiet:
         print(_summary(checked, left, fixed, errored, options, results), file=stderr)
     if missing or errored:

@@ -218,8 +218,20 @@ def fix_text(
 def run_files(
     paths: List[str], options: RunOptions, jobs: int, progress: Optional[Any] = None
 ) -> List[FileResult]:
-    """Every file's result, in the order given; files in parallel processes when jobs > 1."""
+    """The results with something to say (findings, errors, fixes), in the order given; files in
+    parallel processes when jobs > 1. Clean files leave nothing behind, so memory does not grow
+    with the size of the tree."""
     results: List[FileResult] = []
+    done = 0
+
+    def keep(result: FileResult) -> None:
+        nonlocal done
+        done += 1
+        if result.findings or result.errors or result.fixed or result.not_fixed or result.changed:
+            results.append(result)
+        if progress:
+            progress(done)
+
     if jobs > 1 and len(paths) > 1:
         try:
             from concurrent.futures import ProcessPoolExecutor
@@ -228,23 +240,19 @@ def run_files(
             with ProcessPoolExecutor(max_workers=min(jobs, len(paths))) as pool:
                 chunksize = max(1, len(paths) // (jobs * 8))
                 for result in pool.map(partial(process_file, options=options), paths, chunksize=chunksize):
-                    results.append(result)
-                    if progress:
-                        progress(len(results))
+                    keep(result)
             return results
         except (OSError, ImportError, NotImplementedError, PermissionError):
-            results = []  # no process pool here (sandbox): one process does it all
+            results, done = [], 0  # no process pool here (sandbox): one process does it all
     for path in paths:
-        results.append(process_file(path, options))
-        if progress:
-            progress(len(results))
+        keep(process_file(path, options))
     return results
 
 
-def summarize(results: List[FileResult]) -> Tuple[int, int, int, int]:
+def summarize(results: List[FileResult], files_checked: int) -> Tuple[int, int, int, int]:
     """(files checked, findings left, findings fixed, files with errors)."""
     return (
-        len(results),
+        files_checked,
         sum(len(r.findings) for r in results),
         sum(len(r.fixed) for r in results),
         sum(1 for r in results if r.errors),
