@@ -279,14 +279,21 @@ class StructureWalker:
             if node_type in _LEAF_TYPES:
                 continue  # None or a plain value inside a list field (Dict keys, Global names)
             if node_type is ast.Name:
-                if isinstance(node.ctx, ast.Load):  # type: ignore[attr-defined]
+                if type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
                     names.append(node)  # type: ignore[arg-type]
+                continue
+            if node_type is ast.Attribute:  # the commonest node: only its value can hold more
+                stack.append(node.value)  # type: ignore[attr-defined]
                 continue
             if node_type is ast.Call:
                 self._record_call(node, info, scope)  # type: ignore[arg-type]
-            elif node_type is ast.Constant:
+                stack.append(node.func)  # type: ignore[attr-defined]
+                stack.extend(node.args)  # type: ignore[attr-defined]
+                stack.extend(keyword.value for keyword in node.keywords)  # type: ignore[attr-defined]
                 continue
-            elif node_type is ast.NamedExpr:
+            if node_type is ast.Constant:
+                continue
+            if node_type is ast.NamedExpr:
                 info.has_walrus = True
             # ast.iter_child_nodes, inlined: this loop is the hottest code of the check path.
             for field in node._fields:
