@@ -86,12 +86,20 @@ def lint_text(text: str, options: RunOptions) -> List[Finding]:
 
 
 def syntax_error_record(path: str, error: SyntaxError) -> Record:
-    """flake8's E999 line: row and column from the exception, the column printed one past it."""
-    if len(error.args) > 1 and error.args[1] and len(error.args[1]) > 2:
-        row, column = error.args[1][1:3]
-    else:
-        row, column = 1, 0
-    return error_record(path, SYNTAX_ERROR, row or 1, (column or 0) + 1, f"{type(error).__name__}: {error.args[0]}")
+    """flake8's E999 line (its FileChecker._extract_syntax_information): row and column from the
+    exception, the column printed one past it. Up to Python 3.9 the exception's details are a
+    4-tuple whose offset is already 1-based, and flake8 takes one off (clamped to the first line
+    of the text, rows counted from its last line); from 3.10 on (6-tuple) it takes the offset as is."""
+    details = error.args[1] if len(error.args) > 1 and error.args[1] and len(error.args[1]) > 2 else ()
+    row, column = (details[1] or 1, details[2] or 0) if details else (1, 0)
+    if column > 0 and len(details) == 4:
+        text = details[3]
+        if text is not None:
+            lines = text.rstrip("\n").split("\n")
+            row -= len(lines) - 1
+            column = min(column, len(lines[0]))
+        column -= 1
+    return error_record(path, SYNTAX_ERROR, row, column + 1, f"{type(error).__name__}: {error.args[0]}")
 
 
 def process_file(path: str, options: RunOptions) -> FileResult:

@@ -12,9 +12,12 @@ disk and run through flake8 and the command in one process each).
 from __future__ import annotations
 
 import random
+import sys
 from typing import Callable, List, Sequence, TypeVar
 
 T = TypeVar("T")
+# Only syntax the running Python accepts: `match` came in 3.10 (below it, the same branches as `if`/`elif`).
+MATCH_STATEMENTS = sys.version_info >= (3, 10)
 
 
 class Chooser:
@@ -208,9 +211,16 @@ def block(c: Chooser, indent: int, depth: int, in_class: bool = False) -> List[s
             lines.append(f"{pad}class {c.pick(('Model', 'Trainer', 'EMA', 'SGD'))}{'(' + base + ')' if base else ''}:")
             lines += block(c, indent + 1, depth + 1, in_class=True)
         elif kind == 7:
-            lines.append(f"{pad}match {c.pick(('phase', 'batch'))}:")
-            for pattern in ("'train'", "[x, y]", "{'loss': loss}", "_")[: c.integer(1, 4)]:
-                lines += [f"{pad}    case {pattern}:"] + block(c, indent + 2, depth + 1)
+            subject = c.pick(("phase", "batch"))
+            patterns = ("'train'", "[x, y]", "{'loss': loss}", "_")[: c.integer(1, 4)]
+            if MATCH_STATEMENTS:
+                lines.append(f"{pad}match {subject}:")
+                for pattern in patterns:
+                    lines += [f"{pad}    case {pattern}:"] + block(c, indent + 2, depth + 1)
+            else:
+                for index, pattern in enumerate(patterns):
+                    head = "else" if pattern == "_" else f"{'elif' if index else 'if'} {subject} == {pattern}"
+                    lines += [f"{pad}{head}:"] + block(c, indent + 1, depth + 1)
         elif kind == 8:
             lines.append(f"{pad}with pytest.raises(RuntimeError):")
             lines += block(c, indent + 1, depth + 1)
