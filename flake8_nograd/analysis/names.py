@@ -123,6 +123,14 @@ class NameResolver:
                 self._bind_statement(stmt, current, stack)
 
     def _bind_statement(self, stmt: ast.stmt, scope: Scope, stack: List[tuple]) -> None:
+        kind = type(stmt)
+        if kind in _BINDS_NOTHING:
+            return  # the common case, decided without the isinstance chain below
+        if kind is ast.Assign:
+            for target in stmt.targets:  # type: ignore[attr-defined]
+                for name in _names_in_target(target):
+                    scope.shadowed.add(name)
+            return
         if isinstance(stmt, ast.Import):
             for alias in stmt.names:
                 if alias.asname:
@@ -153,6 +161,10 @@ class NameResolver:
             return
         for child in _child_blocks(stmt):
             stack.append((child, scope))
+
+
+# Statements that bind no name and hold no nested block.
+_BINDS_NOTHING = frozenset((ast.Expr, ast.Return, ast.Pass, ast.Raise, ast.Assert, ast.Break, ast.Continue, ast.Delete))
 
 
 def _all_args(args: ast.arguments) -> Iterator[ast.arg]:

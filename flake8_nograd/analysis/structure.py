@@ -61,15 +61,11 @@ class CallSite:
     node: ast.Call
     statement: StatementInfo
     qualname: Optional[str]  # canonical, when the callee is an imported name
+    method_name: Optional[str] = None  # 'f' for `x.f(...)`; None when the callee is not an attribute
 
     @property
     def region(self) -> Region:
         return self.statement.region
-
-    @property
-    def method_name(self) -> Optional[str]:
-        func = self.node.func
-        return func.attr if isinstance(func, ast.Attribute) else None
 
 
 @dataclass(eq=False)
@@ -125,13 +121,16 @@ class StructureWalker:
         """
         for stmt in body:
             self._register(stmt, function, scope, region)
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                self._walk_function(stmt, function, scope, class_node)
-            elif isinstance(stmt, ast.ClassDef):
+            kind = type(stmt)
+            if kind in _SIMPLE_STATEMENTS:
+                continue  # no nested block, no grad-mode effect
+            if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+                self._walk_function(stmt, function, scope, class_node)  # type: ignore[arg-type]
+            elif kind is ast.ClassDef:
                 self.classes.append((stmt, scope))
                 # A class body runs where it is defined; its methods get their own functions.
                 self._walk_block(stmt.body, function, self.resolver.scope_of(stmt), region, stmt)
-            elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            elif kind is ast.With or kind is ast.AsyncWith:
                 if any(_expects_error(item.context_expr) for item in stmt.items):
                     self.expected_error_lines.append((stmt.lineno, stmt.end_lineno or stmt.lineno))
                 inner = self._with_region(stmt, scope, region)
@@ -140,9 +139,9 @@ class StructureWalker:
                 # an ExitStack (`stack.enter_context(torch.no_grad())`) ends with the block.
                 if inner is region and id(after_body) not in self._entered_regions:
                     region = after_body
-            elif isinstance(stmt, ast.Expr):
-                region = self._statement_region(stmt, scope, region)
-            elif isinstance(stmt, ast.If):
+            elif kind is ast.Expr:
+                region = self._statement_region(stmt, scope, region)  # type: ignore[arg-type]
+            elif kind is ast.If:
                 region = self._walk_if(stmt, function, scope, region, class_node)
             else:
                 region = self._walk_children(stmt, function, scope, region, class_node)
@@ -315,23 +314,31 @@ class StructureWalker:
 
     def _record_call(self, call: ast.Call, info: StatementInfo, scope: Scope) -> None:
         func = call.func
+        func_type = type(func)
         qualname = self.resolver.qualname(func, scope)
-        site = CallSite(call, info, qualname)
+        site = CallSite(call, info, qualname, func.attr if func_type is ast.Attribute else None)  # type: ignore[attr-defined]
         self.calls.append(site)
         self.call_info[id(call)] = site
         if qualname is None:
-            if isinstance(func, ast.Name):
-                self.references.append(Reference(func.id, False, info))
-            elif isinstance(func, ast.Attribute):
-                self.references.append(Reference(func.attr, True, info))
-                receiver = dotted_name(func.value)
+            if func_type is ast.Name:
+                self.references.append(Reference(func.id, False, info))  # type: ignore[attr-defined]
+            elif func_type is ast.Attribute:
+                self.references.append(Reference(func.attr, True, info))  # type: ignore[attr-defined]
+                receiver = dotted_name(func.value)  # type: ignore[attr-defined]
                 if receiver:
-                    self.receivers_by_method.setdefault(func.attr, set()).add(receiver)
+                    self.receivers_by_method.setdefault(func.attr, set()).add(receiver)  # type: ignore[attr-defined]
         # Local functions passed as arguments (callbacks) are called from somewhere unknown.
-        for arg in list(call.args) + [kw.value for kw in call.keywords]:
-            name = last_identifier(arg) if isinstance(arg, (ast.Name, ast.Attribute)) else None
-            if name is not None and (isinstance(arg, ast.Name) or dotted_name(arg.value) in ("self", "cls")):  # type: ignore[attr-defined]
-                self.references.append(Reference(name, isinstance(arg, ast.Attribute), info))
+        for arg in call.args:
+            self._record_callback(arg, info)
+        for keyword in call.keywords:
+            self._record_callback(keyword.value, info)
+
+    def _record_callback(self, arg: ast.expr, info: StatementInfo) -> None:
+        arg_type = type(arg)
+        if arg_type is ast.Name:
+            self.references.append(Reference(arg.id, False, info))  # type: ignore[attr-defined]
+        elif arg_type is ast.Attribute and dotted_name(arg.value) in ("self", "cls"):  # type: ignore[attr-defined]
+            self.references.append(Reference(arg.attr, True, info))  # type: ignore[attr-defined]
 
 
 # Field values that are never nodes to visit: identifiers, constants, and the Load/Store contexts.
@@ -347,6 +354,13 @@ def dotted_key(expr: ast.AST) -> Optional[str]:
     """'self.model' for `self.model`, 'net' for `net`: how flow-insensitive facts key objects."""
     return dotted_name(expr)  # type: ignore[arg-type]
 
+# Statements with no nested block and no effect on grad mode: nothing to walk after registering.
+_SIMPLE_STATEMENTS = frozenset(
+    (
+        ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.Raise, ast.Assert, ast.Delete, ast.Pass,
+        ast.Break, ast.Continue, ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal,
+    )
+)
 _NESTED_BLOCK_FIELDS = frozenset(("body", "orelse", "finalbody", "handlers", "cases"))
 _EXPRESSION_FIELDS: Dict[type, Tuple[str, ...]] = {}  # per statement type, filled on first sight
 
