@@ -116,7 +116,17 @@ def merge_states(first: ValueState, second: ValueState) -> ValueState:
 def combine_states(*states: ValueState) -> ValueState:
     """State of a computation (arithmetic, a pure op) from its operands' states."""
     # The result is a new tensor: operands' tags ("parameter", ...) do not carry over.
-    for graph in (Graph.HAS_GRAPH, Graph.UNKNOWN, Graph.SILENCED, Graph.NO_GRAPH):
+    silenced = [state for state in states if state.graph is Graph.SILENCED]
+    if silenced:
+        others = [state for state in states if state.graph not in (Graph.SILENCED, Graph.CONSTANT)]
+        if not others:
+            return ValueState(Graph.SILENCED, silenced[0].origin)  # `loss.mean()`, `loss * 2`: still that leaf
+        if any(state.graph is Graph.UNKNOWN for state in others):
+            return UNKNOWN
+        # Combined with another tensor, the switched-on leaf is an input whose gradient is wanted
+        # (`x = z.detach().requires_grad_(); (x @ w).sum().backward()`): a graph, not NG102.
+        return ValueState(Graph.HAS_GRAPH, silenced[0].origin)
+    for graph in (Graph.HAS_GRAPH, Graph.UNKNOWN, Graph.NO_GRAPH):
         for state in states:
             if state.graph is graph:
                 return ValueState(graph, state.origin) if graph is not Graph.UNKNOWN else UNKNOWN

@@ -20,6 +20,8 @@ class GraphAccumulated(Rule):
         if not evaluation.uses_torch:
             return
         for function in analysis.functions:
+            if evaluation.is_unit_test(function) and not evaluation.takes_data(function):
+                continue  # a few steps on a toy model, kept to compare: the memory does not matter
             found = list(find_accumulations(evaluation, function))
             by_accumulator: Dict[str, List[Accumulation]] = {}
             for accumulation in found:
