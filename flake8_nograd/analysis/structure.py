@@ -95,7 +95,7 @@ class StructureWalker:
         self.classes: List[Tuple[ast.ClassDef, Scope]] = []  # with the scope they are defined in
         self.class_of_function: Dict[int, ast.ClassDef] = {}
         # Flow-insensitive facts about local objects, keyed by dotted name ("model", "self.net").
-        self.receivers_by_method: Dict[str, Set[str]] = {}
+        self.receivers_by_method: Dict[str, Set[str]] = {}  # for MODEL_METHODS only
         self.assigned_from: Dict[str, Set[str]] = {}  # dotted target -> canonical qualnames called
         # Line ranges of `with pytest.raises(...)` / `self.assertRaises(...)`: code meant to fail.
         self.expected_error_lines: List[Tuple[int, int]] = []
@@ -324,9 +324,10 @@ class StructureWalker:
                 self.references.append(Reference(func.id, False, info))  # type: ignore[attr-defined]
             elif func_type is ast.Attribute:
                 self.references.append(Reference(func.attr, True, info))  # type: ignore[attr-defined]
-                receiver = dotted_name(func.value)  # type: ignore[attr-defined]
-                if receiver:
-                    self.receivers_by_method.setdefault(func.attr, set()).add(receiver)  # type: ignore[attr-defined]
+                if func.attr in MODEL_METHODS:  # type: ignore[attr-defined]
+                    receiver = dotted_name(func.value)  # type: ignore[attr-defined]
+                    if receiver:
+                        self.receivers_by_method.setdefault(func.attr, set()).add(receiver)  # type: ignore[attr-defined]
         # Local functions passed as arguments (callbacks) are called from somewhere unknown.
         for arg in call.args:
             self._record_callback(arg, info)
@@ -341,6 +342,8 @@ class StructureWalker:
             self.references.append(Reference(arg.attr, True, info))  # type: ignore[attr-defined]
 
 
+# Methods only a model (an nn.Module) has: their receivers are recorded as models.
+MODEL_METHODS = frozenset(("eval", "train", "parameters", "named_parameters", "zero_grad"))
 # Field values that are never nodes to visit: identifiers, constants, and the Load/Store contexts.
 _LEAF_TYPES = frozenset((type(None), str, int, float, complex, bool, bytes, ast.Load, ast.Store, ast.Del))
 _EXPECT_ERROR_CALLS = frozenset(("raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"))

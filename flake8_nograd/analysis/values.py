@@ -85,8 +85,8 @@ class Evaluator:
             key for key, callees in walker.assigned_from.items() if any(_is_loss_class(c) for c in callees)
         }
         self.model_keys: Set[str] = set()
-        for method in ("eval", "train", "parameters", "named_parameters", "zero_grad"):
-            self.model_keys |= walker.receivers_by_method.get(method, set())
+        for receivers in walker.receivers_by_method.values():  # receivers of MODEL_METHODS
+            self.model_keys |= receivers
         self.model_keys -= self.loss_modules
         # Functions and methods defined here (`self.model_of(x)`, `build(...)`) are not models,
         # unless named exactly like one (d2l's `def net(X): ...`).
