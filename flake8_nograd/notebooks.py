@@ -434,23 +434,16 @@ def _locate_cells(text: str, position: int, spans: Dict[int, _SourceSpan], line_
     position += 1
     index = 0
     while True:
-        position = _skip(text, position)
-        if text[position] == "]":
-            return position + 1
-        if text[position] == ",":
-            position += 1
-            continue
+        position, done = _next_member(text, position, "]")
+        if done:
+            return position
         if text[position] != "{":
             raise ValueError("a cell is not an object")
         position += 1
         while True:
-            position = _skip(text, position)
-            if text[position] == "}":
-                position += 1
+            position, done = _next_member(text, position, "}")
+            if done:
                 break
-            if text[position] == ",":
-                position += 1
-                continue
             key, position = scanstring(text, position + 1)
             position = _skip(text, position)
             position = _skip(text, position + 1)  # the ':'
@@ -459,13 +452,9 @@ def _locate_cells(text: str, position: int, spans: Dict[int, _SourceSpan], line_
                 offsets, lines, joined = [], [], 0
                 position += 1
                 while True:
-                    position = _skip(text, position)
-                    if text[position] == "]":
-                        position += 1
+                    position, done = _next_member(text, position, "]")
+                    if done:
                         break
-                    if text[position] == ",":
-                        position += 1
-                        continue
                     value, end = scanstring(text, position + 1)
                     offsets.append(joined)
                     lines.append(line_of(position))
@@ -477,6 +466,18 @@ def _locate_cells(text: str, position: int, spans: Dict[int, _SourceSpan], line_
                 if key == "source":
                     spans[index] = _SourceSpan(start, position, False, [0], [line_of(start)])
         index += 1
+
+
+def _next_member(text: str, position: int, closer: str) -> Tuple[int, bool]:
+    """Past whitespace and commas inside a JSON array or object: (where the next member starts,
+    False), or (just past `closer`, True) at the end of the container."""
+    while True:
+        position = _skip(text, position)
+        if text[position] == closer:
+            return position + 1, True
+        if text[position] != ",":
+            return position, False
+        position += 1
 
 
 def _format_source(source: str, old: str, is_list: bool, text: str, start: int, ensure_ascii: bool) -> str:
