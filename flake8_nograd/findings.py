@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
 
@@ -32,32 +32,23 @@ class Fix:
 
 @dataclass(frozen=True)
 class Finding:
-    """A finding at a 1-based line and a 0-based column (flake8 adds 1 to the column)."""
+    """A finding at a 1-based line and a 0-based column (flake8 adds 1 to the column).
+
+    Two findings are the same when position, code and message are: the fix and the end position
+    do not take part in equality (the checker removes duplicates by that).
+    """
 
     line: int
     col: int
     code: str
     message: str  # without the code; `text` joins them
-    fix: Optional[Fix] = None
-    end_line: Optional[int] = None
-    end_col: Optional[int] = None
-    # The AST node the finding is about, for fixers; not part of equality.
-    node: Optional[ast.AST] = None
+    fix: Optional[Fix] = field(default=None, compare=False)
+    end_line: Optional[int] = field(default=None, compare=False)
+    end_col: Optional[int] = field(default=None, compare=False)
 
     @property
     def text(self) -> str:
         return f"{self.code} {self.message}"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Finding):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def _key(self) -> tuple:
-        return (self.line, self.col, self.code, self.message)
 
 
 def span(node: ast.AST) -> Tuple[int, int, int, int]:
@@ -94,5 +85,4 @@ def finding_at(
         fix=fix,
         end_line=getattr(node, "end_lineno", None),
         end_col=getattr(node, "end_col_offset", None),
-        node=node,
     )
