@@ -43,6 +43,8 @@ DATA_WORDS: FrozenSet[str] = frozenset(
 LOADER_WORDS: FrozenSet[str] = frozenset("loader loaders dataloader dataloaders dl data dataset datasets ds".split())
 # Imports that make a module PyTorch code (MXNet and TensorFlow have other grad-mode rules).
 _TORCH_ROOTS = ("torch", "lightning", "torchvision", "torchaudio", "torchtext", "transformers", "timm")
+# Text every such import contains ("torch" covers torchvision, pytorch_lightning, ...).
+_TORCH_IMPORT_WORDS = ("torch", "lightning", "transformers", "timm")
 # Receivers of `.step()` that are optimizers (or an AMP scaler stepping one).
 _OPTIMIZER_NAME = re.compile(r"(?i)(optim|^opt(_|$)|^opt\w*\d$|scaler$)")
 # Chained calls that return the same module: `model.to(device).eval()`.
@@ -451,6 +453,11 @@ def _outermost_chain(expr: ast.expr) -> Optional[ast.Call]:
             return None
         expr = expr.func.value
     return None
+
+
+def may_import_torch(source: str) -> bool:
+    """False when the module cannot import PyTorch code (a prefilter: no analysis needed)."""
+    return any(word in source for word in _TORCH_IMPORT_WORDS)
 
 
 def _imports_torch(walker: StructureWalker) -> bool:

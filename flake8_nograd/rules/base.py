@@ -6,6 +6,7 @@ import ast
 from typing import ClassVar, Iterator, Tuple
 
 from ..analysis import ModuleAnalysis
+from ..analysis.evaluation import may_import_torch
 from ..analysis.limits import short_source
 from ..findings import Finding
 
@@ -18,9 +19,13 @@ class Rule:
     summary: ClassVar[str]
     # A module that mentions none of these cannot have a finding; checking it is skipped.
     triggers: ClassVar[Tuple[str, ...]]
+    # Rules that only judge PyTorch modules (they read `EvaluationFacts.uses_torch`).
+    needs_torch_import: ClassVar[bool] = False
     default_enabled: ClassVar[bool] = True
 
     def applies_to(self, source: str) -> bool:
+        if self.needs_torch_import and not may_import_torch(source):
+            return False
         return any(trigger in source for trigger in self.triggers)
 
     def check(self, analysis: ModuleAnalysis) -> Iterator[Finding]:

@@ -15,6 +15,7 @@ class EvalLoopWithGrad(Rule):
     name = "eval-loop-with-grad"
     summary = "an evaluation loop runs the model with grad enabled"
     triggers = ("eval", "val", "test", "predict", "infer")
+    needs_torch_import = True
 
     def check(self, analysis: ModuleAnalysis) -> Iterator[Finding]:
         for found in analysis.evaluation.evaluation_loops():

@@ -13,7 +13,8 @@ class GraphAccumulated(Rule):
     code = "NG202"
     name = "graph-accumulated-across-iterations"
     summary = "a tensor with a graph accumulated across loop iterations (total += loss)"
-    triggers = ("for ", "while ")
+    triggers = ("for", "while")  # `for(x)in y:` is a loop too
+    needs_torch_import = True
 
     def check(self, analysis: ModuleAnalysis) -> Iterator[Finding]:
         evaluation = analysis.evaluation

@@ -15,6 +15,7 @@ class InferenceWithGrad(Rule):
     name = "inference-with-grad"
     summary = "a forward pass after model.eval() whose prediction is kept, with grad enabled"
     triggers = ("eval",)
+    needs_torch_import = True
     # Opt-in (flake8 --extend-select NG203): a single forward is cheap, the graph only lives as long
     # as the prediction, and shape checks or export sanity runs after eval() are common.
     default_enabled = False
