@@ -89,6 +89,10 @@ class NameResolver:
     def __init__(self, tree: ast.Module) -> None:
         self.module_scope = Scope(tree, None)
         self.scopes: Dict[int, Scope] = {id(tree): self.module_scope}
+        # Names any scope binds by an import, and names of functions defined anywhere in the module:
+        # a name outside these sets can be ruled out without a scope lookup (most names in code).
+        self.imported_names: Set[str] = {"torch"}  # a never-bound `torch` resolves too (see qualname)
+        self.function_names: Set[str] = set()
         self._collect(tree.body, self.module_scope)
 
     def scope_of(self, node: ScopeNode) -> Scope:
@@ -97,12 +101,12 @@ class NameResolver:
     def qualname(self, expr: ast.expr, scope: Scope) -> Optional[str]:
         """`T.no_grad` -> 'torch.no_grad' after `import torch as T`; None for non-imported names."""
         parts: List[str] = []
-        while isinstance(expr, ast.Attribute):
-            parts.append(expr.attr)
-            expr = expr.value
-        if not isinstance(expr, ast.Name):
+        while type(expr) is ast.Attribute:
+            parts.append(expr.attr)  # type: ignore[attr-defined]
+            expr = expr.value  # type: ignore[attr-defined]
+        if type(expr) is not ast.Name or expr.id not in self.imported_names:  # type: ignore[attr-defined]
             return None
-        base = scope.lookup(expr.id)
+        base = scope.lookup(expr.id)  # type: ignore[attr-defined]
         if base is None:
             # A never-bound `torch` is torch imported elsewhere (an earlier notebook cell, a
             # star import); any other free name may be anything.
@@ -135,17 +139,22 @@ class NameResolver:
             for alias in stmt.names:
                 if alias.asname:
                     scope.imports[alias.asname] = canonical(alias.name)
+                    self.imported_names.add(alias.asname)
                 else:
                     top = alias.name.partition(".")[0]
                     scope.imports[top] = canonical(top)
+                    self.imported_names.add(top)
             return
         if isinstance(stmt, ast.ImportFrom):
             module = "." * (stmt.level or 0) + (stmt.module or "")
             for alias in stmt.names:
                 if alias.name != "*":
                     scope.imports[alias.asname or alias.name] = canonical(f"{module}.{alias.name}")
+                    self.imported_names.add(alias.asname or alias.name)
             return
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if not isinstance(stmt, ast.ClassDef):
+                self.function_names.add(stmt.name)
             scope.shadowed.add(stmt.name)
             inner = Scope(stmt, scope)
             self.scopes[id(stmt)] = inner

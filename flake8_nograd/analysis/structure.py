@@ -73,6 +73,7 @@ class Reference:
     """A call of a local function or method by name (`f(...)`) or attribute (`x.f(...)`).
 
     A bare reference to a local function (passed as a callback) also counts: its caller is unknown.
+    Only names of functions defined in the module are recorded: the only ones anything looks up.
     """
 
     name: str
@@ -319,26 +320,30 @@ class StructureWalker:
         site = CallSite(call, info, qualname, func.attr if func_type is ast.Attribute else None)  # type: ignore[attr-defined]
         self.calls.append(site)
         self.call_info[id(call)] = site
+        local_functions = self.resolver.function_names
         if qualname is None:
             if func_type is ast.Name:
-                self.references.append(Reference(func.id, False, info))  # type: ignore[attr-defined]
+                if func.id in local_functions:  # type: ignore[attr-defined]
+                    self.references.append(Reference(func.id, False, info))  # type: ignore[attr-defined]
             elif func_type is ast.Attribute:
-                self.references.append(Reference(func.attr, True, info))  # type: ignore[attr-defined]
+                if func.attr in local_functions:  # type: ignore[attr-defined]
+                    self.references.append(Reference(func.attr, True, info))  # type: ignore[attr-defined]
                 if func.attr in MODEL_METHODS:  # type: ignore[attr-defined]
                     receiver = dotted_name(func.value)  # type: ignore[attr-defined]
                     if receiver:
                         self.receivers_by_method.setdefault(func.attr, set()).add(receiver)  # type: ignore[attr-defined]
         # Local functions passed as arguments (callbacks) are called from somewhere unknown.
         for arg in call.args:
-            self._record_callback(arg, info)
+            self._record_callback(arg, info, local_functions)
         for keyword in call.keywords:
-            self._record_callback(keyword.value, info)
+            self._record_callback(keyword.value, info, local_functions)
 
-    def _record_callback(self, arg: ast.expr, info: StatementInfo) -> None:
+    def _record_callback(self, arg: ast.expr, info: StatementInfo, local_functions: Set[str]) -> None:
         arg_type = type(arg)
         if arg_type is ast.Name:
-            self.references.append(Reference(arg.id, False, info))  # type: ignore[attr-defined]
-        elif arg_type is ast.Attribute and dotted_name(arg.value) in ("self", "cls"):  # type: ignore[attr-defined]
+            if arg.id in local_functions:  # type: ignore[attr-defined]
+                self.references.append(Reference(arg.id, False, info))  # type: ignore[attr-defined]
+        elif arg_type is ast.Attribute and arg.attr in local_functions and dotted_name(arg.value) in ("self", "cls"):  # type: ignore[attr-defined]
             self.references.append(Reference(arg.attr, True, info))  # type: ignore[attr-defined]
 
 
