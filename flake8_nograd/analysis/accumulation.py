@@ -41,7 +41,7 @@ def find_accumulations(evaluation: EvaluationFacts, function: FunctionInfo) -> I
     loops = evaluation.loops(function)
     if not loops:
         return
-    rebinds = _plain_bindings(function)
+    rebinds = None  # built on the first accumulation in a loop (most functions have none)
     for statement in function.statements:
         found = _accumulation_form(statement)
         if found is None:
@@ -51,6 +51,8 @@ def find_accumulations(evaluation: EvaluationFacts, function: FunctionInfo) -> I
         if not enclosing:
             continue
         loop = enclosing[-1]
+        if rebinds is None:
+            rebinds = _plain_bindings(function)
         # Reset inside the loop (`total = 0` each iteration): nothing outlives an iteration.
         if any(binding is not statement and contains(loop, binding) for binding in rebinds.get(accumulator, [])):
             continue

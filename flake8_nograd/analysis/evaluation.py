@@ -49,6 +49,8 @@ _TORCH_IMPORT_WORDS = ("torch", "lightning", "transformers", "timm")
 _OPTIMIZER_NAME = re.compile(r"(?i)(optim|^opt(_|$)|^opt\w*\d$|scaler$)")
 # Chained calls that return the same module: `model.to(device).eval()`.
 _SAME_MODULE_METHODS = frozenset(("to", "cuda", "cpu", "float", "half", "double", "bfloat16", "eval", "train"))
+# Methods `_mode_switch` and `_call_needs_grad` look at when the callee is not an imported name.
+_SWITCH_OR_GRAD_METHODS = frozenset(("eval", "train", "requires_grad_", "step"))
 _WORD_SPLIT = re.compile(r"_+|(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -100,9 +102,7 @@ class EvaluationFacts:
     def __init__(self, walker: StructureWalker, evaluator: Evaluator, backward_calls: List[BackwardCall]) -> None:
         self.walker = walker
         self.evaluator = evaluator
-        self._calls_by_statement: Dict[int, List[CallSite]] = {}
-        for site in walker.calls:
-            self._calls_by_statement.setdefault(id(site.statement), []).append(site)
+        self._calls_by_statement: Optional[Dict[int, List[CallSite]]] = None  # built on first use
         self._optimizers: Set[str] = {
             key for key, callees in walker.assigned_from.items() if any(c.startswith("torch.optim.") for c in callees)
         }
@@ -125,6 +125,8 @@ class EvaluationFacts:
             elif isinstance(stmt, ast.Assign) and _switches_requires_grad_on(stmt):
                 needs.setdefault(id(statement.function), []).append(statement)
         for site in self.walker.calls:
+            if site.qualname is None and site.method_name not in _SWITCH_OR_GRAD_METHODS:
+                continue  # neither a mode switch nor a call that needs grad: skip the closer looks
             statement = site.statement
             switch = self._mode_switch(site)
             if switch is not None:
@@ -209,6 +211,10 @@ class EvaluationFacts:
     # -- queries --------------------------------------------------------------------------------
     def calls_in(self, statement: StatementInfo) -> List[CallSite]:
         """Calls in the statement's own expressions (not in its nested blocks)."""
+        if self._calls_by_statement is None:
+            self._calls_by_statement = {}
+            for site in self.walker.calls:
+                self._calls_by_statement.setdefault(id(site.statement), []).append(site)
         return self._calls_by_statement.get(id(statement), [])
 
     def model_of(self, site: CallSite) -> Optional[str]:
