@@ -8,6 +8,7 @@ turns 1 into 0; it never hides a 2.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence, TextIO
@@ -133,6 +134,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not args.quiet:
             print(f"flake8-nograd: {note}", file=stderr)
 
+    # Everything imported so far lives until exit: keep it out of the collector's full passes, which
+    # otherwise re-scan it every time the per-file analysis objects trigger one (about 4% of a run).
+    gc.freeze()
     paths = args.paths or ["."]
     missing = [p for p in paths if not os.path.exists(p)]
     for path in missing:

@@ -80,9 +80,14 @@ class ModuleAnalysis:
 
     def state_of(self, expr: ast.expr, statement: StatementInfo) -> ValueState:
         """The graph state of `expr` where `statement` evaluates it."""
-        self._flow.ensure(statement.function)
-        states = self._flow.name_states
-        return self.evaluator.evaluate(expr, statement, lambda name: states.get(id(name), UNKNOWN))
+        flow = self._flow
+        function = statement.function
+
+        def lookup(name: ast.Name) -> ValueState:
+            flow.ensure(function)  # only when a name's state is needed: `loss.item()` needs none
+            return flow.name_states.get(id(name), UNKNOWN)
+
+        return self.evaluator.evaluate(expr, statement, lookup)
 
     @cached_property
     def evaluation(self) -> EvaluationFacts:

@@ -463,7 +463,10 @@ def _outermost_chain(expr: ast.expr) -> Optional[ast.Call]:
 
 def may_import_torch(source: str) -> bool:
     """False when the module cannot import PyTorch code (a prefilter: no analysis needed)."""
-    return any(word in source for word in _TORCH_IMPORT_WORDS)
+    for word in _TORCH_IMPORT_WORDS:
+        if word in source:
+            return True
+    return False
 
 
 def _imports_torch(walker: StructureWalker) -> bool:

@@ -26,7 +26,10 @@ class Rule:
     def applies_to(self, source: str) -> bool:
         if self.needs_torch_import and not may_import_torch(source):
             return False
-        return any(trigger in source for trigger in self.triggers)
+        for trigger in self.triggers:  # a plain loop: this runs for every rule on every file
+            if trigger in source:
+                return True
+        return False
 
     def check(self, analysis: ModuleAnalysis) -> Iterator[Finding]:
         raise NotImplementedError
