@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence, Tuple
+from typing import Any, Iterable, Tuple
 
 # Methods that Lightning runs under torch.no_grad()/inference_mode() (its evaluation loops wrap them).
 DEFAULT_GRAD_OFF_HOOKS: Tuple[str, ...] = (

@@ -71,8 +71,7 @@ def error_record(path: str, code: str, line: int, column: int, message: str) -> 
 
 def lint_text(text: str, options: RunOptions) -> List[Finding]:
     """Findings that are selected and not silenced by noqa (raises SyntaxError)."""
-    lines = physical_lines(text)
-    if file_is_exempt(lines):
+    if file_is_exempt(text):
         return []
     tree = ast.parse(text)
     findings = [

@@ -296,8 +296,8 @@ class StructureWalker:
             if node_type is ast.NamedExpr:
                 info.has_walrus = True
             # ast.iter_child_nodes, inlined: this loop is the hottest code of the check path.
-            for field in node._fields:
-                child = getattr(node, field, None)
+            for field_name in node._fields:
+                child = getattr(node, field_name, None)
                 if type(child) in _LEAF_TYPES:
                     continue
                 if type(child) is list:
@@ -387,8 +387,8 @@ def _own_expressions(stmt: ast.stmt) -> List[ast.AST]:
     if fields is None:
         fields = _EXPRESSION_FIELDS[kind] = tuple(f for f in kind._fields if f not in _NESTED_BLOCK_FIELDS)
     exprs = []
-    for field in fields:
-        value = getattr(stmt, field, None)
+    for field_name in fields:
+        value = getattr(stmt, field_name, None)
         if type(value) is list:
             exprs.extend(value)
         elif value is not None:
