@@ -64,6 +64,10 @@ class ModuleAnalysis:
     def statement(self, stmt: ast.stmt) -> StatementInfo:
         return self.walker.statement_info[id(stmt)]
 
+    def statements_of(self, function: FunctionInfo) -> List[StatementInfo]:
+        """The function's own statements in source order (not those of functions nested in it)."""
+        return self.walker.statements_of(function)
+
     def call(self, call: ast.Call) -> CallSite:
         return self.walker.call_info[id(call)]
 

@@ -41,8 +41,9 @@ def find_accumulations(evaluation: EvaluationFacts, function: FunctionInfo) -> I
     loops = evaluation.loops(function)
     if not loops:
         return
+    statements = evaluation.walker.statements_of(function)
     rebinds = None  # built on the first accumulation in a loop (most functions have none)
-    for statement in function.statements:
+    for statement in statements:
         found = _accumulation_form(statement)
         if found is None:
             continue
@@ -52,7 +53,7 @@ def find_accumulations(evaluation: EvaluationFacts, function: FunctionInfo) -> I
             continue
         loop = enclosing[-1]
         if rebinds is None:
-            rebinds = _plain_bindings(function)
+            rebinds = _plain_bindings(statements)
         # Reset inside the loop (`total = 0` each iteration): nothing outlives an iteration.
         if any(binding is not statement and contains(loop, binding) for binding in rebinds.get(accumulator, [])):
             continue
@@ -84,10 +85,10 @@ def _accumulation_form(statement: StatementInfo):
     return None
 
 
-def _plain_bindings(function: FunctionInfo) -> Dict[str, List[StatementInfo]]:
+def _plain_bindings(statements: List[StatementInfo]) -> Dict[str, List[StatementInfo]]:
     """Statements that bind a name afresh (`x = ...`, `for x in`, `with ... as x`), by dotted key."""
     bindings: Dict[str, List[StatementInfo]] = {}
-    for statement in function.statements:
+    for statement in statements:
         stmt = statement.stmt
         targets: List[ast.expr] = []
         if isinstance(stmt, ast.Assign):
@@ -123,16 +124,24 @@ def _flatten(target: ast.expr) -> Iterator[ast.expr]:
 class AccumulatorUses:
     """How an accumulator (and the names computed from it) is used in its function."""
 
-    def __init__(self, accumulation: Accumulation, backward_calls: List[BackwardCall], siblings: Set[int]) -> None:
+    def __init__(
+        self,
+        accumulation: Accumulation,
+        statements: List[StatementInfo],
+        backward_calls: List[BackwardCall],
+        siblings: Set[int],
+    ) -> None:
+        """`statements`: those of the accumulation's function (`ModuleAnalysis.statements_of`)."""
         self.accumulation = accumulation
         function = accumulation.statement.function
         self.function = function
+        self.statements = statements
         # Names derived from the accumulator: `avg = total / n`, `loss = sum(losses)`.
         self.derived: Set[str] = {accumulation.accumulator}
         changed = True
         while changed:
             changed = False
-            for statement in function.statements:
+            for statement in statements:
                 stmt = statement.stmt
                 if isinstance(stmt, ast.Assign) and _mentions(stmt.value, self.derived):
                     for target in stmt.targets:
@@ -162,7 +171,7 @@ class AccumulatorUses:
         return all(self._number_use(statement) for statement in self._uses())
 
     def _uses(self) -> Iterator[StatementInfo]:
-        for statement in self.function.statements:
+        for statement in self.statements:
             if id(statement) in self._siblings:
                 continue
             if any(name.id in self.derived for name in statement.names):

@@ -239,7 +239,7 @@ class EvaluationFacts:
 
     def statements_in(self, loop: StatementInfo) -> Iterable[StatementInfo]:
         """Every statement nested in the loop's body (any depth), in order; not nested functions."""
-        for statement in loop.function.statements:
+        for statement in self.walker.statements_of(loop.function):
             if statement is not loop and contains(loop, statement):
                 yield statement
 

@@ -31,7 +31,9 @@ class FunctionInfo:
     parent: Optional["FunctionInfo"] = None
     decorator_region: Optional[Region] = None
     base: Region = GRAD_ON  # filled in by callers.resolve_bases
-    statements: List["StatementInfo"] = field(default_factory=list)
+    # No list of its statements here (StructureWalker.statements_of): a statement points to its
+    # function, and a pointer back would make every analysis a reference cycle, left to the cyclic
+    # garbage collector instead of freed at once (13% of a check run went to collecting them).
 
     @property
     def is_module(self) -> bool:
@@ -90,6 +92,7 @@ class StructureWalker:
         self.functions: List[FunctionInfo] = []
         self.statements: List[StatementInfo] = []
         self.statement_info: Dict[int, StatementInfo] = {}
+        self._statements_by_function: Dict[int, List[StatementInfo]] = {}
         self.calls: List[CallSite] = []
         self.call_info: Dict[int, CallSite] = {}
         self.references: List[Reference] = []
@@ -105,7 +108,12 @@ class StructureWalker:
         module = FunctionInfo(tree, "<module>", resolver.module_scope)
         self.module = module
         self.functions.append(module)
+        self._statements_by_function[id(module)] = []
         self._walk_block(tree.body, module, module.scope, None, None)
+
+    def statements_of(self, function: FunctionInfo) -> List[StatementInfo]:
+        """The function's own statements in source order (not those of functions nested in it)."""
+        return self._statements_by_function[id(function)]
 
     # -- blocks ---------------------------------------------------------------------------------
     def _walk_block(
@@ -152,7 +160,7 @@ class StructureWalker:
         info = StatementInfo(stmt, function, scope, region)
         self.statements.append(info)
         self.statement_info[id(stmt)] = info
-        function.statements.append(info)
+        self._statements_by_function[id(function)].append(info)
         self._scan_expressions(stmt, info, scope)
 
     def _walk_if(
@@ -223,6 +231,7 @@ class StructureWalker:
             decorator_region=self._decorator_region(node, scope),
         )
         self.functions.append(info)
+        self._statements_by_function[id(info)] = []
         if class_node is not None:
             self.class_of_function[id(node)] = class_node
         self._walk_block(node.body, info, info.scope, None, None)

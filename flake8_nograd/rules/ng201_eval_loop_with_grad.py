@@ -45,7 +45,7 @@ def _results_escape(analysis: ModuleAnalysis, found: EvaluationLoop) -> bool:
     """
     function = found.loop.function
     loop_end = found.loop.stmt.end_lineno or found.loop.stmt.lineno
-    for statement in function.statements:
+    for statement in analysis.statements_of(function):
         stmt = statement.stmt
         if isinstance(stmt, ast.Return) and stmt.value is not None and stmt.lineno > found.loop.stmt.lineno:
             graph = analysis.state_of(stmt.value, statement).graph

@@ -36,7 +36,7 @@ class GraphAccumulated(Rule):
                 if evaluation.in_evaluation_loop(statement):
                     continue  # NG201 reports the loop: no_grad() there fixes this too
                 siblings = {id(a.statement) for a in by_accumulator[accumulation.accumulator]}
-                uses = AccumulatorUses(accumulation, analysis.backward_calls, siblings)
+                uses = AccumulatorUses(accumulation, analysis.statements_of(function), analysis.backward_calls, siblings)
                 if uses.backwarded:
                     continue  # gradient accumulation or a sum of losses: the graph is wanted
                 loop = accumulation.loop

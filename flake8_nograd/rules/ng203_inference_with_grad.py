@@ -31,7 +31,7 @@ class InferenceWithGrad(Rule):
                 continue
             if evaluation.is_unit_test(function):
                 continue  # `model.eval(); assert model(x).shape == ...` checks the model, not a bug
-            for statement in function.statements:
+            for statement in analysis.statements_of(function):
                 if not _keeps_result(statement) or not grad_on_by_default(statement):
                     continue
                 if not function.is_module and not _graph_leaves(analysis, function, statement):
@@ -74,7 +74,7 @@ def _graph_leaves(analysis: ModuleAnalysis, function, statement: StatementInfo) 
             elements = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]
             if any(isinstance(element, (ast.Attribute, ast.Subscript)) for element in elements):
                 return True  # self.last = model(x), cache[key] = model(x)
-    for later in function.statements:
+    for later in analysis.statements_of(function):
         if not isinstance(later.stmt, ast.Return) or later.stmt.value is None or later.stmt.lineno < stmt.lineno:
             continue
         state = analysis.state_of(later.stmt.value, later)
