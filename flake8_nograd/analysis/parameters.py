@@ -48,6 +48,7 @@ _PARAMETER_METHODS = ("parameters",)
 _NAMED_PARAMETER_METHODS = ("named_parameters",)
 _MODULE_METHODS = ("modules", "children")
 _NAMED_MODULE_METHODS = ("named_modules", "named_children")
+_ITERATION_METHODS = frozenset(_PARAMETER_METHODS + _NAMED_PARAMETER_METHODS + _MODULE_METHODS + _NAMED_MODULE_METHODS)
 _PASS_THROUGH_BUILTINS = ("list", "tuple", "reversed", "iter", "sorted", "set")
 
 Tags = Optional[Union[str, tuple]]  # a tag for one element, or a tuple of them for zip/enumerate
@@ -107,9 +108,8 @@ class ParameterSources:
             return None
         func = iterable.func
         if isinstance(func, ast.Attribute):
-            receiver = dotted_key(func.value)
-            if func.attr in _PARAMETER_METHODS + _NAMED_PARAMETER_METHODS + _MODULE_METHODS + _NAMED_MODULE_METHODS:
-                if self.is_frozen(receiver) or _is_call_chain_freezing(func.value):
+            if func.attr in _ITERATION_METHODS:
+                if self.is_frozen(dotted_key(func.value)) or _is_call_chain_freezing(func.value):
                     return None
                 if func.attr in _PARAMETER_METHODS:
                     return PARAMETER

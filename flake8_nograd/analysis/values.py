@@ -405,8 +405,6 @@ class ValueFlow:
         return _replace(env, after)
 
     def _statement(self, stmt: ast.stmt, info: StatementInfo, env: Env) -> Optional[Env]:
-        lookup: Lookup = lambda name: env.get(name.id, UNKNOWN)  # noqa: E731
-        evaluate = lambda expr: self.evaluator.evaluate(expr, info, lookup)  # noqa: E731
         if isinstance(stmt, ast.Assign):
             if _is_requires_grad_switch(stmt):
                 target = stmt.targets[0].value  # type: ignore[attr-defined]
@@ -417,16 +415,19 @@ class ValueFlow:
             if frozen is not None:
                 env[frozen] = _without_tags(env.get(frozen, UNKNOWN))
                 return env
+            evaluate = self._evaluate_in(info, env)
             value = evaluate(stmt.value)
             for target in stmt.targets:
                 self._bind(target, stmt.value, value, env, evaluate)
         elif isinstance(stmt, ast.AnnAssign):
             if stmt.value is not None:
+                evaluate = self._evaluate_in(info, env)
                 self._bind(stmt.target, stmt.value, evaluate(stmt.value), env, evaluate)
         elif isinstance(stmt, ast.AugAssign):
             if isinstance(stmt.target, ast.Name):
                 self.name_states[id(stmt.target)] = env.get(stmt.target.id, UNKNOWN)  # what is updated
-                env[stmt.target.id] = self._augmented(stmt, info, env.get(stmt.target.id, UNKNOWN), evaluate)
+                current = env.get(stmt.target.id, UNKNOWN)
+                env[stmt.target.id] = self._augmented(stmt, info, current, self._evaluate_in(info, env))
         elif isinstance(stmt, ast.Expr):
             self._expression_statement(stmt, info, env)
         elif isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
@@ -455,8 +456,15 @@ class ValueFlow:
             ) else stmt.names
             for name in names:
                 env[name] = UNKNOWN
-        self._bind_walrus(stmt, env, evaluate)
+        if info.has_walrus:
+            self._bind_walrus(stmt, env, self._evaluate_in(info, env))
         return env
+
+    def _evaluate_in(self, info: StatementInfo, env: Env) -> Callable[[ast.expr], ValueState]:
+        """Evaluate expressions of `info`'s statement with the names' states in `env`."""
+        evaluator = self.evaluator
+        lookup: Lookup = lambda name: env.get(name.id, UNKNOWN)  # noqa: E731
+        return lambda expr: evaluator.evaluate(expr, info, lookup)
 
     def _bind(self, target: ast.expr, value_expr: ast.expr, value: ValueState, env: Env, evaluate) -> None:
         if isinstance(target, ast.Name):
@@ -536,9 +544,6 @@ class ValueFlow:
         return _replace(env, merged)
 
     def _bind_walrus(self, stmt: ast.stmt, env: Env, evaluate) -> None:
-        info = self.walker.statement_info[id(stmt)]
-        if not info.has_walrus:
-            return
         for node in ast.walk(stmt):
             if isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
                 env[node.target.id] = evaluate(node.value)
