@@ -7,6 +7,7 @@ the imported object; a name bound any other way in a closer scope (an assignment
 from __future__ import annotations
 
 import ast
+from functools import lru_cache
 from typing import Dict, Iterator, List, Optional, Set, Union
 
 # Lambdas and comprehensions get no scope of their own: a lambda parameter named `torch` is not
@@ -30,6 +31,7 @@ _CANONICAL_EXACT = {
 }
 
 
+@lru_cache(maxsize=4096)  # the same few hundred names recur in every module of a code base
 def canonical(qualname: str) -> str:
     """One spelling per object: torch.autograd.no_grad -> torch.no_grad, pl.X -> lightning.pytorch.X."""
     if qualname in _CANONICAL_EXACT:

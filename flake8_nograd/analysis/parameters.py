@@ -59,12 +59,15 @@ class ParameterSources:
     """Which expressions are parameter collections, and what loop targets over them are."""
 
     def __init__(self, walker: StructureWalker) -> None:
-        self.frozen: Set[str] = _frozen_modules(walker)
+        self._walker = walker
+        self._frozen: Optional[Set[str]] = None  # found on first use: most modules never ask
 
     def is_frozen(self, key: Optional[str]) -> bool:
         """Is `key` ('self.ema', 'ema.fc') a module frozen in this module, or part of one?"""
+        if self._frozen is None:
+            self._frozen = _frozen_modules(self._walker)
         while key:
-            if key in self.frozen:
+            if key in self._frozen:
                 return True
             key = key.rpartition(".")[0]
         return False
