@@ -186,6 +186,21 @@ def generate(root: Path, files: int, fixable_share: float = 0.01, buggy_share: f
     return lines
 
 
+def inject_fixable(root: Path, share: float = 0.01, seed: int = 0) -> int:
+    """Append an auto-fixable bug (NG401) to `share` of the .py files under root (at least one);
+    returns how many files were changed. For measuring `fix` on a real tree."""
+    files = sorted(root.rglob("*.py"))
+    if not files:
+        return 0
+    chosen = random.Random(seed).sample(files, max(1, round(len(files) * share)))
+    for index, path in enumerate(chosen):
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+        if not text.endswith("\n"):
+            text += "\n"
+        path.write_text(text + FIXABLE_BUG.format(index=f"injected_{index}"), encoding="utf-8", errors="surrogateescape")
+    return len(chosen)
+
+
 def generate_lines(root: Path, target_lines: int, **kwargs: Callable) -> int:
     """Generate about `target_lines` lines (templates average ~35 lines per file)."""
     return generate(root, max(1, target_lines // 35), **kwargs)
