@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from flake8_nograd.analysis import ModuleAnalysis
+from flake8_nograd.checker import check_source
 from flake8_nograd.rules import ALL_RULES
 from helpers import FIXTURES, ROOT, fixture_config
 from training_code_generator import Chooser, program
@@ -36,27 +37,25 @@ def test_prefilter_keeps_every_finding_of_generated_programs(seed: int):
     assert skipped_rules_that_would_report(source) == []
 
 
+# A validation loop that NG201 reports in PyTorch code, after an import line.
+VALIDATION_LOOP = (
+    "def validate(model, val_loader):\n"
+    "    model.eval()\n"
+    "    for x, y in val_loader:\n"
+    "        total = model(x)\n"
+)
+EVALUATION_RULES = {"NG201", "NG202", "NG203"}
+
+
 @pytest.mark.parametrize("import_line", ["", "import numpy as np\n", "from mxnet import autograd\n"])
 def test_evaluation_rules_skip_modules_without_torch(import_line: str):
-    # The same validation loop that NG201 reports in PyTorch code (see the next test).
-    source = import_line + (
-        "def validate(model, val_loader):\n"
-        "    model.eval()\n"
-        "    for x, y in val_loader:\n"
-        "        total = model(x)\n"
-    )
-    applying = {rule.code for rule in ALL_RULES if rule.applies_to(source)}
-    assert applying.isdisjoint({"NG201", "NG202", "NG203"})
+    source = import_line + VALIDATION_LOOP
+    assert {rule.code for rule in ALL_RULES if rule.applies_to(source)}.isdisjoint(EVALUATION_RULES)
     assert skipped_rules_that_would_report(source) == []
 
 
 @pytest.mark.parametrize("import_line", ["import torch\n", "import pytorch_lightning as pl\n", "import timm\n"])
 def test_evaluation_rules_apply_to_torch_modules(import_line: str):
-    source = import_line + (
-        "def validate(model, val_loader):\n"
-        "    model.eval()\n"
-        "    for x, y in val_loader:\n"
-        "        total = model(x)\n"
-    )
-    applying = {rule.code for rule in ALL_RULES if rule.applies_to(source)}
-    assert {"NG201", "NG202", "NG203"} <= applying
+    source = import_line + VALIDATION_LOOP
+    assert EVALUATION_RULES <= {rule.code for rule in ALL_RULES if rule.applies_to(source)}
+    assert [(f.line, f.col + 1, f.code) for f in check_source(source)] == [(4, 5, "NG201")]

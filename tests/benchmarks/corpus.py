@@ -202,5 +202,5 @@ def inject_fixable(root: Path, share: float = 0.01, seed: int = 0) -> int:
 
 
 def generate_lines(root: Path, target_lines: int, **kwargs: Callable) -> int:
-    """Generate about `target_lines` lines (templates average ~35 lines per file)."""
-    return generate(root, max(1, target_lines // 35), **kwargs)
+    """Generate at least about `target_lines` lines (the templates average 30 lines per file)."""
+    return generate(root, max(1, -(-target_lines // 30)), **kwargs)
