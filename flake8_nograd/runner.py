@@ -9,12 +9,14 @@ import ast
 import difflib
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Dict, List, Optional, Tuple
 
 from .checker import INTERNAL_ERROR, check_tree, internal_error_message
 from .config import Config
 from .findings import Finding
 from .noqa import NoqaLines, file_is_exempt, physical_lines
+from .rules import ALL_RULES, Rule
 from .settings import Selection
 from .sources import SourceError, SourceFile, read_source, write_atomically
 
@@ -32,6 +34,11 @@ class RunOptions:
     fix: bool = False
     unsafe_fixes: bool = False
     diff: bool = False
+
+    @cached_property
+    def rules(self) -> Tuple[Rule, ...]:
+        """The rules to run: one whose code is not selected is not run at all."""
+        return tuple(rule for rule in ALL_RULES if self.selection.selected(rule.code))
 
 
 @dataclass
@@ -74,10 +81,7 @@ def lint_text(text: str, options: RunOptions) -> List[Finding]:
     if file_is_exempt(text):
         return []
     tree = ast.parse(text)
-    findings = [
-        f for f in check_tree(tree, text, options.config)
-        if f.code == INTERNAL_ERROR or options.selection.selected(f.code)
-    ]
+    findings = check_tree(tree, text, options.config, options.rules)
     if findings and "noqa" in text.lower():
         noqa = NoqaLines(text)
         findings = [f for f in findings if not noqa.suppresses(f.line, f.code)]

@@ -187,7 +187,7 @@ def test_unsafe_fixes_only_with_the_flag(tmp_path, monkeypatch):
     path.write_text(source)
     loop = ast.parse(source).body[1].body[0]
 
-    def fake_check(tree, text, config=None):
+    def fake_check(tree, text, config=None, rules=()):
         if "with torch.no_grad():" in text:
             return []
         return [Finding(5, 4, "NG999", "test", Fix("wrap the loop", safe=False, action="wrap_no_grad", target=span(loop)))]

@@ -59,6 +59,20 @@ def test_check_tree_survives_a_failing_trigger_check(monkeypatch):
     assert [f.code for f in check_tree(ast.parse(NG101_FILE), NG101_FILE)] == [INTERNAL_ERROR]
 
 
+def test_the_command_runs_only_the_selected_rules(monkeypatch, tmp_path: Path):
+    """A rule that is not selected is not run: its failure (or its cost) cannot reach the user."""
+    from flake8_nograd.settings import Selection
+
+    monkeypatch.setattr(BackwardWithoutGraph, "check", lambda self, analysis: iter([1 / 0]))
+    path = tmp_path / "both.py"
+    path.write_text(NG101_FILE + "with torch.no_grad:\n    pass\n")
+    only_ng401 = process_file(str(path), RunOptions(selection=Selection(select=("NG401",))))
+    assert [(f["line"], f["code"]) for f in only_ng401.findings] == [(6, "NG401")]
+    assert only_ng401.errors == []
+    everything = process_file(str(path), RunOptions())
+    assert [e["code"] for e in everything.errors] == [INTERNAL_ERROR]
+
+
 def test_plugin_run_never_raises(monkeypatch):
     def explode(*args, **kwargs):
         raise MemoryError()
@@ -87,7 +101,8 @@ def test_flake8_goes_on_after_an_internal_error(tmp_path: Path):
 def test_command_reports_ng000_and_exits_2_at_the_end(tmp_path: Path, jobs: str):
     (tmp_path / "a_crashes.py").write_text(NG101_FILE)
     (tmp_path / "b_fine.py").write_text(NG401_FILE)
-    done = run(["flake8_nograd", "check", "--jobs", jobs, "--select", "NG4", "."], tmp_path, FAILING_RULE)
+    # NG101 is selected (so it runs, and crashes); unselected rules are not run at all.
+    done = run(["flake8_nograd", "check", "--jobs", jobs, "--select", "NG101,NG4", "."], tmp_path, FAILING_RULE)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert done.stdout.splitlines() == [
