@@ -14,8 +14,9 @@ from typing import List, Tuple
 import pytest
 
 from flake8_nograd.findings import Fix, span
-from flake8_nograd.fixes import apply_fixes
+from flake8_nograd.fixes import apply_fixes, engine
 from flake8_nograd.runner import RunOptions, lint_text
+from flake8_nograd.settings import Selection
 from flake8_nograd.sources import read_source
 
 FIX_FIXTURES = Path(__file__).resolve().parent / "fix_fixtures"
@@ -67,3 +68,37 @@ def test_fixed_file_parses_and_has_nothing_left_to_fix(path: Path) -> None:
 def test_fixture_pairs_are_complete() -> None:
     fixed = sorted(FIX_FIXTURES.glob("*.fixed.py"))
     assert len(fixed) == len(BEFORE) >= 12
+
+
+def fixes_of(text: str) -> List[Fix]:
+    """Every fix the rules offer (safe or not) plus the fixture's hand-made ones."""
+    everything = RunOptions(selection=Selection(select=("NG",)))
+    return [f.fix for f in lint_text(text, everything) if f.fix and f.fix.action] + hand_made_fixes(text)
+
+
+def generated_programs() -> List[str]:
+    import random
+
+    from training_code_generator import Chooser, program
+
+    return [program(Chooser.from_random(random.Random(seed))) for seed in range(300)]
+
+
+@pytest.mark.parametrize("path", BEFORE, ids=lambda p: p.stem)
+def test_fixing_only_the_touched_statements_gives_the_whole_file_result(path: Path) -> None:
+    text = read_source(str(path)).text
+    fixes = fixes_of(text)
+    assert apply_fixes(text, fixes).source == engine.apply_fixes(text, fixes, whole_file=True).source
+
+
+def test_fixing_only_the_touched_statements_on_generated_programs() -> None:
+    fixed = 0
+    for text in generated_programs():
+        fixes = fixes_of(text)
+        if not fixes:
+            continue
+        part, whole = engine.apply_fixes(text, fixes), engine.apply_fixes(text, fixes, whole_file=True)
+        assert part.source == whole.source, text
+        assert [f.target for f in part.applied] == [f.target for f in whole.applied], text
+        fixed += part.changed
+    assert fixed >= 50, "the generator must reach the fixes"

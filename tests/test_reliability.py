@@ -591,9 +591,9 @@ def test_a_failing_fixer_leaves_the_file_alone(tmp_path: Path, monkeypatch):
 
 
 def test_code_too_deep_for_libcst_is_not_fixed(tmp_path: Path):
-    """libcst's visitors recurse: a file with a fix to apply and a 600-deep expression is reported
-    as not fixed and left byte-identical (it used to crash the whole `fix` run)."""
-    source = NG401_FILE + "total = " + " + ".join(["x"] * 600) + "\n"
+    """libcst's visitors recurse: a fix in a function that holds a 600-deep expression is reported
+    as not fixed and the file left byte-identical (it used to crash the whole `fix` run)."""
+    source = NG401_FILE + "    total = " + " + ".join(["x"] * 600) + "\n"
     (tmp_path / "deep.py").write_text(source)
     (tmp_path / "fine.py").write_text(NG401_FILE)
     done = subprocess.run([sys.executable, "-m", "flake8_nograd", "fix", "--jobs", "2", "."], cwd=tmp_path,
@@ -603,6 +603,16 @@ def test_code_too_deep_for_libcst_is_not_fixed(tmp_path: Path):
     assert "./deep.py:5:10: NG401 not fixed: the code is nested too deeply for the fixer" in done.stdout
     assert (tmp_path / "deep.py").read_text() == source
     assert "torch.no_grad()" in (tmp_path / "fine.py").read_text()
+
+
+def test_code_too_deep_for_libcst_elsewhere_in_the_file_does_not_block_a_fix(tmp_path: Path):
+    """libcst reads only the top-level statements that hold a fix: a deep expression in another
+    one is never parsed by it, and the rest of the file is kept byte for byte."""
+    deep = "total = " + " + ".join(["x"] * 600) + "\n"
+    (tmp_path / "deep.py").write_text(deep + "\n\n" + NG401_FILE.replace("import torch\n", ""))
+    result = process_file(str(tmp_path / "deep.py"), RunOptions(fix=True))
+    assert [r["code"] for r in result.fixed] == ["NG401"] and not result.not_fixed
+    assert (tmp_path / "deep.py").read_text() == deep + "\n\n\n\ndef predict(model, x):\n    with torch.no_grad():\n        return model(x)\n"
 
 
 def test_form_feeds_do_not_shift_noqa_lines(tmp_path: Path):

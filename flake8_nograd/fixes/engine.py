@@ -3,6 +3,10 @@
 Every transformation keeps what libcst keeps (comments, blank lines, quotes, the file's indentation
 and newline style); the result is re-parsed with `ast` before it is returned, and a fix that would
 not re-parse leaves the text untouched.
+
+libcst reads only the lines of the top-level statements that hold a fix (a function at the end
+of a long model file is parsed alone), and they are put back in place; the whole file is read
+only when a fix adds `import torch` at its top or the statements share lines with others.
 """
 from __future__ import annotations
 
@@ -47,7 +51,8 @@ class _Edit:
         self.decorate: Optional[str] = None
 
 
-def apply_fixes(source: str, fixes: Sequence[Fix]) -> FixOutcome:
+def apply_fixes(source: str, fixes: Sequence[Fix], whole_file: bool = False) -> FixOutcome:
+    """Apply what can be applied of `fixes`; `whole_file` makes libcst read all of `source`."""
     outcome = FixOutcome(source)
     wanted: List[Fix] = []
     seen = set()
@@ -61,29 +66,39 @@ def apply_fixes(source: str, fixes: Sequence[Fix]) -> FixOutcome:
     if not wanted:
         outcome.applied.extend(covered)
         return outcome
+    lines = _LINE.findall(source)
     try:
         tree = ast.parse(source)
-        wrapper = MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
-    except (SyntaxError, cst.ParserSyntaxError, ValueError) as error:
+    except (SyntaxError, ValueError) as error:
+        outcome.failed.extend((fix, f"could not parse the file: {error}") for fix in wanted)
+        return outcome
+    first, last = (1, len(lines)) if whole_file else _lines_to_rewrite(tree, wanted, len(lines))
+    try:
+        wrapper = MetadataWrapper(cst.parse_module("".join(lines[first - 1 : last])), unsafe_skip_copy=True)
+    except (cst.ParserSyntaxError, ValueError) as error:
+        if not whole_file:
+            return apply_fixes(source, fixes, whole_file=True)  # the part alone did not parse
         outcome.failed.extend((fix, f"could not parse the file: {error}") for fix in wanted)
         return outcome
     positions = wrapper.resolve(PositionProvider)
-    lines = _LINE.findall(source)
     spelling = Spelling(tree)
     edits: Dict[int, _Edit] = {}
     index = _PositionIndex(positions)
+    part_lines = lines[first - 1 : last]
     for fix in wanted:
-        reason = _plan(fix, lines, index, spelling, edits)
+        reason = _plan(fix, part_lines, first - 1, index, spelling, edits)
         if reason:
             outcome.failed.append((fix, reason))
     planned = [fix for edit in edits.values() for fix in edit.fixes]
     if not planned:
         return outcome
+    if spelling.needs_import and not whole_file:
+        return apply_fixes(source, fixes, whole_file=True)  # `import torch` goes at the file's top
     transformer = _Transformer(edits)
     module = wrapper.module.visit(transformer)
     if spelling.needs_import:
         module = _add_import_torch(module)
-    new_source = module.code
+    new_source = "".join(lines[: first - 1]) + module.code + "".join(lines[last:])
     try:
         ast.parse(new_source)
     except SyntaxError as error:  # a fixer bug must never write broken code
@@ -93,6 +108,27 @@ def apply_fixes(source: str, fixes: Sequence[Fix]) -> FixOutcome:
     outcome.applied.extend(planned)
     outcome.applied.extend(covered)
     return outcome
+
+
+def _lines_to_rewrite(tree: ast.Module, fixes: List[Fix], line_count: int) -> Tuple[int, int]:
+    """First and last line (1-based) of the top-level statements the fixes touch, decorators
+    included; all lines when those statements share a line with their neighbours (`a = 1; b`)."""
+    spans = [
+        (min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())]), stmt.end_lineno or stmt.lineno)
+        for stmt in tree.body
+    ]
+    touched = [
+        index
+        for index, (start, end) in enumerate(spans)
+        if any(fix.target[0] <= end and start <= fix.target[2] for fix in fixes)  # type: ignore[index]
+    ]
+    if not touched:
+        return 1, line_count
+    low, high = touched[0], touched[-1]
+    first, last = spans[low][0], spans[high][1]
+    if (low > 0 and spans[low - 1][1] >= first) or (high + 1 < len(spans) and spans[high + 1][0] <= last):
+        return 1, line_count
+    return first, last
 
 
 def _drop_covered(fixes: List[Fix]) -> Tuple[List[Fix], List[Fix]]:
@@ -144,12 +180,18 @@ def _parenthesised(lines: List[str], key: Tuple[int, int, int, int]) -> bool:
     return lines[line - 1][col : col + 1] == "(" and lines[end_line - 1][end_col - 1 : end_col] == ")"
 
 
-def _plan(fix: Fix, lines: List[str], index: _PositionIndex, spelling: Spelling, edits: Dict[int, _Edit]) -> str:
-    """Record the edit for `fix`; return why it cannot be applied, or ''."""
+def _plan(
+    fix: Fix, lines: List[str], offset: int, index: _PositionIndex, spelling: Spelling, edits: Dict[int, _Edit]
+) -> str:
+    """Record the edit for `fix`; return why it cannot be applied, or ''.
+
+    `lines` and `index` cover the part of the file libcst read, which starts `offset` lines in;
+    the fix's target and `spelling` count lines in the whole file."""
     line, col, end_line, end_col = fix.target  # type: ignore[misc]
-    start = (line, _char_column(lines, line, col))
+    local_line, local_end = line - offset, end_line - offset
+    start = (local_line, _char_column(lines, local_line, col))
     if fix.action in _EXPRESSION_ACTIONS:
-        key = start + (end_line, _char_column(lines, end_line, end_col))
+        key = start + (local_end, _char_column(lines, local_end, end_col))
         node = index.expressions.get(key)
         while node is None and _parenthesised(lines, key):
             # ast counts a tuple's or generator's own parentheses in its span, libcst does not.
