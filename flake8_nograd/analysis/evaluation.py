@@ -43,8 +43,11 @@ DATA_WORDS: FrozenSet[str] = frozenset(
 LOADER_WORDS: FrozenSet[str] = frozenset("loader loaders dataloader dataloaders dl data dataset datasets ds".split())
 # Imports that make a module PyTorch code (MXNet and TensorFlow have other grad-mode rules).
 _TORCH_ROOTS = ("torch", "lightning", "torchvision", "torchaudio", "torchtext", "transformers", "timm")
-# Text every such import contains ("torch" covers torchvision, pytorch_lightning, ...).
-_TORCH_IMPORT_WORDS = ("torch", "lightning", "transformers", "timm")
+# Text every such import contains: the roots no other root contains ("torch" covers torchvision,
+# pytorch_lightning, ...), derived so that a new root can never slip past the prefilter.
+_TORCH_IMPORT_WORDS = tuple(
+    root for root in _TORCH_ROOTS if not any(other != root and other in root for other in _TORCH_ROOTS)
+)
 # Receivers of `.step()` that are optimizers (or an AMP scaler stepping one).
 _OPTIMIZER_NAME = re.compile(r"(?i)(optim|^opt(_|$)|^opt\w*\d$|scaler$)")
 # Chained calls that return the same module: `model.to(device).eval()`.
