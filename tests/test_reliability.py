@@ -268,7 +268,7 @@ SYNTAX_SAMPLES = {
             return model(x)
         evaluate(model, x).backward()
     """,
-    "try_star_and_more": """
+    "try_star": """
         try:
             loss = model(x)
         except* (ValueError, TypeError) as group:
@@ -277,13 +277,6 @@ SYNTAX_SAMPLES = {
             pass
         finally:
             del loss
-        x: int
-        a, *b = c = d = e
-        lambda *a, k=1, **kw: (yield)
-        print(*args, sep="", **kwargs)
-        assert x, "message"
-        with (torch.no_grad() as g, open(path) as h,):
-            pass
     """,
     "parenthesized_with": """
         with (torch.no_grad() as g, open(path) as h,):
@@ -341,7 +334,7 @@ SYNTAX_SINCE = {
     "match": ((3, 10), "match statements (PEP 634) came in Python 3.10"),
     # (3.9's new parser happens to accept them too, but its `-X oldparser` does not: not 3.9 syntax)
     "parenthesized_with": ((3, 10), "parenthesized context managers came in Python 3.10"),
-    "try_star_and_more": ((3, 11), "except* (PEP 654) came in Python 3.11"),
+    "try_star": ((3, 11), "except* (PEP 654) came in Python 3.11"),
     "pep695_generics": ((3, 12), "type parameter syntax (PEP 695) and nested f-string quotes came in Python 3.12"),
 }
 
