@@ -81,12 +81,9 @@ def guard_effect(expr: ast.expr, qualname: Qualname, config: Config, decorator: 
     target = call.func if call is not None else expr
     api = grad_mode_api(target, qualname)
     if api is not None:
-        if call is None:
-            # Bare `@torch.no_grad` works as a decorator (torch >= 2.1); `with torch.no_grad:` is a
-            # TypeError (NG401), so nothing after it runs: keep every other rule quiet there.
-            if not decorator or api == "torch.set_grad_enabled":
-                return GuardEffect(GradMode.UNKNOWN, label)
-            return _api_effect(api, None, label)
+        # Uncalled, `@torch.no_grad` works as a decorator (torch >= 2.1) and `with torch.no_grad:`
+        # is a TypeError (NG401) whose only fix adds the `()`. Either way the body is judged in
+        # the mode its author meant, so fixing NG401 never brings a new finding to light.
         return _api_effect(api, call, label)
     if _is_project_guard(target, qualname, config):
         return GuardEffect(GradMode.OFF, label, inference="inference_mode" in label)
