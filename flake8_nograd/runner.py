@@ -10,7 +10,7 @@ import difflib
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from .checker import INTERNAL_ERROR, check_tree, internal_error_message
 from .config import Config
@@ -194,8 +194,15 @@ def fix_text(
     """The text with the fixable findings fixed (over passes), and the findings left in it;
     what was (not) fixed is added to `result`. Writes nothing."""
     reported_failures = set()
+
+    def not_fixed(finding: Finding, reason: str) -> None:
+        if (finding.code, finding.message) not in reported_failures:
+            reported_failures.add((finding.code, finding.message))
+            result.not_fixed.append(dict(record(path, finding), reason=reason))
+
+    unproven: Set[str] = set()  # codes whose fixes are not applied any more in this file
     for _ in range(MAX_FIX_PASSES):
-        fixable = [f for f in findings if _fixable(f, options)]
+        fixable = [f for f in findings if _fixable(f, options) and f.code not in unproven]
         if not fixable:
             break
         from .fixes import apply_fixes  # libcst only when there is something to fix
@@ -210,20 +217,46 @@ def fix_text(
             result.not_fixed.extend(dict(record(path, f), reason=reason) for f in fixable)
             break  # what earlier passes fixed (already re-parsed) is kept
         by_fix = {id(f.fix): f for f in fixable}
-        for fix in outcome.applied:
-            finding = by_fix.get(id(fix))
-            if finding is not None:
-                result.fixed.append(dict(record(path, finding), fixed=fix.description))
         for fix, reason in outcome.failed:
             finding = by_fix.get(id(fix))
-            if finding is not None and (finding.code, finding.message) not in reported_failures:
-                reported_failures.add((finding.code, finding.message))
-                result.not_fixed.append(dict(record(path, finding), reason=reason))
+            if finding is not None:
+                not_fixed(finding, reason)
         if not outcome.changed or outcome.source == text:
             break
-        text = outcome.source
-        findings = lint_text(text, options)
+        applied = [by_fix[id(fix)] for fix in outcome.applied if id(fix) in by_fix]
+        after = lint_text(outcome.source, options)
+        failing = _unproven_codes(findings, applied, after)
+        if failing:
+            # A fix must remove its finding and bring no new one. This pass did not, so it is
+            # dropped (a rule's bug, which the fuzz tests hunt) and nothing of it is written. When
+            # the extra findings have the codes of fixes just applied, the pass is tried without
+            # those fixes; otherwise it cannot be told which fix to blame and fixing stops.
+            blamed = failing if failing <= {f.code for f in applied} else {f.code for f in fixable}
+            for finding in fixable:
+                if finding.code in blamed:
+                    not_fixed(finding, UNPROVEN_FIX)
+            unproven |= blamed
+            continue
+        for finding in applied:
+            result.fixed.append(dict(record(path, finding), fixed=finding.fix.description))  # type: ignore[union-attr]
+        text, findings = outcome.source, after
     return text, findings
+
+
+UNPROVEN_FIX = "the fix would not remove the finding (or would bring a new one); please report it"
+
+
+def _unproven_codes(before: List[Finding], applied: List[Finding], after: List[Finding]) -> Set[str]:
+    """The codes for which the fixed text does not have `applied` fewer findings than before."""
+    expected: Dict[str, int] = {}
+    for finding in before:
+        expected[finding.code] = expected.get(finding.code, 0) + 1
+    for finding in applied:
+        expected[finding.code] -= 1
+    found: Dict[str, int] = {}
+    for finding in after:
+        found[finding.code] = found.get(finding.code, 0) + 1
+    return {code for code, count in found.items() if count > expected.get(code, 0)}
 
 
 def run_files(

@@ -198,3 +198,65 @@ def test_unsafe_fixes_only_with_the_flag(tmp_path, monkeypatch):
     unsafe = runner.process_file(str(path), runner.RunOptions(fix=True, unsafe_fixes=True))
     assert [r["fixed"] for r in unsafe.fixed] == ["wrap the loop"] and unsafe.findings == []
     assert "    with torch.no_grad():\n        for p in params:\n            p -= p.grad\n" in path.read_text()
+
+
+# -- every fix pass is proven: its findings go, and no new one comes --------------------------------
+UPDATE_LOOP = "import torch\n\n\ndef update(params):\n    for p in params:\n        p -= p.grad\n"
+
+
+def _loop_finding(text: str, code: str = "NG999"):
+    from flake8_nograd.findings import Finding
+
+    loop = next(node for node in ast.walk(ast.parse(text)) if isinstance(node, ast.For))
+    return Finding(loop.lineno, loop.col_offset, code, "test", Fix("wrap the loop", True, "wrap_no_grad", span(loop)))
+
+
+def _fix_file(tmp_path, monkeypatch, source: str, fake_check):
+    from flake8_nograd import runner
+
+    path = tmp_path / "update.py"
+    path.write_text(source)
+    monkeypatch.setattr(runner, "check_tree", fake_check)
+    result = runner.process_file(str(path), runner.RunOptions(selection=runner.Selection(("NG",)), fix=True))
+    return result, path.read_text()
+
+
+def test_a_fix_that_leaves_its_finding_is_not_applied(tmp_path, monkeypatch):
+    from flake8_nograd.runner import UNPROVEN_FIX
+
+    # A buggy rule: it reports the loop again once it is wrapped, so the wrap proves nothing.
+    result, after = _fix_file(tmp_path, monkeypatch, UPDATE_LOOP, lambda tree, text, config=None, rules=(): [_loop_finding(text)])
+    assert after == UPDATE_LOOP and not result.changed and result.fixed == []
+    assert [(r["code"], r["reason"]) for r in result.not_fixed] == [("NG999", UNPROVEN_FIX)]
+    assert [r["code"] for r in result.findings] == ["NG999"]
+
+
+def test_a_fix_that_brings_a_finding_of_another_code_is_not_applied(tmp_path, monkeypatch):
+    from flake8_nograd.findings import Finding
+    from flake8_nograd.runner import UNPROVEN_FIX
+
+    def fake_check(tree, text, config=None, rules=()):
+        if "with torch.no_grad():" in text:
+            return [Finding(6, 12, "NG998", "appears only after the wrap")]
+        return [_loop_finding(text)]
+
+    result, after = _fix_file(tmp_path, monkeypatch, UPDATE_LOOP, fake_check)
+    assert after == UPDATE_LOOP and result.fixed == []
+    assert [(r["code"], r["reason"]) for r in result.not_fixed] == [("NG999", UNPROVEN_FIX)]
+
+
+def test_the_fixes_that_prove_themselves_are_kept_when_another_code_fails(tmp_path, monkeypatch):
+    from flake8_nograd import checker
+    from flake8_nograd.runner import UNPROVEN_FIX
+
+    source = "import torch\n\n\ndef show(data):\n    for x in data:\n        print(x)\n"
+    source += "\n\ndef predict(model, x):\n    with torch.no_grad:\n        return model(x)\n"
+
+    def real_rules_and_a_buggy_one(tree, text, config=None, rules=()):
+        return checker.check_tree(tree, text, config, rules) + [_loop_finding(text)]
+
+    result, after = _fix_file(tmp_path, monkeypatch, source, real_rules_and_a_buggy_one)
+    assert after == source.replace("torch.no_grad:", "torch.no_grad():")  # NG401's fix, not the wrap
+    assert [r["code"] for r in result.fixed] == ["NG401"]
+    assert [(r["code"], r["reason"]) for r in result.not_fixed] == [("NG999", UNPROVEN_FIX)]
+    assert [r["code"] for r in result.findings] == ["NG999"]

@@ -23,7 +23,7 @@ import pytest
 from flake8_nograd.checker import INTERNAL_ERROR, check_source
 from flake8_nograd.noqa import physical_lines
 from flake8_nograd.plugin import Plugin
-from flake8_nograd.runner import RunOptions, process_file
+from flake8_nograd.runner import UNPROVEN_FIX, RunOptions, process_file
 from flake8_nograd.settings import Selection
 
 hypothesis = pytest.importorskip("hypothesis")
@@ -84,6 +84,8 @@ def assert_fix_is_sound(source: str, unsafe: bool) -> None:
         before = collections.Counter(f.code for f in check_source(source))
         result = process_file(path, options)
         assert not result.errors, result.errors
+        # The runner drops a fix pass that does not prove itself; a rule must never need that.
+        assert not [r for r in result.not_fixed if r["reason"] == UNPROVEN_FIX], result.not_fixed
         after_text = Path(path).read_bytes().decode("utf-8")
         if not result.changed:
             assert after_text == source and not result.fixed  # byte-identical
@@ -113,6 +115,9 @@ FOUND_BY_THE_FUZZER = [
     # Adding NG401's '()' made the guard work, and NG101 appeared on the backward() under it.
     "import torch\nw = torch.ones(2, requires_grad=True)\n"
     "with torch.no_grad:\n    y = w * 2\n    y.sum().backward()\n",
+    # NG301 wrapped a whole loop that re-enabled grad inside it: the wrap fixed nothing, five times.
+    "import torch\nwhile step < n:\n    torch.set_grad_enabled(True)\n"
+    "    for p in model.parameters(): p.add_(x)\n",
 ]
 
 

@@ -32,6 +32,34 @@ def test_ng301_fix_wraps_the_update_loop_and_the_statement():
     assert item.message.startswith("item assignment into parameter 'model.bias'")
 
 
+SWITCH_IN_LOOP = textwrap.dedent(
+    """\
+    import torch
+
+
+    def refresh(model, x, step, n):
+        while step < n:
+            torch.set_grad_enabled(True)
+            for p in model.parameters():
+                p.add_(x)
+            step += 1
+    """
+)
+
+
+def test_ng301_wraps_only_what_follows_a_grad_switch_in_the_loop():
+    """A `with` around the whole `while` would not outlast the `set_grad_enabled(True)` inside it:
+    the fix wraps the inner loop, and the fixed code has nothing left to report."""
+    from flake8_nograd.fixes import apply_fixes
+
+    (finding,) = check_source(SWITCH_IN_LOOP)
+    assert (finding.code, finding.line, finding.col) == ("NG301", 7, 8)
+    assert finding.fix.target == (7, 8, 8, 21)
+    fixed = apply_fixes(SWITCH_IN_LOOP, [finding.fix]).source
+    assert "        with torch.no_grad():\n            for p in model.parameters():\n" in fixed
+    assert check_source(fixed) == []
+
+
 OPTIMIZER = textwrap.dedent(
     """\
     import torch
