@@ -38,8 +38,7 @@ class InPlaceParameterUpdate(Rule):
         candidates = [
             update
             for update in analysis.parameter_updates
-            if update.statement.region.mode is GradMode.ON
-            and not is_step_method(update.function, analysis.trains(update.function))  # NG302's
+            if update.statement.region.mode is GradMode.ON and not _left_to_ng302(update, analysis)
         ]
         if not candidates:
             return
@@ -54,6 +53,13 @@ class InPlaceParameterUpdate(Rule):
                 "put the update under 'with torch.no_grad():'", safe=True, action="wrap_no_grad", target=span(anchor)
             )
             yield finding_at(anchor, anchor, self.code, message(update, anchor), fix)
+
+
+def _left_to_ng302(update: ParameterUpdate, analysis: ModuleAnalysis) -> bool:
+    """An optimizer step()'s update in the grad mode step() is called in: NG302's, whose
+    `@torch.no_grad()` covers it. One under a switch inside step() (`with torch.enable_grad():`)
+    outlasts that decorator, so it stays here."""
+    return update.statement.local is None and is_step_method(update.function, analysis.trains(update.function))
 
 
 def message(update: ParameterUpdate, anchor: ast.stmt) -> str:

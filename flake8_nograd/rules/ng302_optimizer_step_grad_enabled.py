@@ -33,7 +33,8 @@ class OptimizerStepWithGrad(Rule):
                 continue
             if function.decorator_region is not None:
                 continue  # @torch.no_grad() (or a run-time flag): nothing to say
-            unguarded = [u for u in updates if u.statement.local is None or u.statement.local.mode is GradMode.ON]
+            # Only the updates the decorator would cover; one under a switch inside step() is NG301's.
+            unguarded = [u for u in updates if u.statement.local is None]
             if not unguarded:
                 continue
             if optimizers is None:
