@@ -45,7 +45,9 @@ FUZZ = settings(
 )
 # Every rule's trigger words, so that the analysis runs on programs that do not mention torch.
 ALL_TRIGGERS = "\n# backward autograd requires_grad no_grad enable_grad inference_mode step parameters eval\n"
-SELECT_ALL = RunOptions(selection=Selection(select=("NG",)))
+# `--select NG`: every rule, the ones off by default (NG203) too, as the plugin's run() yields them.
+EVERY_RULE = Selection(select=("NG",), explicit_select=True)
+SELECT_ALL = RunOptions(selection=EVERY_RULE)
 _NOQA_COMMENT = re.compile(r"\s*#\s*noqa.*$", re.IGNORECASE)
 
 
@@ -77,7 +79,7 @@ def assert_plugin_agrees_with_command(source: str) -> None:
 
 
 def assert_fix_is_sound(source: str, unsafe: bool) -> None:
-    options = RunOptions(selection=Selection(select=("NG",)), fix=True, unsafe_fixes=unsafe)
+    options = RunOptions(selection=EVERY_RULE, fix=True, unsafe_fixes=unsafe)
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "module.py")
         Path(path).write_bytes(source.encode("utf-8"))  # bytes: newlines exactly as generated
@@ -118,6 +120,8 @@ FOUND_BY_THE_FUZZER = [
     # NG301 wrapped a whole loop that re-enabled grad inside it: the wrap fixed nothing, five times.
     "import torch\nwhile step < n:\n    torch.set_grad_enabled(True)\n"
     "    for p in model.parameters(): p.add_(x)\n",
+    # NG203 (off by default) from the plugin, while the command was run without it.
+    "import torch\nmodel.eval()\nx = model(x)\n",
 ]
 
 
