@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import difflib
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Dict, List, Optional, Set, Tuple
@@ -248,15 +249,9 @@ UNPROVEN_FIX = "the fix would not remove the finding (or would bring a new one);
 
 def _unproven_codes(before: List[Finding], applied: List[Finding], after: List[Finding]) -> Set[str]:
     """The codes for which the fixed text does not have `applied` fewer findings than before."""
-    expected: Dict[str, int] = {}
-    for finding in before:
-        expected[finding.code] = expected.get(finding.code, 0) + 1
-    for finding in applied:
-        expected[finding.code] -= 1
-    found: Dict[str, int] = {}
-    for finding in after:
-        found[finding.code] = found.get(finding.code, 0) + 1
-    return {code for code, count in found.items() if count > expected.get(code, 0)}
+    expected = Counter(f.code for f in before)
+    expected.subtract(f.code for f in applied)
+    return {code for code, count in Counter(f.code for f in after).items() if count > expected[code]}
 
 
 def run_files(

@@ -4,7 +4,7 @@ from __future__ import annotations
 import ast
 from typing import Dict, Iterator, List, Optional
 
-from ..analysis import CallSite, GradMode, ModuleAnalysis, ParameterUpdate, Region
+from ..analysis import CallSite, GradMode, ModuleAnalysis, ParameterUpdate
 from ..analysis.parameters import INPLACE_METHODS, LEAF, is_step_method
 from ..analysis.values import TENSOR_METHODS
 from ..findings import Finding, Fix, finding_at, span
@@ -83,10 +83,8 @@ class _UpdateLoops:
         self.analysis = analysis
         self.parent: Dict[int, ast.stmt] = {}
         self.calls: Dict[int, List[CallSite]] = {}
-        self.region: Dict[int, Region] = {}
         for statement in analysis.statements:
             stmt = statement.stmt
-            self.region[id(stmt)] = statement.region
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 continue  # their bodies belong to other functions
             for child in _children(stmt):
@@ -111,9 +109,9 @@ class _UpdateLoops:
         if known is None:
             # A grad-mode switch inside (`torch.set_grad_enabled(True)`) would outlast a `with`
             # put around the loop: only a loop whose statements all share its region is wrapped.
-            region = self.region.get(id(loop))
+            region = self.analysis.statement(loop).region
             known = all(
-                self._is_update_statement(stmt) and self.region.get(id(stmt)) == region
+                self._is_update_statement(stmt) and self.analysis.statement(stmt).region == region
                 for stmt in [loop] + _nested(loop)
             )
             self._only_updates[id(loop)] = known
