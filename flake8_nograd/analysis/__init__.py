@@ -20,6 +20,7 @@ from .evaluation import EvaluationFacts
 from .model import UNKNOWN, GradMode, Graph, Origin, OriginKind, Region, RegionKind, ValueState
 from .names import NameResolver
 from .parameters import ParameterUpdate, find_parameter_updates
+from .resolve import CallResolver
 from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker
 from .values import Evaluator, ValueFlow
 
@@ -48,12 +49,13 @@ class ModuleAnalysis:
         self.config = config or Config()
         self.resolver = NameResolver(tree)
         walker = StructureWalker(tree, self.resolver, self.config)
-        resolve_bases(walker, self.resolver, self.config)
+        self.calls_resolver = CallResolver(walker)
+        resolve_bases(walker, self.resolver, self.config, self.calls_resolver)
         self.functions: List[FunctionInfo] = walker.functions
         self.statements: List[StatementInfo] = walker.statements
         self.calls: List[CallSite] = walker.calls
         self.walker = walker
-        self.evaluator = Evaluator(walker)
+        self.evaluator = Evaluator(walker, self.calls_resolver)
         self._flow = ValueFlow(walker, self.evaluator)
         self.backward_calls: List[BackwardCall] = find_backward_calls(walker)
         self._functions_with_backward: Dict[int, bool] = {}

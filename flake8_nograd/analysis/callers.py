@@ -7,12 +7,13 @@ from typing import Dict, List, Set
 from ..config import Config
 from .model import GRAD_ON, GradMode, Region, RegionKind
 from .names import NameResolver
+from .resolve import CallResolver
 from .structure import FunctionInfo, Reference, StructureWalker
 
 LIGHTNING_MODULE = "lightning.pytorch.LightningModule"
 
 
-def resolve_bases(walker: StructureWalker, resolver: NameResolver, config: Config) -> None:
+def resolve_bases(walker: StructureWalker, resolver: NameResolver, config: Config, calls: CallResolver) -> None:
     """Fill in FunctionInfo.base for every function of the module."""
     hook_classes = _lightning_classes(walker, resolver)
     undecided: List[FunctionInfo] = []
@@ -28,22 +29,28 @@ def resolve_bases(walker: StructureWalker, resolver: NameResolver, config: Confi
         else:
             undecided.append(function)
 
-    by_name: Dict[str, List[Reference]] = {}
-    by_attribute: Dict[str, List[Reference]] = {}
-    for reference in walker.references:
-        (by_attribute if reference.by_attribute else by_name).setdefault(reference.name, []).append(reference)
+    callers = callers_by_function(walker, calls)
 
     # Least fixpoint from "grad on": a function turns grad-off only once all its callers are.
     for _ in range(len(undecided) + 1):
         changed = False
         for function in undecided:
-            sites = (by_attribute if function.is_method else by_name).get(function.name, [])
-            base = _base_from_callers(function, sites)
+            base = _base_from_callers(function, callers.get(id(function), []))
             if base != function.base:
                 function.base = base
                 changed = True
         if not changed:
             break
+
+
+def callers_by_function(walker: StructureWalker, calls: CallResolver) -> Dict[int, List[Reference]]:
+    """id(function) -> the references that run it (a call resolved by its receiver, or a callback)."""
+    callers: Dict[int, List[Reference]] = {}
+    for reference in walker.references:
+        callee = calls.callee_of(reference)
+        if callee is not None:
+            callers.setdefault(id(callee), []).append(reference)
+    return callers
 
 
 def _base_from_callers(function: FunctionInfo, sites: List[Reference]) -> Region:

@@ -140,20 +140,19 @@ class EvaluationFacts:
 
     def _propagate_grad_needs(self) -> None:
         """A call of a local function that needs grad (an attack helper, a nested closure) needs it too."""
-        by_name: Dict[str, List[FunctionInfo]] = {}
-        for function in self.walker.functions:
-            if not function.is_module:
-                by_name.setdefault(function.name, []).append(function)
+        resolved = [
+            (reference, callee)
+            for reference in self.walker.references
+            for callee in [self.evaluator.calls.callee_of(reference)]
+            if callee is not None
+        ]
         changed = True
         rounds = 0
         while changed and rounds < 5:
             changed = False
             rounds += 1
-            needing = {name for name, functions in by_name.items() if any(id(f) in self._grad_needs for f in functions)}
-            if not needing:
-                return
-            for reference in self.walker.references:
-                if reference.name not in needing:
+            for reference, callee in resolved:
+                if id(callee) not in self._grad_needs:
                     continue
                 statement = reference.statement
                 bucket = self._grad_needs.setdefault(id(statement.function), [])

@@ -81,6 +81,8 @@ class Reference:
     name: str
     by_attribute: bool
     statement: StatementInfo
+    receiver: Optional[ast.expr] = None  # `x` in `x.f(...)`: which object's method runs (resolve.py)
+    call: Optional[ast.Call] = None  # None for a function passed as a callback, not called here
 
 
 class StructureWalker:
@@ -101,6 +103,8 @@ class StructureWalker:
         # Flow-insensitive facts about local objects, keyed by dotted name ("model", "self.net").
         self.receivers_by_method: Dict[str, Set[str]] = {}  # for MODEL_METHODS only
         self.assigned_from: Dict[str, Set[str]] = {}  # dotted target -> canonical qualnames called
+        # dotted target -> names of non-imported callables it was assigned the result of (`x = Net()`)
+        self.constructed_from: Dict[str, Set[str]] = {}
         # Line ranges of `with pytest.raises(...)` / `self.assertRaises(...)`: code meant to fail.
         self.expected_error_lines: List[Tuple[int, int]] = []
         self._entered_regions: Set[int] = set()  # ids of regions entered with ExitStack.enter_context
@@ -315,12 +319,16 @@ class StructureWalker:
                     stack.append(child)
         if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and isinstance(stmt.value, ast.Call):
             callee = self.call_info[id(stmt.value)].qualname
-            if callee:
+            func = stmt.value.func
+            local_class = func.id if type(func) is ast.Name and callee is None else None  # type: ignore[attr-defined]
+            if callee or local_class:
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 for target in targets:
                     key = dotted_name(target)
-                    if key:
+                    if key and callee:
                         self.assigned_from.setdefault(key, set()).add(callee)
+                    elif key:
+                        self.constructed_from.setdefault(key, set()).add(local_class)  # type: ignore[arg-type]
 
     def _record_call(self, call: ast.Call, info: StatementInfo, scope: Scope) -> None:
         func = call.func
@@ -333,14 +341,19 @@ class StructureWalker:
         if qualname is None:
             if func_type is ast.Name:
                 if func.id in local_functions:  # type: ignore[attr-defined]
-                    self.references.append(Reference(func.id, False, info))  # type: ignore[attr-defined]
+                    self.references.append(Reference(func.id, False, info, None, call))  # type: ignore[attr-defined]
             elif func_type is ast.Attribute:
                 if func.attr in local_functions:  # type: ignore[attr-defined]
-                    self.references.append(Reference(func.attr, True, info))  # type: ignore[attr-defined]
+                    self.references.append(Reference(func.attr, True, info, func.value, call))  # type: ignore[attr-defined]
                 if func.attr in MODEL_METHODS:  # type: ignore[attr-defined]
                     receiver = dotted_name(func.value)  # type: ignore[attr-defined]
                     if receiver:
                         self.receivers_by_method.setdefault(func.attr, set()).add(receiver)  # type: ignore[attr-defined]
+            # `obj(x)` / `self(x)` runs `obj.forward(x)` when obj is an instance of a local module class.
+            if "forward" in local_functions and (
+                func_type is ast.Attribute or (func_type is ast.Name and func.id not in local_functions)  # type: ignore[attr-defined]
+            ):
+                self.references.append(Reference("forward", True, info, func, call))
         # Local functions passed as arguments (callbacks) are called from somewhere unknown.
         for arg in call.args:
             self._record_callback(arg, info, local_functions)
@@ -353,7 +366,7 @@ class StructureWalker:
             if arg.id in local_functions:  # type: ignore[attr-defined]
                 self.references.append(Reference(arg.id, False, info))  # type: ignore[attr-defined]
         elif arg_type is ast.Attribute and arg.attr in local_functions and dotted_name(arg.value) in ("self", "cls"):  # type: ignore[attr-defined]
-            self.references.append(Reference(arg.attr, True, info))  # type: ignore[attr-defined]
+            self.references.append(Reference(arg.attr, True, info, arg.value))  # type: ignore[attr-defined]
 
 
 # Methods only a model (an nn.Module) has: their receivers are recorded as models.

@@ -25,6 +25,7 @@ from .model import (
     merge_states,
 )
 from .limits import elif_chain
+from .resolve import CallResolver
 from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, dotted_key
 
 Env = Dict[str, ValueState]
@@ -78,8 +79,9 @@ _MODEL_FACTORY_NAME = re.compile(r"(?i)^_*(build|get|load|create|make|init|setup
 class Evaluator:
     """Computes the ValueState of an expression, given the states of the names it reads."""
 
-    def __init__(self, walker: StructureWalker) -> None:
+    def __init__(self, walker: StructureWalker, calls: CallResolver) -> None:
         self.resolver = walker.resolver
+        self.calls = calls
         self.call_info: Dict[int, CallSite] = walker.call_info
         self.loss_modules: Set[str] = {
             key for key, callees in walker.assigned_from.items() if any(_is_loss_class(c) for c in callees)

@@ -1,0 +1,106 @@
+"""Which function of this module a call runs, decided from the receiver, not from the name alone.
+
+    f(x)                 the module's (or the enclosing function's) own `def f`, unless shadowed
+    self.m(x)            method `m` of the enclosing class or of a base class defined here
+    super().m(x)         method `m` of a base class defined here
+    obj.m(x), obj(x)     when `obj` was assigned an instance of a class defined here
+                         (`obj = Net()`, `self.net = Net()`); `obj(x)` runs `forward`
+    anything else        unknown: `self.stats.update(obs)` is not the class's own `update()`
+"""
+from __future__ import annotations
+
+import ast
+from typing import Dict, List, Optional
+
+from .guards import dotted_name
+from .structure import FunctionInfo, Reference, StatementInfo, StructureWalker
+
+
+class CallResolver:
+    def __init__(self, walker: StructureWalker) -> None:
+        self._walker = walker
+        self._classes: Dict[str, List[ast.ClassDef]] = {}
+        for class_node, _scope in walker.classes:
+            self._classes.setdefault(class_node.name, []).append(class_node)
+        self._methods: Dict[int, Dict[str, FunctionInfo]] = {}
+        self._functions_by_parent: Dict[int, Dict[str, List[FunctionInfo]]] = {}
+        for function in walker.functions:
+            if function.class_node is not None:
+                self._methods.setdefault(id(function.class_node), {})[function.name] = function
+            elif function.parent is not None:
+                self._functions_by_parent.setdefault(id(function.parent), {}).setdefault(function.name, []).append(
+                    function
+                )
+
+    # -- queries --------------------------------------------------------------------------------
+    def callee_of(self, reference: Reference) -> Optional[FunctionInfo]:
+        """The function a reference (a call, or a function passed as a callback) runs, if known."""
+        if not reference.by_attribute:
+            return self.function_named(reference.name, reference.statement)
+        receiver = reference.receiver
+        if receiver is None:
+            return None
+        if isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Name) and receiver.func.id == "super":
+            own = self._enclosing_class(reference.statement.function)
+            return self.method(own, reference.name, bases_only=True) if own is not None else None
+        class_node = self.class_of(receiver, reference.statement)
+        return self.method(class_node, reference.name) if class_node is not None else None
+
+    def function_named(self, name: str, statement: StatementInfo) -> Optional[FunctionInfo]:
+        """`f` as a plain name where `statement` is: a nested `def f` of an enclosing function,
+        else the module's own (one definition only: two `def f` leave it unknown)."""
+        function: Optional[FunctionInfo] = statement.function
+        while function is not None:
+            candidates = self._functions_by_parent.get(id(function), {}).get(name, [])
+            if candidates:
+                return candidates[0] if len(candidates) == 1 else None
+            function = function.parent
+        return None
+
+    def class_of(self, receiver: ast.expr, statement: StatementInfo) -> Optional[ast.ClassDef]:
+        """The class defined here that `receiver` is an instance of, when the module says so."""
+        if isinstance(receiver, ast.Name) and receiver.id in ("self", "cls"):
+            return self._enclosing_class(statement.function)
+        key = dotted_name(receiver)
+        if key is None:
+            return None
+        names = self._walker.constructed_from.get(key)
+        if names is None or len(names) != 1:
+            return None
+        return self.class_named(next(iter(names)))
+
+    def class_named(self, name: str) -> Optional[ast.ClassDef]:
+        classes = self._classes.get(name, [])
+        return classes[0] if len(classes) == 1 else None
+
+    def method(self, class_node: ast.ClassDef, name: str, bases_only: bool = False) -> Optional[FunctionInfo]:
+        """`name` looked up in the class, then along its bases defined in this module (breadth
+        first, close enough to the MRO for single inheritance); `bases_only` for `super()`."""
+        seen = set()
+        queue = [class_node]
+        while queue:
+            current = queue.pop(0)
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            if not (bases_only and current is class_node):
+                found = self._methods.get(id(current), {}).get(name)
+                if found is not None:
+                    return found
+            for base in current.bases:
+                base_class = self.class_named(base.id) if isinstance(base, ast.Name) else None
+                if base_class is not None:
+                    queue.append(base_class)
+        return None
+
+    def methods_of(self, class_node: ast.ClassDef) -> Dict[str, FunctionInfo]:
+        return self._methods.get(id(class_node), {})
+
+    def _enclosing_class(self, function: Optional[FunctionInfo]) -> Optional[ast.ClassDef]:
+        """The class of the method `function` is (or is nested in): `self` inside a closure too."""
+        while function is not None:
+            if function.class_node is not None:
+                return function.class_node
+            function = function.parent
+        return None
+
