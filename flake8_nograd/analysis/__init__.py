@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ast
+import weakref
 from functools import cached_property
 from typing import Dict, List, Optional
 
@@ -21,6 +22,7 @@ from .model import UNKNOWN, GradMode, Graph, Origin, OriginKind, Region, RegionK
 from .names import NameResolver
 from .parameters import ParameterUpdate, find_parameter_updates
 from .resolve import CallResolver
+from .summaries import Summaries
 from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker
 from .values import Evaluator, ValueFlow
 
@@ -56,8 +58,13 @@ class ModuleAnalysis:
         self.calls: List[CallSite] = walker.calls
         self.walker = walker
         self.evaluator = Evaluator(walker, self.calls_resolver)
-        self._flow = ValueFlow(walker, self.evaluator)
         self.backward_calls: List[BackwardCall] = find_backward_calls(walker)
+        back_propagated: Dict[int, List[ast.expr]] = {}
+        for backward in self.backward_calls:
+            back_propagated.setdefault(id(backward.statement.stmt), []).extend(backward.values)
+        self._flow = ValueFlow(walker, self.evaluator, back_propagated)
+        self.summaries = Summaries(walker, self.evaluator, self._flow)
+        self.evaluator.summaries = weakref.ref(self.summaries)
         self._functions_with_backward: Dict[int, bool] = {}
         for backward in self.backward_calls:
             self._functions_with_backward[id(backward.statement.function)] = True

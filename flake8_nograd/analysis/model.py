@@ -4,7 +4,7 @@ from __future__ import annotations
 import ast
 import enum
 from dataclasses import dataclass, field
-from typing import FrozenSet, Optional
+from typing import FrozenSet, Optional, Tuple
 
 
 class GradMode(enum.Enum):
@@ -69,6 +69,9 @@ class OriginKind(enum.Enum):
     INTEGER = "integer"  # argmax(), comparisons, .long(): integer/bool tensors never require grad
     REQUIRES_GRAD = "requires_grad"  # loss.requires_grad = True / requires_grad_()
     GRAD_ON = "grad_on"  # computed with grad enabled (HAS_GRAPH)
+    GRADIENT = "gradient"  # torch.autograd.grad(...) without create_graph=True
+    BACKWARD = "backward"  # back-propagated successfully, so it has a graph (HAS_GRAPH)
+    RETURNED = "returned"  # the result of a local function (detail: its name; cause: why)
 
 
 @dataclass(frozen=True)
@@ -90,13 +93,20 @@ class ValueState:
     origin: Optional[Origin] = None
     # Facts other rules track on the same flow (e.g. "parameter", "loss_module", "model").
     tags: FrozenSet[str] = frozenset()
+    # A tuple's parts (`return loss, logs`, `torch.autograd.grad(...)`), for unpacking and `[0]`.
+    elements: Optional[Tuple["ValueState", ...]] = None
+
+    def element(self, index: int) -> Optional["ValueState"]:
+        if self.elements is None or not -len(self.elements) <= index < len(self.elements):
+            return None
+        return self.elements[index]
 
     @property
     def is_no_graph(self) -> bool:
         return self.graph is Graph.NO_GRAPH
 
     def with_tags(self, *tags: str) -> "ValueState":
-        return ValueState(self.graph, self.origin, self.tags | frozenset(tags))
+        return ValueState(self.graph, self.origin, self.tags | frozenset(tags), self.elements)
 
 
 UNKNOWN = ValueState(Graph.UNKNOWN)
@@ -108,9 +118,12 @@ def merge_states(first: ValueState, second: ValueState) -> ValueState:
     if first == second:
         return first
     tags = first.tags & second.tags
+    elements = None
+    if first.elements is not None and second.elements is not None and len(first.elements) == len(second.elements):
+        elements = tuple(merge_states(a, b) for a, b in zip(first.elements, second.elements))
     if first.graph is second.graph:
-        return ValueState(first.graph, first.origin, tags)
-    return ValueState(Graph.UNKNOWN, None, tags)
+        return ValueState(first.graph, first.origin, tags, elements)
+    return ValueState(Graph.UNKNOWN, None, tags, elements)
 
 
 def combine_states(*states: ValueState) -> ValueState:

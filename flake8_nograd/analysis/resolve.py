@@ -54,8 +54,25 @@ class CallResolver:
             candidates = self._functions_by_parent.get(id(function), {}).get(name, [])
             if candidates:
                 return candidates[0] if len(candidates) == 1 else None
+            if name in function.scope.shadowed or name in function.scope.imports:
+                return None  # a parameter or local of that name hides the outer `def`
             function = function.parent
         return None
+
+    def callee(self, call: ast.Call, statement: StatementInfo) -> Optional[FunctionInfo]:
+        """The local function or method a call runs: `f(x)`, `self.m(x)`, and `obj(x)` / `self(x)`
+        (the class's `forward`) for instances of local classes."""
+        func = call.func
+        if isinstance(func, ast.Name):
+            found = self.function_named(func.id, statement)
+            if found is not None or func.id in self._classes:
+                return found
+        if isinstance(func, ast.Attribute):
+            found = self.callee_of(Reference(func.attr, True, statement, func.value, call))
+            if found is not None:
+                return found
+        class_node = self.class_of(func, statement)
+        return self.method(class_node, "forward") if class_node is not None else None
 
     def class_of(self, receiver: ast.expr, statement: StatementInfo) -> Optional[ast.ClassDef]:
         """The class defined here that `receiver` is an instance of, when the module says so."""

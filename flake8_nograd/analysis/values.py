@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Callable, Dict, Iterable, List, Optional, Set
+from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Set
 
 from .parameters import LEAF, ParameterSources, frozen_parameter
 from .model import (
@@ -25,6 +25,9 @@ from .model import (
     merge_states,
 )
 from .limits import elif_chain
+
+if TYPE_CHECKING:
+    from .summaries import Summaries
 from .resolve import CallResolver
 from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, dotted_key
 
@@ -99,6 +102,9 @@ class Evaluator:
             if function.decorator_region is not None and function.decorator_region.mode is GradMode.ON
         }
         self.parameters = ParameterSources(walker)
+        # A weak reference to the function summaries (summaries.py), which hold this evaluator:
+        # the analysis stays free of reference cycles.
+        self.summaries: Optional[Callable[[], Optional["Summaries"]]] = None
 
     # -- object kinds (flow-insensitive) --------------------------------------------------------
     def is_loss_module(self, callee: ast.expr) -> bool:
@@ -159,8 +165,13 @@ class Evaluator:
                 return _detached(statement)
             receiver = self._evaluate_off(expr.value, statement, region, lookup)
             return receiver if receiver.is_no_graph else UNKNOWN
+        if isinstance(expr, ast.Tuple):
+            return _tuple_of([self._evaluate_off(e, statement, region, lookup) for e in expr.elts], expr)
         if isinstance(expr, ast.Subscript):
             receiver = self._evaluate_off(expr.value, statement, region, lookup)
+            element = _indexed(receiver, expr)
+            if element is not None:
+                return element
             if receiver.is_no_graph:
                 return ValueState(Graph.NO_GRAPH, receiver.origin)
             return UNKNOWN
@@ -209,8 +220,12 @@ class Evaluator:
             if self.resolver.qualname(expr, statement.scope) is not None:
                 return CONSTANT  # torch.float32, torch.device
             return _without_tags(self._evaluate_on(expr.value, statement, lookup))
+        if isinstance(expr, ast.Tuple):
+            return _tuple_of([self._evaluate_on(e, statement, lookup) for e in expr.elts], expr)
         if isinstance(expr, ast.Subscript):
-            return _without_tags(self._evaluate_on(expr.value, statement, lookup))
+            receiver = self._evaluate_on(expr.value, statement, lookup)
+            element = _indexed(receiver, expr)
+            return element if element is not None else _without_tags(receiver)
         if isinstance(expr, ast.BinOp):
             return combine_states(
                 self._evaluate_on(expr.left, statement, lookup), self._evaluate_on(expr.right, statement, lookup)
@@ -228,8 +243,6 @@ class Evaluator:
         func = call.func
         qualname = self._qualname(call)
         if qualname is not None:
-            if qualname == "torch.nn.Parameter":
-                return UNKNOWN if frozen_parameter(call) else UNKNOWN.with_tags("parameter")
             if qualname.startswith("torch.nn.") and qualname.rpartition(".")[2][:1].isupper():
                 return UNKNOWN  # constructing a module
             if is_loss_function(qualname):
@@ -237,6 +250,9 @@ class Evaluator:
             if qualname.startswith("torch."):
                 return combine_states(*self._argument_states(call, statement, lookup))
             return UNKNOWN
+        returned = self._returned_by_local_function(call, statement)
+        if returned is not None:
+            return returned
         if isinstance(func, ast.Attribute):
             if func.attr in TENSOR_METHODS:
                 receiver = self._evaluate_on(func.value, statement, lookup)
@@ -254,6 +270,17 @@ class Evaluator:
     def _special_call(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> Optional[ValueState]:
         """Calls whose result state does not depend on grad mode."""
         qualname = self._qualname(call)
+        if qualname == "torch.nn.Parameter":
+            # Always a leaf that requires grad, under a guard too (unless requires_grad=False).
+            return UNKNOWN if frozen_parameter(call) else UNKNOWN.with_tags("parameter")
+        if qualname == "torch.autograd.grad" and not any(
+            kw.arg == "create_graph" and not (isinstance(kw.value, ast.Constant) and not kw.value.value)
+            for kw in call.keywords
+        ):
+            return ValueState(
+                Graph.NO_GRAPH,
+                Origin(OriginKind.GRADIENT, statement.stmt.lineno, detail="torch.autograd.grad()", statement=statement.stmt),
+            )
         if qualname in CREATION_FUNCTIONS:
             if any(kw.arg == "requires_grad" and _is_true(kw.value) for kw in call.keywords):
                 return UNKNOWN.with_tags("requires_grad_leaf")
@@ -278,6 +305,20 @@ class Evaluator:
                 return receiver
         return None
 
+    def _returned_by_local_function(self, call: ast.Call, statement: StatementInfo) -> Optional[ValueState]:
+        """What a call of a function or method defined here returns, from its summary; None when the
+        callee is unknown or its result is (then name heuristics may still decide)."""
+        summaries = self.summaries() if self.summaries is not None else None
+        if summaries is None:
+            return None
+        callee = self.calls.callee(call, statement)
+        if callee is None:
+            return None
+        returned = summaries.returned(callee)
+        if returned is None or (returned.graph is Graph.UNKNOWN and returned.elements is None):
+            return None
+        return _as_returned(returned, callee.name, statement)
+
     def _loss_call(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> ValueState:
         """A loss follows its input (first argument): targets come from data and carry no graph."""
         states = self._argument_states(call, statement, lookup)
@@ -299,6 +340,39 @@ class Evaluator:
     def _qualname(self, call: ast.Call) -> Optional[str]:
         site = self.call_info.get(id(call))
         return site.qualname if site is not None else None
+
+
+def _tuple_of(states: List[ValueState], expr: ast.Tuple) -> ValueState:
+    if any(isinstance(element, ast.Starred) for element in expr.elts):
+        return UNKNOWN
+    return ValueState(Graph.UNKNOWN, elements=tuple(states))
+
+
+def _indexed(receiver: ValueState, expr: ast.Subscript) -> Optional[ValueState]:
+    """`pair[0]` of a value whose parts are known."""
+    index = expr.slice
+    if isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub) and isinstance(index.operand, ast.Constant):
+        position = index.operand.value
+        position = -position if isinstance(position, int) and not isinstance(position, bool) else None
+    else:
+        position = index.value if isinstance(index, ast.Constant) else None
+    if not isinstance(position, int) or isinstance(position, bool):
+        return None
+    return receiver.element(position)
+
+
+def _as_returned(returned: ValueState, function: str, statement: StatementInfo) -> ValueState:
+    """A callee's return state at its call site: the origin names the call and keeps the callee's reason."""
+    if returned.elements is not None:
+        return ValueState(
+            Graph.UNKNOWN, elements=tuple(_as_returned(part, function, statement) for part in returned.elements)
+        )
+    if returned.graph is Graph.UNKNOWN or returned.graph is Graph.CONSTANT:
+        return ValueState(returned.graph)
+    origin = Origin(
+        OriginKind.RETURNED, statement.stmt.lineno, detail=function, statement=statement.stmt, cause=returned.origin
+    )
+    return ValueState(returned.graph, origin)
 
 
 def silenced(state: ValueState, stmt: ast.stmt) -> ValueState:
@@ -363,17 +437,26 @@ class ValueFlow:
     parameter update), so the flow runs only for those a rule queries.
     """
 
-    def __init__(self, walker: StructureWalker, evaluator: Evaluator) -> None:
+    def __init__(self, walker: StructureWalker, evaluator: Evaluator, back_propagated: Dict[int, List[ast.expr]]) -> None:
         self.walker = walker
         self.evaluator = evaluator
         self.name_states: Dict[int, ValueState] = {}
         self._done: Set[int] = set()
+        self._end_reachable: Set[int] = set()
+        # id(statement) -> the values its backward call walks: evidence that they have a graph.
+        self._back_propagated = back_propagated
 
     def ensure(self, function: FunctionInfo) -> None:
         """Run the flow over `function` unless it already ran."""
         if id(function) not in self._done:
             self._done.add(id(function))
-            self._block(function.node.body, {})
+            if self._block(function.node.body, {}) is not None:
+                self._end_reachable.add(id(function))
+
+    def end_reachable(self, function: FunctionInfo) -> bool:
+        """Can control fall off the end of the function's body (an implicit `return None`)?"""
+        self.ensure(function)
+        return id(function) in self._end_reachable
 
     # -- statements -----------------------------------------------------------------------------
     def _block(self, body: Iterable[ast.stmt], env: Env) -> Optional[Env]:
@@ -432,6 +515,13 @@ class ValueFlow:
                 env[stmt.target.id] = self._augmented(stmt, info, current, self._evaluate_in(info, env))
         elif isinstance(stmt, ast.Expr):
             self._expression_statement(stmt, info, env)
+            for value in self._back_propagated.get(id(stmt), ()):
+                if isinstance(value, ast.Name) and env.get(value.id, UNKNOWN).graph is Graph.UNKNOWN:
+                    # backward() returned, so the value has a graph (it raises otherwise).
+                    env[value.id] = ValueState(
+                        Graph.HAS_GRAPH, Origin(OriginKind.BACKWARD, stmt.lineno, statement=stmt), env[value.id].tags
+                        if value.id in env else frozenset()
+                    )
         elif isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
             return self._loop(stmt, env)
         elif isinstance(stmt, ast.If):
@@ -475,6 +565,11 @@ class ValueFlow:
             if isinstance(value_expr, (ast.Tuple, ast.List)) and len(value_expr.elts) == len(target.elts):
                 for element_target, element in zip(target.elts, value_expr.elts):
                     self._bind(element_target, element, evaluate(element), env, evaluate)
+            elif value.elements is not None and len(value.elements) == len(target.elts) and not any(
+                isinstance(element_target, ast.Starred) for element_target in target.elts
+            ):
+                for element_target, part in zip(target.elts, value.elements):
+                    self._bind(element_target, _NO_EXPRESSION, part, env, evaluate)
             else:
                 # `out, aux = model(x)` under no_grad: every part is computed without a graph.
                 part = ValueState(value.graph, value.origin) if value.is_no_graph else UNKNOWN
@@ -482,7 +577,7 @@ class ValueFlow:
                     if isinstance(element_target, ast.Starred):
                         _forget_target(element_target.value, env)
                     else:
-                        self._bind(element_target, element_target, part, env, evaluate)
+                        self._bind(element_target, _NO_EXPRESSION, part, env, evaluate)
 
     def _augmented(self, stmt: ast.AugAssign, info: StatementInfo, current: ValueState, evaluate) -> ValueState:
         value = evaluate(stmt.value)
@@ -549,6 +644,10 @@ class ValueFlow:
         for node in ast.walk(stmt):
             if isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
                 env[node.target.id] = evaluate(node.value)
+
+
+# The value expression when a part is bound from a known state (no expression to evaluate).
+_NO_EXPRESSION = ast.Constant(value=None)
 
 
 def _is_requires_grad_switch(stmt: ast.Assign) -> bool:

@@ -26,6 +26,17 @@ class BackwardWithoutGraph(Rule):
 
 def explain(name: str, origin: Origin, api: str) -> str:
     """Why `name` has no graph, and what to do instead."""
+    if origin.kind is OriginKind.RETURNED:
+        cause = f", {returned_value(origin.cause)}" if origin.cause is not None else ""
+        return (
+            f"'{name}' is what '{origin.detail}()' returns (line {origin.line}){cause}, and has no graph; "
+            f"call {api} on a value computed with grad, or make '{origin.detail}' return one"
+        )
+    if origin.kind is OriginKind.GRADIENT:
+        return (
+            f"'{name}' comes from torch.autograd.grad() without create_graph=True (line {origin.line}) and has "
+            f"no graph; pass create_graph=True to differentiate through the gradient"
+        )
     if origin.kind is OriginKind.DETACH:
         return (
             f"'{name}' comes from a detached tensor (line {origin.line}) and has no graph; "
@@ -61,3 +72,22 @@ def explain(name: str, origin: Origin, api: str) -> str:
     else:
         fix = f"call '{region.function}' where grad is enabled, or compute it inside 'with torch.enable_grad():'"
     return f"{where} and {why}; {fix}"
+
+
+def returned_value(origin: Origin) -> str:
+    """What a function returns, for "'x' is what 'f()' returns, <this>"."""
+    if origin.kind is OriginKind.DETACH:
+        return f"a detached tensor (line {origin.line})"
+    if origin.kind is OriginKind.CREATED:
+        return f"a tensor from {origin.detail} without requires_grad (line {origin.line})"
+    if origin.kind is OriginKind.INTEGER:
+        return f"an integer/bool result of {origin.detail} (line {origin.line})"
+    if origin.kind is OriginKind.NUMBER:
+        return f"a Python number from {origin.detail} (line {origin.line})"
+    if origin.kind is OriginKind.GRADIENT:
+        return f"a gradient from torch.autograd.grad() without create_graph=True (line {origin.line})"
+    if origin.kind is OriginKind.RETURNED:
+        return f"what '{origin.detail}()' returns (line {origin.line})"
+    if origin.region is not None:
+        return f"computed {origin.region.describe()}"
+    return "a value without a graph"
