@@ -87,6 +87,14 @@ class Origin:
     cause: Optional["Origin"] = None  # for SILENCED: why the value had no graph
 
 
+class Kind(enum.Enum):
+    """What kind of object a value is, where the code says so (a torch factory, a tensor method)."""
+
+    TENSOR = "tensor"
+    NUMBER = "number"  # a Python number: .item(), float(), len()
+    UNKNOWN = "unknown"  # anything: a model output may be a tuple or a dict, `.data` an attribute
+
+
 @dataclass(frozen=True)
 class ValueState:
     graph: Graph
@@ -95,6 +103,14 @@ class ValueState:
     tags: FrozenSet[str] = frozenset()
     # A tuple's parts (`return loss, logs`, `torch.autograd.grad(...)`), for unpacking and `[0]`.
     elements: Optional[Tuple["ValueState", ...]] = None
+    kind: Kind = Kind.UNKNOWN
+
+    @property
+    def is_tensor(self) -> bool:
+        return self.kind is Kind.TENSOR
+
+    def of_kind(self, kind: Kind) -> "ValueState":
+        return ValueState(self.graph, self.origin, self.tags, self.elements, kind)
 
     def element(self, index: int) -> Optional["ValueState"]:
         if self.elements is None or not -len(self.elements) <= index < len(self.elements):
@@ -106,7 +122,7 @@ class ValueState:
         return self.graph is Graph.NO_GRAPH
 
     def with_tags(self, *tags: str) -> "ValueState":
-        return ValueState(self.graph, self.origin, self.tags | frozenset(tags), self.elements)
+        return ValueState(self.graph, self.origin, self.tags | frozenset(tags), self.elements, self.kind)
 
 
 UNKNOWN = ValueState(Graph.UNKNOWN)
@@ -121,26 +137,28 @@ def merge_states(first: ValueState, second: ValueState) -> ValueState:
     elements = None
     if first.elements is not None and second.elements is not None and len(first.elements) == len(second.elements):
         elements = tuple(merge_states(a, b) for a, b in zip(first.elements, second.elements))
+    kind = first.kind if first.kind is second.kind else Kind.UNKNOWN
     if first.graph is second.graph:
-        return ValueState(first.graph, first.origin, tags, elements)
-    return ValueState(Graph.UNKNOWN, None, tags, elements)
+        return ValueState(first.graph, first.origin, tags, elements, kind)
+    return ValueState(Graph.UNKNOWN, None, tags, elements, kind)
 
 
 def combine_states(*states: ValueState) -> ValueState:
     """State of a computation (arithmetic, a pure op) from its operands' states."""
     # The result is a new tensor: operands' tags ("parameter", ...) do not carry over.
+    kind = Kind.TENSOR if any(state.kind is Kind.TENSOR for state in states) else Kind.UNKNOWN
     silenced = [state for state in states if state.graph is Graph.SILENCED]
     if silenced:
         others = [state for state in states if state.graph not in (Graph.SILENCED, Graph.CONSTANT)]
         if not others:
-            return ValueState(Graph.SILENCED, silenced[0].origin)  # `loss.mean()`, `loss * 2`: still that leaf
+            return ValueState(Graph.SILENCED, silenced[0].origin, kind=kind)  # `loss.mean()`: still that leaf
         if any(state.graph is Graph.UNKNOWN for state in others):
-            return UNKNOWN
+            return ValueState(Graph.UNKNOWN, kind=kind)
         # Combined with another tensor, the switched-on leaf is an input whose gradient is wanted
         # (`x = z.detach().requires_grad_(); (x @ w).sum().backward()`): a graph, not NG102.
-        return ValueState(Graph.HAS_GRAPH, silenced[0].origin)
+        return ValueState(Graph.HAS_GRAPH, silenced[0].origin, kind=kind)
     for graph in (Graph.HAS_GRAPH, Graph.UNKNOWN, Graph.NO_GRAPH):
         for state in states:
             if state.graph is graph:
-                return ValueState(graph, state.origin) if graph is not Graph.UNKNOWN else UNKNOWN
+                return ValueState(graph, state.origin if graph is not Graph.UNKNOWN else None, kind=kind)
     return CONSTANT

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Set
 from .parameters import LEAF, ParameterSources, frozen_parameter
 from .model import (
     CONSTANT,
+    Kind,
     UNKNOWN,
     Graph,
     GradMode,
@@ -32,6 +33,7 @@ from .resolve import CallResolver
 from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, dotted_key
 
 Env = Dict[str, ValueState]
+TENSOR = ValueState(Graph.UNKNOWN, kind=Kind.TENSOR)
 Lookup = Callable[[ast.Name], ValueState]
 
 # torch factories: a fresh leaf without a graph unless requires_grad=True is passed.
@@ -162,7 +164,7 @@ class Evaluator:
             )
         if isinstance(expr, ast.Attribute):
             if expr.attr == "data":
-                return _detached(statement)
+                return self._data_of(expr, statement, lookup)
             receiver = self._evaluate_off(expr.value, statement, region, lookup)
             return receiver if receiver.is_no_graph else UNKNOWN
         if isinstance(expr, ast.Tuple):
@@ -214,7 +216,7 @@ class Evaluator:
             )
         if isinstance(expr, ast.Attribute):
             if expr.attr == "data":
-                return _detached(statement)
+                return self._data_of(expr, statement, lookup)
             if expr.attr == "grad":
                 return UNKNOWN
             if self.resolver.qualname(expr, statement.scope) is not None:
@@ -246,9 +248,10 @@ class Evaluator:
             if qualname.startswith("torch.nn.") and qualname.rpartition(".")[2][:1].isupper():
                 return UNKNOWN  # constructing a module
             if is_loss_function(qualname):
-                return self._loss_call(call, statement, lookup)
+                return self._loss_call(call, statement, lookup).of_kind(Kind.TENSOR)
             if qualname.startswith("torch."):
-                return combine_states(*self._argument_states(call, statement, lookup))
+                state = combine_states(*self._argument_states(call, statement, lookup))
+                return state.of_kind(Kind.TENSOR) if returns_tensor(qualname) else state.of_kind(Kind.UNKNOWN)
             return UNKNOWN
         returned = self._returned_by_local_function(call, statement)
         if returned is not None:
@@ -256,13 +259,14 @@ class Evaluator:
         if isinstance(func, ast.Attribute):
             if func.attr in TENSOR_METHODS:
                 receiver = self._evaluate_on(func.value, statement, lookup)
-                return combine_states(receiver, *self._argument_states(call, statement, lookup))
+                state = combine_states(receiver, *self._argument_states(call, statement, lookup))
+                return state if receiver.is_tensor else state.of_kind(Kind.UNKNOWN)
             if func.attr == "forward" and self.is_model(func.value):
                 return _grad_on(statement)
         if isinstance(func, ast.Name) and func.id in NUMBER_BUILTINS:
             return _number(statement, func.id + "()")
         if self.is_loss_module(func):
-            return self._loss_call(call, statement, lookup)
+            return self._loss_call(call, statement, lookup).of_kind(Kind.TENSOR)
         if self.is_model(func):
             return _grad_on(statement)
         return UNKNOWN
@@ -272,7 +276,7 @@ class Evaluator:
         qualname = self._qualname(call)
         if qualname == "torch.nn.Parameter":
             # Always a leaf that requires grad, under a guard too (unless requires_grad=False).
-            return UNKNOWN if frozen_parameter(call) else UNKNOWN.with_tags("parameter")
+            return TENSOR if frozen_parameter(call) else TENSOR.with_tags("parameter")
         if qualname == "torch.autograd.grad" and not any(
             kw.arg == "create_graph" and not (isinstance(kw.value, ast.Constant) and not kw.value.value)
             for kw in call.keywords
@@ -280,13 +284,15 @@ class Evaluator:
             return ValueState(
                 Graph.NO_GRAPH,
                 Origin(OriginKind.GRADIENT, statement.stmt.lineno, detail="torch.autograd.grad()", statement=statement.stmt),
+                kind=Kind.TENSOR,  # a tuple of tensors: `[0]` and unpacking give tensors
             )
         if qualname in CREATION_FUNCTIONS:
             if any(kw.arg == "requires_grad" and _is_true(kw.value) for kw in call.keywords):
-                return UNKNOWN.with_tags("requires_grad_leaf")
+                return TENSOR.with_tags("requires_grad_leaf")
             return ValueState(
                 Graph.NO_GRAPH,
                 Origin(OriginKind.CREATED, statement.stmt.lineno, detail=qualname + "()", statement=statement.stmt),
+                kind=Kind.TENSOR,
             )
         if qualname in INTEGER_FUNCTIONS:
             return _integer(statement, qualname + "()")
@@ -304,6 +310,11 @@ class Evaluator:
                     return silenced(receiver, statement.stmt)
                 return receiver
         return None
+
+    def _data_of(self, expr: ast.Attribute, statement: StatementInfo, lookup: Lookup) -> ValueState:
+        """`x.data` is `Tensor.data` (detached) only when `x` is known to be a tensor."""
+        receiver = self._evaluate_on(expr.value, statement, lookup)
+        return _detached(statement) if receiver.is_tensor else UNKNOWN
 
     def _returned_by_local_function(self, call: ast.Call, statement: StatementInfo) -> Optional[ValueState]:
         """What a call of a function or method defined here returns, from its summary; None when the
@@ -384,12 +395,28 @@ def silenced(state: ValueState, stmt: ast.stmt) -> ValueState:
             frozenset((LEAF,)),
         )
     # A tensor without a graph is a leaf: with requires_grad on, in-place updates of it raise.
-    return UNKNOWN.with_tags(LEAF) if state.is_no_graph else state
+    return TENSOR.with_tags(LEAF) if state.is_no_graph else state
 
 
 _LOSS_FUNCTIONS = frozenset(
     "cross_entropy binary_cross_entropy binary_cross_entropy_with_logits kl_div nll_loss".split()
 )
+
+
+# torch namespaces whose lowercase functions return tensors, and the exceptions among them.
+_TENSOR_NAMESPACES = frozenset(("torch", "torch.nn.functional", "torch.linalg", "torch.fft", "torch.special"))
+_NOT_TENSOR_FUNCTIONS = frozenset(
+    "device dtype load save is_tensor is_grad_enabled is_inference_mode_enabled get_default_dtype manual_seed "
+    "no_grad enable_grad inference_mode set_grad_enabled compile jit numel is_floating_point typename "
+    "unique_consecutive chunk split unbind tensor_split meshgrid broadcast_tensors sort topk max min "
+    "lu slogdet eigh eig svd qr".split()
+)
+
+
+def returns_tensor(qualname: str) -> bool:
+    """torch.cat, F.softmax, torch.linalg.norm: a tensor (not a tuple, a module or a flag)."""
+    module, _, name = qualname.rpartition(".")
+    return module in _TENSOR_NAMESPACES and name[:1].islower() and name not in _NOT_TENSOR_FUNCTIONS
 
 
 def is_loss_function(qualname: str) -> bool:
@@ -407,16 +434,20 @@ def _is_true(expr: ast.expr) -> bool:
 
 
 def _without_tags(state: ValueState) -> ValueState:
-    return ValueState(state.graph, state.origin) if state.tags else state
+    return ValueState(state.graph, state.origin, kind=state.kind) if state.tags or state.elements else state
 
 
 def _detached(statement: StatementInfo) -> ValueState:
-    return ValueState(Graph.NO_GRAPH, Origin(OriginKind.DETACH, statement.stmt.lineno, statement=statement.stmt))
+    return ValueState(
+        Graph.NO_GRAPH, Origin(OriginKind.DETACH, statement.stmt.lineno, statement=statement.stmt), kind=Kind.TENSOR
+    )
 
 
 def _number(statement: StatementInfo, how: str) -> ValueState:
     return ValueState(
-        Graph.NO_GRAPH, Origin(OriginKind.NUMBER, statement.stmt.lineno, detail=how, statement=statement.stmt)
+        Graph.NO_GRAPH,
+        Origin(OriginKind.NUMBER, statement.stmt.lineno, detail=how, statement=statement.stmt),
+        kind=Kind.NUMBER,
     )
 
 
@@ -519,8 +550,10 @@ class ValueFlow:
                 if isinstance(value, ast.Name) and env.get(value.id, UNKNOWN).graph is Graph.UNKNOWN:
                     # backward() returned, so the value has a graph (it raises otherwise).
                     env[value.id] = ValueState(
-                        Graph.HAS_GRAPH, Origin(OriginKind.BACKWARD, stmt.lineno, statement=stmt), env[value.id].tags
-                        if value.id in env else frozenset()
+                        Graph.HAS_GRAPH,
+                        Origin(OriginKind.BACKWARD, stmt.lineno, statement=stmt),
+                        env[value.id].tags if value.id in env else frozenset(),
+                        kind=Kind.TENSOR,
                     )
         elif isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
             return self._loop(stmt, env)
