@@ -16,7 +16,7 @@ from typing import Dict, List, Optional
 
 from ..config import Config
 from .backward import BackwardCall, find_backward_calls
-from .callers import resolve_bases
+from .callers import leaking_calls, resolve_bases
 from .evaluation import EvaluationFacts
 from .model import UNKNOWN, GradMode, Graph, Origin, OriginKind, Region, RegionKind, ValueState
 from .names import NameResolver
@@ -51,7 +51,20 @@ class ModuleAnalysis:
         self.config = config or Config()
         self.resolver = NameResolver(tree)
         walker = StructureWalker(tree, self.resolver, self.config)
-        self.calls_resolver = CallResolver(walker)
+        calls = CallResolver(walker)
+        # A function that switches grad off and returns without switching it back leaves grad off
+        # after every call of it: walk again with those calls known (rare: most modules walk once).
+        leaks = leaking_calls(walker, calls)
+        for _ in range(3):
+            if not leaks:
+                break
+            walker = StructureWalker(tree, self.resolver, self.config, leaks)
+            calls = CallResolver(walker)
+            more = leaking_calls(walker, calls)
+            if more.keys() == leaks.keys():
+                break
+            leaks = more
+        self.calls_resolver = calls
         resolve_bases(walker, self.resolver, self.config, self.calls_resolver)
         self.functions: List[FunctionInfo] = walker.functions
         self.statements: List[StatementInfo] = walker.statements

@@ -5,6 +5,7 @@ import ast
 from typing import Dict, List, Set
 
 from ..config import Config
+from .limits import short_source
 from .model import GRAD_ON, GradMode, Region, RegionKind
 from .names import NameResolver
 from .resolve import CallResolver
@@ -29,7 +30,7 @@ def resolve_bases(walker: StructureWalker, resolver: NameResolver, config: Confi
         else:
             undecided.append(function)
 
-    callers = callers_by_function(walker, calls)
+    callers = calls.callers()
 
     # Least fixpoint from "grad on": a function turns grad-off only once all its callers are.
     for _ in range(len(undecided) + 1):
@@ -43,14 +44,25 @@ def resolve_bases(walker: StructureWalker, resolver: NameResolver, config: Confi
             break
 
 
-def callers_by_function(walker: StructureWalker, calls: CallResolver) -> Dict[int, List[Reference]]:
-    """id(function) -> the references that run it (a call resolved by its receiver, or a callback)."""
-    callers: Dict[int, List[Reference]] = {}
-    for reference in walker.references:
-        callee = calls.callee_of(reference)
-        if callee is not None:
-            callers.setdefault(id(callee), []).append(reference)
-    return callers
+def leaking_calls(walker: StructureWalker, calls: CallResolver) -> Dict[int, Region]:
+    """id(call) -> the region after it, for each call of a function that leaves grad off
+    (`torch.set_grad_enabled(False)`, or a call of such a function, not switched back)."""
+    leaks: Dict[int, Region] = {}
+    callers = None
+    for function in walker.functions:
+        end = function.exit_region
+        if function.is_module or end is None or end.mode is not GradMode.OFF:
+            continue
+        if end.kind not in (RegionKind.STATEMENT, RegionKind.LEFT_OFF):
+            continue
+        callers = callers if callers is not None else calls.callers()
+        for reference in callers.get(id(function), []):
+            if reference.call is not None:
+                call = reference.call
+                leaks[id(call)] = Region(
+                    GradMode.OFF, RegionKind.LEFT_OFF, short_source(call.func) + "()", call.lineno, function=function.name
+                )
+    return leaks
 
 
 def _base_from_callers(function: FunctionInfo, sites: List[Reference]) -> Region:

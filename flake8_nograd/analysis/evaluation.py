@@ -140,11 +140,10 @@ class EvaluationFacts:
 
     def _propagate_grad_needs(self) -> None:
         """A call of a local function that needs grad (an attack helper, a nested closure) needs it too."""
+        functions = {id(function): function for function in self.walker.functions}
         resolved = [
-            (reference, callee)
-            for reference in self.walker.references
-            for callee in [self.evaluator.calls.callee_of(reference)]
-            if callee is not None
+            (reference, functions[key]) for key, references in self.evaluator.calls.callers().items()
+            for reference in references
         ]
         changed = True
         rounds = 0

@@ -20,6 +20,7 @@ class RegionKind(enum.Enum):
     DECORATOR = "decorator"  # @torch.no_grad() def f(): ...
     HOOK = "hook"  # a framework method run without grad (Lightning's validation_step, ...)
     CALLERS = "callers"  # every call of the function in the module is grad-off
+    LEFT_OFF = "left_off"  # after a call of a function that switches grad off and does not switch it back
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class Region:
             return f"in '{self.function}' (run without grad by the framework)"
         if self.kind is RegionKind.CALLERS:
             return f"in '{self.function}' (only called with grad disabled)"
+        if self.kind is RegionKind.LEFT_OFF:
+            return f"after '{self.label}' (line {self.line}) left grad disabled"
         return "with grad enabled"
 
 

@@ -4,7 +4,8 @@
     self.m(x)            method `m` of the enclosing class or of a base class defined here
     super().m(x)         method `m` of a base class defined here
     obj.m(x), obj(x)     when `obj` was assigned an instance of a class defined here
-                         (`obj = Net()`, `self.net = Net()`); `obj(x)` runs `forward`
+                         (`obj = Net()`, `self.net = Net()`), or is a parameter that every
+                         call site passes such an instance; `obj(x)` runs `forward`
     anything else        unknown: `self.stats.update(obs)` is not the class's own `update()`
 """
 from __future__ import annotations
@@ -24,6 +25,9 @@ class CallResolver:
             self._classes.setdefault(class_node.name, []).append(class_node)
         self._methods: Dict[int, Dict[str, FunctionInfo]] = {}
         self._functions_by_parent: Dict[int, Dict[str, List[FunctionInfo]]] = {}
+        self._callers: Optional[Dict[int, List[Reference]]] = None
+        self._direct: Optional[Dict[int, List[Reference]]] = None
+        self._parameter_classes: Dict[tuple, Optional[ast.ClassDef]] = {}
         for function in walker.functions:
             if function.class_node is not None:
                 self._methods.setdefault(id(function.class_node), {})[function.name] = function
@@ -33,8 +37,9 @@ class CallResolver:
                 )
 
     # -- queries --------------------------------------------------------------------------------
-    def callee_of(self, reference: Reference) -> Optional[FunctionInfo]:
-        """The function a reference (a call, or a function passed as a callback) runs, if known."""
+    def callee_of(self, reference: Reference, through_parameters: bool = True) -> Optional[FunctionInfo]:
+        """The function a reference (a call, or a function passed as a callback) runs, if known;
+        `through_parameters=False` leaves out receivers typed from call sites (used to find them)."""
         if not reference.by_attribute:
             return self.function_named(reference.name, reference.statement)
         receiver = reference.receiver
@@ -43,7 +48,7 @@ class CallResolver:
         if isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Name) and receiver.func.id == "super":
             own = self._enclosing_class(reference.statement.function)
             return self.method(own, reference.name, bases_only=True) if own is not None else None
-        class_node = self.class_of(receiver, reference.statement)
+        class_node = self.class_of(receiver, reference.statement, through_parameters)
         return self.method(class_node, reference.name) if class_node is not None else None
 
     def function_named(self, name: str, statement: StatementInfo) -> Optional[FunctionInfo]:
@@ -74,7 +79,9 @@ class CallResolver:
         class_node = self.class_of(func, statement)
         return self.method(class_node, "forward") if class_node is not None else None
 
-    def class_of(self, receiver: ast.expr, statement: StatementInfo) -> Optional[ast.ClassDef]:
+    def class_of(
+        self, receiver: ast.expr, statement: StatementInfo, through_parameters: bool = True
+    ) -> Optional[ast.ClassDef]:
         """The class defined here that `receiver` is an instance of, when the module says so."""
         if isinstance(receiver, ast.Name) and receiver.id in ("self", "cls"):
             return self._enclosing_class(statement.function)
@@ -82,9 +89,63 @@ class CallResolver:
         if key is None:
             return None
         names = self._walker.constructed_from.get(key)
-        if names is None or len(names) != 1:
+        if names is None:
+            if through_parameters and isinstance(receiver, ast.Name):
+                return self._parameter_class(statement.function, receiver.id)
+            return None
+        if len(names) != 1:
             return None
         return self.class_named(next(iter(names)))
+
+    def callers(self) -> Dict[int, List[Reference]]:
+        """id(function) -> the references that run it (calls resolved by receiver, and callbacks)."""
+        if self._callers is None:
+            self._callers = self._references_by_callee(through_parameters=True)
+        return self._callers
+
+    def _direct_callers(self) -> Dict[int, List[Reference]]:
+        if self._direct is None:
+            self._direct = self._references_by_callee(through_parameters=False)
+        return self._direct
+
+    def _references_by_callee(self, through_parameters: bool) -> Dict[int, List[Reference]]:
+        found: Dict[int, List[Reference]] = {}
+        for reference in self._walker.references:
+            callee = self.callee_of(reference, through_parameters)
+            if callee is not None:
+                found.setdefault(id(callee), []).append(reference)
+        return found
+
+    def _parameter_class(self, function: FunctionInfo, name: str) -> Optional[ast.ClassDef]:
+        """The local class of parameter `name` of `function`, when every call site agrees on it
+        (`train_step(net, ...)` after `net = Denoiser()`)."""
+        key = (id(function), name)
+        if key in self._parameter_classes:
+            return self._parameter_classes[key]
+        found = None if function.is_module else self._agreed_argument_class(function, name)
+        self._parameter_classes[key] = found
+        return found
+
+    def _agreed_argument_class(self, function: FunctionInfo, name: str) -> Optional[ast.ClassDef]:
+        args = function.node.args  # type: ignore[union-attr]
+        positional = [a.arg for a in args.posonlyargs + args.args]
+        if name not in positional and name not in [a.arg for a in args.kwonlyargs]:
+            return None
+        index = positional.index(name) if name in positional else None
+        sites = self._direct_callers().get(id(function), [])
+        found: Optional[ast.ClassDef] = None
+        for reference in sites:
+            call = reference.call
+            if call is None:
+                return None  # passed as a callback: called with anything
+            argument = _argument_for(call, name, index, bound_receiver=reference.by_attribute and function.is_method)
+            if argument is None:
+                return None
+            class_node = self.class_of(argument, reference.statement, through_parameters=False)
+            if class_node is None or (found is not None and class_node is not found):
+                return None
+            found = class_node
+        return found
 
     def class_named(self, name: str) -> Optional[ast.ClassDef]:
         classes = self._classes.get(name, [])
@@ -121,3 +182,16 @@ class CallResolver:
             function = function.parent
         return None
 
+
+
+def _argument_for(call: ast.Call, name: str, index: Optional[int], bound_receiver: bool) -> Optional[ast.expr]:
+    """The argument a call passes for parameter `name` (at `index`, counting `self` for methods)."""
+    for keyword in call.keywords:
+        if keyword.arg == name:
+            return keyword.value
+    if index is None:
+        return None
+    position = index - 1 if bound_receiver else index
+    if position < 0 or position >= len(call.args) or any(isinstance(a, ast.Starred) for a in call.args[: position + 1]):
+        return None
+    return call.args[position]

@@ -31,6 +31,9 @@ class FunctionInfo:
     parent: Optional["FunctionInfo"] = None
     decorator_region: Optional[Region] = None
     base: Region = GRAD_ON  # filled in by callers.resolve_bases
+    # The local region in force at the end of the body (None: the base region): a
+    # `torch.set_grad_enabled(False)` never switched back leaves grad off for the caller.
+    exit_region: Optional[Region] = None
     # No list of its statements here (StructureWalker.statements_of): a statement points to its
     # function, and a pointer back would make every analysis a reference cycle, left to the cyclic
     # garbage collector instead of freed at once (13% of a check run went to collecting them).
@@ -88,9 +91,17 @@ class Reference:
 class StructureWalker:
     """Walks every statement once, recording everything the rules and later passes need."""
 
-    def __init__(self, tree: ast.Module, resolver: NameResolver, config: Config) -> None:
+    def __init__(
+        self,
+        tree: ast.Module,
+        resolver: NameResolver,
+        config: Config,
+        leaking_calls: Optional[Dict[int, Region]] = None,
+    ) -> None:
         self.resolver = resolver
         self.config = config
+        # id(call) -> the region after it, for calls of functions that leave grad off (a second walk).
+        self._leaking_calls = leaking_calls or {}
         self.functions: List[FunctionInfo] = []
         self.statements: List[StatementInfo] = []
         self.statement_info: Dict[int, StatementInfo] = {}
@@ -133,8 +144,11 @@ class StructureWalker:
         A `torch.set_grad_enabled(flag)` statement changes the region of the statements after it.
         """
         for stmt in body:
-            self._register(stmt, function, scope, region)
+            leaked = self._register(stmt, function, scope, region)
             kind = type(stmt)
+            if leaked is not None and (kind in _SIMPLE_STATEMENTS or kind is ast.Expr):
+                region = leaked
+                continue
             if kind in _SIMPLE_STATEMENTS:
                 continue  # no nested block, no grad-mode effect
             if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
@@ -160,12 +174,22 @@ class StructureWalker:
                 region = self._walk_children(stmt, function, scope, region, class_node)
         return region
 
-    def _register(self, stmt: ast.stmt, function: FunctionInfo, scope: Scope, region: Optional[Region]) -> None:
+    def _register(
+        self, stmt: ast.stmt, function: FunctionInfo, scope: Scope, region: Optional[Region]
+    ) -> Optional[Region]:
+        """Record the statement; returns the region a call in it leaves behind, if any."""
         info = StatementInfo(stmt, function, scope, region)
         self.statements.append(info)
         self.statement_info[id(stmt)] = info
         self._statements_by_function[id(function)].append(info)
+        first_call = len(self.calls)
         self._scan_expressions(stmt, info, scope)
+        if self._leaking_calls:
+            for site in self.calls[first_call:]:
+                leaked = self._leaking_calls.get(id(site.node))
+                if leaked is not None:
+                    return leaked
+        return None
 
     def _walk_if(
         self,
@@ -238,7 +262,7 @@ class StructureWalker:
         self._statements_by_function[id(info)] = []
         if class_node is not None:
             self.class_of_function[id(node)] = class_node
-        self._walk_block(node.body, info, info.scope, None, None)
+        info.exit_region = self._walk_block(node.body, info, info.scope, None, None)
 
     # -- regions --------------------------------------------------------------------------------
     def _with_region(self, stmt: Union[ast.With, ast.AsyncWith], scope: Scope, region: Optional[Region]) -> Optional[Region]:

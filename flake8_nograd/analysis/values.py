@@ -286,6 +286,12 @@ class Evaluator:
                 Origin(OriginKind.GRADIENT, statement.stmt.lineno, detail="torch.autograd.grad()", statement=statement.stmt),
                 kind=Kind.TENSOR,  # a tuple of tensors: `[0]` and unpacking give tensors
             )
+        if qualname == "torch.autograd.Variable" and call.args:
+            # A no-op wrapper since PyTorch 0.4; `requires_grad=True` switches it on like requires_grad_().
+            wrapped = self.evaluate(call.args[0], statement, lookup)
+            if any(kw.arg == "requires_grad" and _is_true(kw.value) for kw in call.keywords):
+                return silenced(wrapped, statement.stmt)
+            return wrapped
         if qualname in CREATION_FUNCTIONS:
             if any(kw.arg == "requires_grad" and _is_true(kw.value) for kw in call.keywords):
                 return TENSOR.with_tags("requires_grad_leaf")
@@ -379,11 +385,13 @@ def _as_returned(returned: ValueState, function: str, statement: StatementInfo) 
             Graph.UNKNOWN, elements=tuple(_as_returned(part, function, statement) for part in returned.elements)
         )
     if returned.graph is Graph.UNKNOWN or returned.graph is Graph.CONSTANT:
-        return ValueState(returned.graph)
+        return ValueState(returned.graph, kind=returned.kind)
+    if returned.graph is Graph.SILENCED:
+        return ValueState(returned.graph, returned.origin, kind=returned.kind)  # NG102 names the switch itself
     origin = Origin(
         OriginKind.RETURNED, statement.stmt.lineno, detail=function, statement=statement.stmt, cause=returned.origin
     )
-    return ValueState(returned.graph, origin)
+    return ValueState(returned.graph, origin, kind=returned.kind)
 
 
 def silenced(state: ValueState, stmt: ast.stmt) -> ValueState:

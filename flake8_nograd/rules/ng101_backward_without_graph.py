@@ -67,6 +67,8 @@ def explain(name: str, origin: Origin, api: str) -> str:
         fix = f"compute it before {region.label}, or call torch.set_grad_enabled(True) first"
     elif region.kind is RegionKind.DECORATOR:
         fix = f"remove {region.label} from '{region.function}' or compute it inside 'with torch.enable_grad():'"
+    elif region.kind is RegionKind.LEFT_OFF:
+        fix = f"switch grad back on before '{region.function}' returns, or use 'with torch.no_grad():' inside it"
     elif region.kind is RegionKind.HOOK:
         fix = "back-propagate in a method that runs with grad, such as training_step"
     else:
