@@ -17,14 +17,18 @@ LIGHTNING_MODULE = "lightning.pytorch.LightningModule"
 def resolve_bases(walker: StructureWalker, resolver: NameResolver, config: Config, calls: CallResolver) -> None:
     """Fill in FunctionInfo.base for every function of the module."""
     hook_classes = _lightning_classes(walker, resolver)
+    regrad = _stages_with_grad_switched_back_on(walker, hook_classes)
     undecided: List[FunctionInfo] = []
     for function in walker.functions:
         if function.is_module:
             continue
         if function.decorator_region is not None:
             function.base = function.decorator_region
-        elif function.class_node is not None and id(function.class_node) in hook_classes and config.is_grad_off_hook(
-            function.name
+        elif (
+            function.class_node is not None
+            and id(function.class_node) in hook_classes
+            and config.is_grad_off_hook(function.name)
+            and (id(function.class_node), _stage_of(function.name)) not in regrad
         ):
             function.base = Region(GradMode.OFF, RegionKind.HOOK, function=function.name)
         else:
@@ -42,6 +46,16 @@ def resolve_bases(walker: StructureWalker, resolver: NameResolver, config: Confi
                 changed = True
         if not changed:
             break
+    for function in undecided:
+        if function.base.inference and function.base.mode is GradMode.OFF:
+            _keep_inference_mode(walker, function)
+
+
+def _keep_inference_mode(walker: StructureWalker, function: FunctionInfo) -> None:
+    """In a function only run under inference mode, `with torch.enable_grad():` changes nothing."""
+    for statement in walker.statements_of(function):
+        if statement.local is not None and statement.local.grad_only:
+            statement.local = None
 
 
 def leaking_calls(walker: StructureWalker, calls: CallResolver) -> Dict[int, Region]:
@@ -71,10 +85,37 @@ def _base_from_callers(function: FunctionInfo, sites: List[Reference]) -> Region
     modes = {site.statement.region.mode for site in sites}
     if modes == {GradMode.OFF}:
         inference = all(site.statement.region.inference for site in sites)
-        return Region(GradMode.OFF, RegionKind.CALLERS, inference=inference, function=function.name)
+        first = min(site.statement.stmt.lineno for site in sites)
+        return Region(GradMode.OFF, RegionKind.CALLERS, line=first, inference=inference, function=function.name)
     if GradMode.ON not in modes:
         return Region(GradMode.UNKNOWN, RegionKind.CALLERS, function=function.name)
     return GRAD_ON
+
+
+_STAGES = ("validation", "test", "predict")
+
+
+def _stage_of(hook: str) -> str:
+    """'validation' for validation_step / on_validation_model_eval."""
+    for stage in _STAGES:
+        if hook.startswith((stage + "_", "on_" + stage + "_")):
+            return stage
+    return ""
+
+
+def _stages_with_grad_switched_back_on(walker: StructureWalker, hook_classes: Set[int]) -> Set[tuple]:
+    """(id(class), 'validation') when a stage hook of a Lightning class ends with
+    `torch.set_grad_enabled(True)` (an `on_validation_model_eval` override): Lightning runs the
+    validation loop under no_grad, which that switch undoes. Not for test/predict: Lightning runs
+    them under inference_mode by default, which set_grad_enabled(True) cannot leave."""
+    found: Set[tuple] = set()
+    for function in walker.functions:
+        end = function.exit_region
+        if function.class_node is None or id(function.class_node) not in hook_classes or end is None:
+            continue
+        if end.mode is GradMode.ON and end.kind is RegionKind.STATEMENT and _stage_of(function.name) == "validation":
+            found.add((id(function.class_node), "validation"))
+    return found
 
 
 def _lightning_classes(walker: StructureWalker, resolver: NameResolver) -> Set[int]:

@@ -22,6 +22,12 @@ class GuardEffect:
     mode: GradMode
     label: str  # the guard as written: "torch.no_grad()", "@smart_inference_mode()"
     inference: bool = False
+    api: str = ""  # torch's API ("torch.enable_grad"), "" for a project's own guard
+
+    @property
+    def only_enables_grad(self) -> bool:
+        """enable_grad() / set_grad_enabled(True): they cannot leave inference mode."""
+        return self.mode is GradMode.ON and self.api in ("torch.enable_grad", "torch.set_grad_enabled")
 
 
 def last_identifier(expr: ast.expr) -> Optional[str]:
@@ -86,26 +92,33 @@ def guard_effect(expr: ast.expr, qualname: Qualname, config: Config, decorator: 
         # the mode its author meant, so fixing NG401 never brings a new finding to light.
         return _api_effect(api, call, label)
     if _is_project_guard(target, qualname, config):
+        if call is not None and not all(isinstance(arg, ast.Constant) for arg in _arguments(call)):
+            # `maybe_no_grad(self.opt is None)`: whether it disables grad is decided at run time.
+            return GuardEffect(GradMode.UNKNOWN, label)
         return GuardEffect(GradMode.OFF, label, inference="inference_mode" in label)
     return None
 
 
+def _arguments(call: ast.Call) -> List[ast.expr]:
+    return list(call.args) + [keyword.value for keyword in call.keywords]
+
+
 def _api_effect(api: str, call: Optional[ast.Call], label: str) -> GuardEffect:
     if api == "torch.no_grad":
-        return GuardEffect(GradMode.OFF, label)
+        return GuardEffect(GradMode.OFF, label, api=api)
     if api == "torch.enable_grad":
-        return GuardEffect(GradMode.ON, label)
+        return GuardEffect(GradMode.ON, label, api=api)
     if api == "torch.inference_mode":
         has_arg, value = constant_bool(call, "mode") if call is not None else (False, None)
         if not has_arg or value is True:
-            return GuardEffect(GradMode.OFF, label, inference=True)
+            return GuardEffect(GradMode.OFF, label, inference=True, api=api)
         # inference_mode(False) runs with grad enabled; a run-time flag is unknown.
-        return GuardEffect(GradMode.ON if value is False else GradMode.UNKNOWN, label)
+        return GuardEffect(GradMode.ON if value is False else GradMode.UNKNOWN, label, api=api)
     # torch.set_grad_enabled(mode)
     has_arg, value = constant_bool(call, "mode") if call is not None else (False, None)
     if value is None:
-        return GuardEffect(GradMode.UNKNOWN, label)
-    return GuardEffect(GradMode.ON if value else GradMode.OFF, label)
+        return GuardEffect(GradMode.UNKNOWN, label, api=api)
+    return GuardEffect(GradMode.ON if value else GradMode.OFF, label, api=api)
 
 
 def _is_project_guard(target: ast.expr, qualname: Qualname, config: Config) -> bool:

@@ -33,6 +33,8 @@ class Region:
     line: int = 0
     inference: bool = False  # inference_mode: its tensors cannot even be saved for backward
     function: str = ""  # for DECORATOR/HOOK/CALLERS: the function that runs grad-off
+    # Made by enable_grad() / set_grad_enabled(True), which cannot leave inference mode.
+    grad_only: bool = False
 
     def describe(self) -> str:
         """A phrase that completes "... was computed <phrase>"."""
@@ -45,7 +47,8 @@ class Region:
         if self.kind is RegionKind.HOOK:
             return f"in '{self.function}' (run without grad by the framework)"
         if self.kind is RegionKind.CALLERS:
-            return f"in '{self.function}' (only called with grad disabled)"
+            where = f", as on line {self.line}" if self.line else ""
+            return f"in '{self.function}' (only called with grad disabled{where})"
         if self.kind is RegionKind.LEFT_OFF:
             return f"after '{self.label}' (line {self.line}) left grad disabled"
         return "with grad enabled"

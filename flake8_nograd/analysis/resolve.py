@@ -64,7 +64,7 @@ class CallResolver:
             function = function.parent
         return None
 
-    def callee(self, call: ast.Call, statement: StatementInfo) -> Optional[FunctionInfo]:
+    def callee(self, call: ast.Call, statement: StatementInfo, through_parameters: bool = True) -> Optional[FunctionInfo]:
         """The local function or method a call runs: `f(x)`, `self.m(x)`, and `obj(x)` / `self(x)`
         (the class's `forward`) for instances of local classes."""
         func = call.func
@@ -73,10 +73,10 @@ class CallResolver:
             if found is not None or func.id in self._classes:
                 return found
         if isinstance(func, ast.Attribute):
-            found = self.callee_of(Reference(func.attr, True, statement, func.value, call))
+            found = self.callee_of(Reference(func.attr, True, statement, func.value, call), through_parameters)
             if found is not None:
                 return found
-        class_node = self.class_of(func, statement)
+        class_node = self.class_of(func, statement, through_parameters)
         return self.method(class_node, "forward") if class_node is not None else None
 
     def class_of(
@@ -113,8 +113,29 @@ class CallResolver:
         for reference in self._walker.references:
             callee = self.callee_of(reference, through_parameters)
             if callee is not None:
-                found.setdefault(id(callee), []).append(reference)
+                found.setdefault(id(callee), []).extend(self._invocations(reference, through_parameters))
         return found
+
+    def _invocations(self, reference: Reference, through_parameters: bool) -> List[Reference]:
+        """Where a reference runs its function: the call itself, or, for a function passed to a
+        local function that calls that parameter (`timed(step)`, `opt.step(closure)`), the calls
+        in that function, in their grad mode (a `@torch.no_grad()` step runs `closure()` grad-off)."""
+        passed_to = reference.passed_to
+        if reference.call is not None or passed_to is None:
+            return [reference]
+        receiver = self.callee(passed_to, reference.statement, through_parameters)
+        if receiver is None:
+            return [reference]
+        parameter = _parameter_for(receiver, passed_to, reference)
+        if parameter is None:
+            return [reference]
+        runs = [
+            Reference(reference.name, False, site.statement, None, site.node)
+            for site in self._walker.calls
+            if site.statement.function is receiver and isinstance(site.node.func, ast.Name)
+            and site.node.func.id == parameter
+        ]
+        return runs or [reference]
 
     def _parameter_class(self, function: FunctionInfo, name: str) -> Optional[ast.ClassDef]:
         """The local class of parameter `name` of `function`, when every call site agrees on it
@@ -195,3 +216,26 @@ def _argument_for(call: ast.Call, name: str, index: Optional[int], bound_receive
     if position < 0 or position >= len(call.args) or any(isinstance(a, ast.Starred) for a in call.args[: position + 1]):
         return None
     return call.args[position]
+
+
+def _parameter_for(function: FunctionInfo, call: ast.Call, reference: Reference) -> Optional[str]:
+    """The parameter of `function` that `call` binds the referenced function to."""
+    args = function.node.args  # type: ignore[union-attr]
+    positional = [a.arg for a in args.posonlyargs + args.args]
+    bound = 1 if function.is_method and isinstance(call.func, ast.Attribute) else 0
+    for index, argument in enumerate(call.args):
+        if isinstance(argument, ast.Starred):
+            return None
+        if _refers_to(argument, reference):
+            position = index + bound
+            return positional[position] if position < len(positional) else None
+    for keyword in call.keywords:
+        if keyword.arg is not None and _refers_to(keyword.value, reference):
+            return keyword.arg
+    return None
+
+
+def _refers_to(argument: ast.expr, reference: Reference) -> bool:
+    if isinstance(argument, ast.Name):
+        return not reference.by_attribute and argument.id == reference.name
+    return isinstance(argument, ast.Attribute) and reference.by_attribute and argument.attr == reference.name

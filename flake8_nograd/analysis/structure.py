@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple, Union
 
 from ..config import Config
-from .guards import dotted_name, guard_effect, last_identifier
-from .limits import elif_chain
+from .guards import GuardEffect, dotted_name, guard_effect, last_identifier
+from .limits import elif_chain, short_source
 from .model import GRAD_ON, GradMode, Region, RegionKind
 from .names import NameResolver, Scope
 
@@ -86,6 +86,7 @@ class Reference:
     statement: StatementInfo
     receiver: Optional[ast.expr] = None  # `x` in `x.f(...)`: which object's method runs (resolve.py)
     call: Optional[ast.Call] = None  # None for a function passed as a callback, not called here
+    passed_to: Optional[ast.Call] = None  # for a callback: the call it is an argument of
 
 
 class StructureWalker:
@@ -160,14 +161,14 @@ class StructureWalker:
             elif kind is ast.With or kind is ast.AsyncWith:
                 if any(_expects_error(item.context_expr) for item in stmt.items):
                     self.expected_error_lines.append((stmt.lineno, stmt.end_lineno or stmt.lineno))
-                inner = self._with_region(stmt, scope, region)
+                inner = self._with_region(stmt, scope, region, function)
                 after_body = self._walk_block(stmt.body, function, scope, inner, class_node)
                 # Not a grad guard: a set_grad_enabled statement inside leaks out, a guard entered on
                 # an ExitStack (`stack.enter_context(torch.no_grad())`) ends with the block.
                 if inner is region and id(after_body) not in self._entered_regions:
                     region = after_body
             elif kind is ast.Expr:
-                region = self._statement_region(stmt, scope, region)  # type: ignore[arg-type]
+                region = self._statement_region(stmt, scope, region, function)  # type: ignore[arg-type]
             elif kind is ast.If:
                 region = self._walk_if(stmt, function, scope, region, class_node)
             else:
@@ -265,19 +266,38 @@ class StructureWalker:
         info.exit_region = self._walk_block(node.body, info, info.scope, None, None)
 
     # -- regions --------------------------------------------------------------------------------
-    def _with_region(self, stmt: Union[ast.With, ast.AsyncWith], scope: Scope, region: Optional[Region]) -> Optional[Region]:
+    def _with_region(
+        self, stmt: Union[ast.With, ast.AsyncWith], scope: Scope, region: Optional[Region], function: FunctionInfo
+    ) -> Optional[Region]:
         qualname = self._qualname_in(scope)
         for item in stmt.items:  # later items apply inside earlier ones
             effect = guard_effect(item.context_expr, qualname, self.config)
-            if effect is not None:
-                region = Region(effect.mode, RegionKind.WITH, effect.label, item.context_expr.lineno, effect.inference)
+            if effect is not None and not _stays_in_inference_mode(effect, region, function):
+                region = Region(
+                    effect.mode, RegionKind.WITH, effect.label, item.context_expr.lineno, effect.inference,
+                    grad_only=effect.only_enables_grad,
+                )
         return region
 
-    def _statement_region(self, stmt: ast.Expr, scope: Scope, region: Optional[Region]) -> Optional[Region]:
+    def _statement_region(
+        self, stmt: ast.Expr, scope: Scope, region: Optional[Region], function: FunctionInfo
+    ) -> Optional[Region]:
         call = stmt.value
         if not isinstance(call, ast.Call):
             return region
         func = call.func
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "__enter__"
+            and isinstance(func.value, ast.Call)
+            and self.resolver.qualname(func.value.func, scope) in ("torch.no_grad", "torch.enable_grad")
+        ):
+            # `torch.no_grad().__enter__()` sets the thread's grad mode, and nothing resets it.
+            effect = guard_effect(func.value, self._qualname_in(scope), self.config)
+            assert effect is not None
+            if _stays_in_inference_mode(effect, region, function):
+                return region
+            return Region(effect.mode, RegionKind.STATEMENT, short_source(call, 60), stmt.lineno)
         if isinstance(func, ast.Attribute) and func.attr == "enter_context" and len(call.args) == 1:
             effect = guard_effect(call.args[0], self._qualname_in(scope), self.config)
             if effect is None:
@@ -289,7 +309,9 @@ class StructureWalker:
             return region
         effect = guard_effect(call, self._qualname_in(scope), self.config)
         assert effect is not None
-        return Region(effect.mode, RegionKind.STATEMENT, effect.label, stmt.lineno)
+        if _stays_in_inference_mode(effect, region, function):
+            return region
+        return Region(effect.mode, RegionKind.STATEMENT, effect.label, stmt.lineno, grad_only=effect.only_enables_grad)
 
     def _decorator_region(self, node: FunctionNode, scope: Scope) -> Optional[Region]:
         qualname = self._qualname_in(scope)
@@ -380,17 +402,17 @@ class StructureWalker:
                 self.references.append(Reference("forward", True, info, func, call))
         # Local functions passed as arguments (callbacks) are called from somewhere unknown.
         for arg in call.args:
-            self._record_callback(arg, info, local_functions)
+            self._record_callback(arg, info, local_functions, call)
         for keyword in call.keywords:
-            self._record_callback(keyword.value, info, local_functions)
+            self._record_callback(keyword.value, info, local_functions, call)
 
-    def _record_callback(self, arg: ast.expr, info: StatementInfo, local_functions: Set[str]) -> None:
+    def _record_callback(self, arg: ast.expr, info: StatementInfo, local_functions: Set[str], call: ast.Call) -> None:
         arg_type = type(arg)
         if arg_type is ast.Name:
             if arg.id in local_functions:  # type: ignore[attr-defined]
-                self.references.append(Reference(arg.id, False, info))  # type: ignore[attr-defined]
+                self.references.append(Reference(arg.id, False, info, passed_to=call))  # type: ignore[attr-defined]
         elif arg_type is ast.Attribute and arg.attr in local_functions and dotted_name(arg.value) in ("self", "cls"):  # type: ignore[attr-defined]
-            self.references.append(Reference(arg.attr, True, info, arg.value))  # type: ignore[attr-defined]
+            self.references.append(Reference(arg.attr, True, info, arg.value, passed_to=call))  # type: ignore[attr-defined]
 
 
 # Methods only a model (an nn.Module) has: their receivers are recorded as models.
@@ -398,6 +420,13 @@ MODEL_METHODS = frozenset(("eval", "train", "parameters", "named_parameters", "z
 # Field values that are never nodes to visit: identifiers, constants, and the Load/Store contexts.
 _LEAF_TYPES = frozenset((type(None), str, int, float, complex, bool, bytes, ast.Load, ast.Store, ast.Del))
 _EXPECT_ERROR_CALLS = frozenset(("raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"))
+
+
+def _stays_in_inference_mode(effect: GuardEffect, region: Optional[Region], function: FunctionInfo) -> bool:
+    """enable_grad() / set_grad_enabled(True) inside inference mode change nothing (checked
+    against torch: tensors made there still do not require grad)."""
+    enclosing = region if region is not None else function.decorator_region
+    return effect.only_enables_grad and enclosing is not None and enclosing.inference and enclosing.mode is GradMode.OFF
 
 
 def _expects_error(expr: ast.expr) -> bool:

@@ -61,18 +61,20 @@ def explain(name: str, origin: Origin, api: str) -> str:
     assert region is not None
     where = f"'{name}' was computed {region.describe()}"
     why = "is an inference tensor without a graph" if region.inference else "has no graph"
+    # enable_grad() cannot leave inference mode; inference_mode(False) can.
+    enabling = "with torch.inference_mode(False):" if region.inference else "with torch.enable_grad():"
     if region.kind is RegionKind.WITH:
         fix = f"compute it outside 'with {region.label}:' before calling {api}"
     elif region.kind is RegionKind.STATEMENT:
         fix = f"compute it before {region.label}, or call torch.set_grad_enabled(True) first"
     elif region.kind is RegionKind.DECORATOR:
-        fix = f"remove {region.label} from '{region.function}' or compute it inside 'with torch.enable_grad():'"
+        fix = f"remove {region.label} from '{region.function}' or compute it inside '{enabling}'"
     elif region.kind is RegionKind.LEFT_OFF:
         fix = f"switch grad back on before '{region.function}' returns, or use 'with torch.no_grad():' inside it"
     elif region.kind is RegionKind.HOOK:
         fix = "back-propagate in a method that runs with grad, such as training_step"
     else:
-        fix = f"call '{region.function}' where grad is enabled, or compute it inside 'with torch.enable_grad():'"
+        fix = f"call '{region.function}' where grad is enabled, or compute it inside '{enabling}'"
     return f"{where} and {why}; {fix}"
 
 
