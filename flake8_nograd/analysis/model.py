@@ -98,6 +98,7 @@ class Kind(enum.Enum):
 
     TENSOR = "tensor"
     NUMBER = "number"  # a Python number: .item(), float(), len()
+    CONTAINER = "container"  # a list, tuple, dict or set display (or one built by append)
     UNKNOWN = "unknown"  # anything: a model output may be a tuple or a dict, `.data` an attribute
 
 
@@ -110,13 +111,20 @@ class ValueState:
     # A tuple's parts (`return loss, logs`, `torch.autograd.grad(...)`), for unpacking and `[0]`.
     elements: Optional[Tuple["ValueState", ...]] = None
     kind: Kind = Kind.UNKNOWN
+    # For a container: the join of the states of everything put in it (None: nothing yet). Its
+    # graph is derived from it: a list holding a graph-carrying loss keeps that graph alive.
+    item: Optional["ValueState"] = None
 
     @property
     def is_tensor(self) -> bool:
         return self.kind is Kind.TENSOR
 
     def of_kind(self, kind: Kind) -> "ValueState":
-        return ValueState(self.graph, self.origin, self.tags, self.elements, kind)
+        return ValueState(self.graph, self.origin, self.tags, self.elements, kind, self.item)
+
+    @property
+    def is_container(self) -> bool:
+        return self.kind is Kind.CONTAINER
 
     def element(self, index: int) -> Optional["ValueState"]:
         if self.elements is None or not -len(self.elements) <= index < len(self.elements):
@@ -128,17 +136,42 @@ class ValueState:
         return self.graph is Graph.NO_GRAPH
 
     def with_tags(self, *tags: str) -> "ValueState":
-        return ValueState(self.graph, self.origin, self.tags | frozenset(tags), self.elements, self.kind)
+        return ValueState(self.graph, self.origin, self.tags | frozenset(tags), self.elements, self.kind, self.item)
 
 
 UNKNOWN = ValueState(Graph.UNKNOWN)
 CONSTANT = ValueState(Graph.CONSTANT)
 
 
+def container(item: Optional[ValueState], elements: Optional[Tuple[ValueState, ...]] = None) -> ValueState:
+    """A container holding values whose join is `item`; its graph is theirs."""
+    if item is None:
+        graph, origin = Graph.CONSTANT, None  # empty: neutral, like a literal
+    elif item.graph in (Graph.HAS_GRAPH, Graph.NO_GRAPH, Graph.CONSTANT):
+        graph, origin = item.graph, item.origin
+    else:
+        graph, origin = Graph.UNKNOWN, None
+    return ValueState(graph, origin, elements=elements, kind=Kind.CONTAINER, item=item)
+
+
+def merge_items(first: Optional[ValueState], second: Optional[ValueState]) -> Optional[ValueState]:
+    """Join of two containers' contents (None, an empty container, is the bottom)."""
+    if first is None:
+        return second
+    if second is None:
+        return first
+    return merge_states(first, second)
+
+
 def merge_states(first: ValueState, second: ValueState) -> ValueState:
     """Join of two paths: a state survives only when every path agrees."""
     if first == second:
         return first
+    if first.is_container and second.is_container:
+        elements = None
+        if first.elements is not None and second.elements is not None and len(first.elements) == len(second.elements):
+            elements = tuple(merge_states(a, b) for a, b in zip(first.elements, second.elements))
+        return container(merge_items(first.item, second.item), elements)
     tags = first.tags & second.tags
     elements = None
     if first.elements is not None and second.elements is not None and len(first.elements) == len(second.elements):

@@ -62,12 +62,15 @@ class ParameterSources:
         self._walker = walker
         self._frozen: Optional[Set[str]] = None  # found on first use: most modules never ask
 
-    def is_frozen(self, key: Optional[str]) -> bool:
-        """Is `key` ('self.ema', 'ema.fc') a module frozen in this module, or part of one?"""
+    def is_frozen(self, key: Optional[str], through_self: bool = True) -> bool:
+        """Is `key` ('self.ema', 'ema.fc') a module frozen in this module, or part of one?
+
+        `through_self=False`: `self.requires_grad_(False)` in one class does not freeze another
+        class's `self.decoder`."""
         if self._frozen is None:
             self._frozen = _frozen_modules(self._walker)
         while key:
-            if key in self._frozen:
+            if key in self._frozen and (through_self or key not in ("self", "cls")):
                 return True
             key = key.rpartition(".")[0]
         return False

@@ -117,6 +117,7 @@ class StructureWalker:
         self.assigned_from: Dict[str, Set[str]] = {}  # dotted target -> canonical qualnames called
         # dotted target -> names of non-imported callables it was assigned the result of (`x = Net()`)
         self.constructed_from: Dict[str, Set[str]] = {}
+        self.assigned_otherwise: Set[str] = set()  # dotted targets also assigned something else
         # Line ranges of `with pytest.raises(...)` / `self.assertRaises(...)`: code meant to fail.
         self.expected_error_lines: List[Tuple[int, int]] = []
         self._entered_regions: Set[int] = set()  # ids of regions entered with ExitStack.enter_context
@@ -367,14 +368,20 @@ class StructureWalker:
             callee = self.call_info[id(stmt.value)].qualname
             func = stmt.value.func
             local_class = func.id if type(func) is ast.Name and callee is None else None  # type: ignore[attr-defined]
-            if callee or local_class:
-                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-                for target in targets:
-                    key = dotted_name(target)
-                    if key and callee:
-                        self.assigned_from.setdefault(key, set()).add(callee)
-                    elif key:
-                        self.constructed_from.setdefault(key, set()).add(local_class)  # type: ignore[arg-type]
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for target in targets:
+                key = dotted_name(target)
+                if key and callee:
+                    self.assigned_from.setdefault(key, set()).add(callee)
+                elif key and local_class:
+                    self.constructed_from.setdefault(key, set()).add(local_class)
+                elif key:
+                    self.assigned_otherwise.add(key)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
+            for target in stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]:
+                key = dotted_name(target)
+                if key:
+                    self.assigned_otherwise.add(key)
 
     def _record_call(self, call: ast.Call, info: StatementInfo, scope: Scope) -> None:
         func = call.func

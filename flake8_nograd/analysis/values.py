@@ -23,6 +23,8 @@ from .model import (
     Region,
     ValueState,
     combine_states,
+    container,
+    merge_items,
     merge_states,
 )
 from .limits import elif_chain
@@ -95,6 +97,13 @@ class Evaluator:
         for receivers in walker.receivers_by_method.values():  # receivers of MODEL_METHODS
             self.model_keys |= receivers
         self.model_keys -= self.loss_modules
+        # `self.fc = nn.Linear(...)` wherever it is assigned: a layer with parameters.
+        self.model_keys |= {
+            key
+            for key, callees in walker.assigned_from.items()
+            if key not in walker.assigned_otherwise and key not in walker.constructed_from
+            and all(_is_parameterized_module(callee) for callee in callees)
+        }
         # Functions and methods defined here (`self.model_of(x)`, `build(...)`) are not models,
         # unless named exactly like one (d2l's `def net(X): ...`).
         self.local_functions = {f.name for f in walker.functions if not _MODEL_NAME.fullmatch(f.name)}
@@ -167,8 +176,8 @@ class Evaluator:
                 return self._data_of(expr, statement, lookup)
             receiver = self._evaluate_off(expr.value, statement, region, lookup)
             return receiver if receiver.is_no_graph else UNKNOWN
-        if isinstance(expr, ast.Tuple):
-            return _tuple_of([self._evaluate_off(e, statement, region, lookup) for e in expr.elts], expr)
+        if type(expr) in _DISPLAYS:
+            return _display(expr, lambda e: self._evaluate_off(e, statement, region, lookup))
         if isinstance(expr, ast.Subscript):
             receiver = self._evaluate_off(expr.value, statement, region, lookup)
             element = _indexed(receiver, expr)
@@ -221,9 +230,10 @@ class Evaluator:
                 return UNKNOWN
             if self.resolver.qualname(expr, statement.scope) is not None:
                 return CONSTANT  # torch.float32, torch.device
-            return _without_tags(self._evaluate_on(expr.value, statement, lookup))
-        if isinstance(expr, ast.Tuple):
-            return _tuple_of([self._evaluate_on(e, statement, lookup) for e in expr.elts], expr)
+            receiver = self._evaluate_on(expr.value, statement, lookup)
+            return UNKNOWN if receiver.is_container else _without_tags(receiver)
+        if type(expr) in _DISPLAYS:
+            return _display(expr, lambda e: self._evaluate_on(e, statement, lookup))
         if isinstance(expr, ast.Subscript):
             receiver = self._evaluate_on(expr.value, statement, lookup)
             element = _indexed(receiver, expr)
@@ -265,9 +275,19 @@ class Evaluator:
                 return _grad_on(statement)
         if isinstance(func, ast.Name) and func.id in NUMBER_BUILTINS:
             return _number(statement, func.id + "()")
+        if isinstance(func, ast.Name) and func.id in _CONTAINER_BUILTINS and len(call.args) == 1 and not call.keywords:
+            argument = self._evaluate_on(call.args[0], statement, lookup)
+            if func.id == "sum":
+                # sum(losses): a computation over what the container holds.
+                return combine_states(argument.item if argument.is_container and argument.item else argument, CONSTANT)
+            return container(argument.item, argument.elements) if argument.is_container else UNKNOWN
         if self.is_loss_module(func):
             return self._loss_call(call, statement, lookup).of_kind(Kind.TENSOR)
         if self.is_model(func):
+            key = dotted_key(func)
+            if key is not None and "." in key and self.parameters.is_frozen(key, through_self=False):
+                # A frozen model (requires_grad_(False)) records a graph only from its inputs.
+                return combine_states(*self._argument_states(call, statement, lookup)).of_kind(Kind.UNKNOWN)
             return _grad_on(statement)
         return UNKNOWN
 
@@ -359,14 +379,40 @@ class Evaluator:
         return site.qualname if site is not None else None
 
 
-def _tuple_of(states: List[ValueState], expr: ast.Tuple) -> ValueState:
-    if any(isinstance(element, ast.Starred) for element in expr.elts):
-        return UNKNOWN
-    return ValueState(Graph.UNKNOWN, elements=tuple(states))
+_DISPLAYS = frozenset((ast.Tuple, ast.List, ast.Set, ast.Dict, ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp))
+
+
+def _display(expr: ast.expr, evaluate: Callable[[ast.expr], ValueState]) -> ValueState:
+    """A tuple, list, set or dict display, or a comprehension: a container of what it holds."""
+    if isinstance(expr, (ast.ListComp, ast.SetComp, ast.GeneratorExp)):
+        return container(evaluate(expr.elt))  # the loop's own names are unknown: a safe join
+    if isinstance(expr, ast.DictComp):
+        return container(evaluate(expr.value))
+    values: List[Optional[ast.expr]] = list(expr.values) if isinstance(expr, ast.Dict) else list(expr.elts)  # type: ignore[attr-defined]
+    if any(value is None or isinstance(value, ast.Starred) for value in values):  # `**d`, `*xs`
+        return container(UNKNOWN)
+    states = [evaluate(value) for value in values]  # type: ignore[arg-type]
+    item: Optional[ValueState] = None
+    for state in states:
+        item = merge_items(item, state)
+    return container(item, tuple(states) if isinstance(expr, ast.Tuple) else None)
 
 
 def _indexed(receiver: ValueState, expr: ast.Subscript) -> Optional[ValueState]:
-    """`pair[0]` of a value whose parts are known."""
+    """`pair[0]` of a tuple whose parts are known, `losses[i]` / `stats["ce"]` of a container."""
+    if receiver.is_container:
+        if isinstance(expr.slice, ast.Slice):
+            return receiver  # a slice of a list is a list of the same things
+        position = _constant_index(expr)
+        element = receiver.element(position) if position is not None else None
+        if element is not None:
+            return element
+        return receiver.item if receiver.item is not None else UNKNOWN
+    position = _constant_index(expr)
+    return receiver.element(position) if position is not None else None
+
+
+def _constant_index(expr: ast.Subscript) -> Optional[int]:
     index = expr.slice
     if isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub) and isinstance(index.operand, ast.Constant):
         position = index.operand.value
@@ -375,7 +421,7 @@ def _indexed(receiver: ValueState, expr: ast.Subscript) -> Optional[ValueState]:
         position = index.value if isinstance(index, ast.Constant) else None
     if not isinstance(position, int) or isinstance(position, bool):
         return None
-    return receiver.element(position)
+    return position
 
 
 def _as_returned(returned: ValueState, function: str, statement: StatementInfo) -> ValueState:
@@ -433,12 +479,52 @@ def is_loss_function(qualname: str) -> bool:
     return module == "torch.nn.functional" and (name in _LOSS_FUNCTIONS or name.endswith("_loss"))
 
 
+# torch.nn layers without parameters: their output has a graph only when their input has one.
+_PARAMETER_FREE_MODULES = frozenset(
+    "ReLU ReLU6 GELU SiLU Mish ELU SELU CELU LeakyReLU Sigmoid Tanh Softmax LogSoftmax Softmin Softplus Softsign "
+    "Hardtanh Hardswish Hardsigmoid Tanhshrink Threshold GLU Identity Flatten Unflatten Dropout Dropout1d Dropout2d "
+    "Dropout3d AlphaDropout MaxPool1d MaxPool2d MaxPool3d AvgPool1d AvgPool2d AvgPool3d AdaptiveAvgPool1d "
+    "AdaptiveAvgPool2d AdaptiveAvgPool3d AdaptiveMaxPool1d AdaptiveMaxPool2d AdaptiveMaxPool3d Upsample "
+    "UpsamplingNearest2d UpsamplingBilinear2d PixelShuffle PixelUnshuffle ZeroPad2d ConstantPad1d ConstantPad2d "
+    "ConstantPad3d ReflectionPad1d ReflectionPad2d ReplicationPad1d ReplicationPad2d CosineSimilarity "
+    "PairwiseDistance ChannelShuffle Fold Unfold".split()
+)
+
+
+def _is_parameterized_module(qualname: str) -> bool:
+    """torch.nn.Linear, nn.Conv2d, nn.LSTM, nn.Sequential: a layer (or container) with parameters."""
+    module, _, name = qualname.rpartition(".")
+    return (
+        module == "torch.nn"
+        and name[:1].isupper()
+        and not name.endswith("Loss")
+        and name not in _PARAMETER_FREE_MODULES
+        and name not in ("Parameter", "ParameterList", "ParameterDict", "Module")
+    )
+
+
 def _is_loss_class(qualname: str) -> bool:
     return qualname.startswith("torch.nn.") and qualname.endswith("Loss")
 
 
 def _is_true(expr: ast.expr) -> bool:
     return isinstance(expr, ast.Constant) and expr.value is True
+
+
+def _stored_into(held: ValueState, value: ValueState) -> ValueState:
+    """`held[key] = value`: a container now also holds `value`; a tensor written in place takes the
+    value's graph; anything else (a dict from an unknown call) is unknown from here on."""
+    if held.is_container:
+        return container(merge_items(held.item, value))
+    if held.is_tensor:
+        return combine_states(held, value)
+    return UNKNOWN
+
+
+# Builtins over a container's contents: sum(losses), list(parts), tuple(outs), sorted(...).
+_CONTAINER_BUILTINS = frozenset(("sum", "list", "tuple", "sorted", "reversed"))
+# Methods that put their argument into the container they are called on.
+_ADDING_METHODS = frozenset(("append", "add", "insert", "extend", "appendleft"))
 
 
 def _without_tags(state: ValueState) -> ValueState:
@@ -548,6 +634,10 @@ class ValueFlow:
                 evaluate = self._evaluate_in(info, env)
                 self._bind(stmt.target, stmt.value, evaluate(stmt.value), env, evaluate)
         elif isinstance(stmt, ast.AugAssign):
+            if isinstance(stmt.target, ast.Subscript) and isinstance(stmt.target.value, ast.Name):
+                name = stmt.target.value.id
+                updated = self._augmented(stmt, info, self._evaluate_in(info, env)(stmt.target), self._evaluate_in(info, env))
+                env[name] = _stored_into(env.get(name, UNKNOWN), updated)
             if isinstance(stmt.target, ast.Name):
                 self.name_states[id(stmt.target)] = env.get(stmt.target.id, UNKNOWN)  # what is updated
                 current = env.get(stmt.target.id, UNKNOWN)
@@ -602,6 +692,8 @@ class ValueFlow:
     def _bind(self, target: ast.expr, value_expr: ast.expr, value: ValueState, env: Env, evaluate) -> None:
         if isinstance(target, ast.Name):
             env[target.id] = value
+        elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+            env[target.value.id] = _stored_into(env.get(target.value.id, UNKNOWN), value)
         elif isinstance(target, (ast.Tuple, ast.List)):
             if isinstance(value_expr, (ast.Tuple, ast.List)) and len(value_expr.elts) == len(target.elts):
                 for element_target, element in zip(target.elts, value_expr.elts):
@@ -638,6 +730,14 @@ class ValueFlow:
         receiver = call.func.value
         if not isinstance(receiver, ast.Name):
             return
+        if call.func.attr in _ADDING_METHODS and call.args:
+            held = env.get(receiver.id, UNKNOWN)
+            if held.is_container:
+                added = self._evaluate_in(info, env)(call.args[-1])
+                if call.func.attr == "extend":
+                    added = added.item if added.is_container and added.item is not None else UNKNOWN
+                env[receiver.id] = container(merge_items(held.item, added))
+            return
         if call.func.attr == "requires_grad_" and (not call.args or _is_true(call.args[0])):
             env[receiver.id] = silenced(env.get(receiver.id, UNKNOWN), stmt)
         elif call.func.attr == "requires_grad_":  # frozen: no longer a parameter that requires grad
@@ -652,6 +752,9 @@ class ValueFlow:
             body_env = dict(entry)
             if isinstance(stmt, (ast.For, ast.AsyncFor)):
                 _forget_target(stmt.target, body_env)
+                iterated = self._evaluate_in(self.walker.statement_info[id(stmt)], entry)(stmt.iter)
+                if iterated.is_container and iterated.item is not None:
+                    self._bind(stmt.target, _NO_EXPRESSION, iterated.item, body_env, None)
                 tags = self.evaluator.parameters.loop_target_tags(
                     stmt.target, stmt.iter, lambda name: entry.get(name.id, UNKNOWN).tags
                 )
