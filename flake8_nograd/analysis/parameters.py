@@ -324,8 +324,11 @@ class _UpdateFinder:
         # 'self.scale' for `self.scale = nn.Parameter(...)`; under "" the bare attribute names.
         self.parameter_attributes: Dict[str, Set[str]] = {"": set()}
         frozen = _frozen_parameter_attributes(analysis)
-        for key, callees in analysis.walker.assigned_from.items():
-            if "torch.nn.Parameter" in callees and key not in frozen:
+        walker = analysis.walker
+        for key, callees in walker.assigned_from.items():
+            if key in walker.assigned_otherwise or key in walker.constructed_from or callees != {"torch.nn.Parameter"}:
+                continue  # a Parameter on one path, a dict or None on another: unknown
+            if key not in frozen:
                 self.parameter_attributes[key] = callees
                 if key.startswith("self.") and key.count(".") == 1:
                     self.parameter_attributes[""].add(key[len("self."):])
@@ -363,7 +366,7 @@ class _UpdateFinder:
         if not isinstance(base, ast.Attribute) or base.attr in ("data", "grad"):
             return None
         key = dotted_key(_without_subscripts(base))  # model.layers[0].weight -> 'model.layers.weight'
-        if key is None or self.sources.is_frozen(key):
+        if key is None or self.sources.is_frozen(key) or self._switched_off_here(key, statement):
             return None
         if key in self.parameter_attributes:
             return PARAMETER  # self.scale = nn.Parameter(...)
@@ -371,6 +374,25 @@ class _UpdateFinder:
         if (base.attr in _MODULE_ATTRIBUTES or base.attr in attribute_names) and self._is_module(base.value, statement):
             return PARAMETER  # model.fc.weight, net.scale
         return None
+
+    def _switched_off_here(self, key: str, statement: StatementInfo) -> bool:
+        """`emb.weight.requires_grad = False` earlier in the function, not switched back on since:
+        the write in between is to a tensor that does not require grad (legal)."""
+        off = False
+        for earlier in self.analysis.statements_of(statement.function):
+            if earlier is statement:
+                return off
+            stmt = earlier.stmt
+            if (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Attribute)
+                and stmt.targets[0].attr == "requires_grad"
+                and dotted_key(stmt.targets[0].value) == key
+                and isinstance(stmt.value, ast.Constant)
+            ):
+                off = stmt.value.value is False
+        return False
 
     def _is_module(self, receiver: ast.expr, statement: StatementInfo) -> bool:
         """Is `receiver` (of `.weight`) an nn.Module: a model, a submodule, a loop over modules()?"""
