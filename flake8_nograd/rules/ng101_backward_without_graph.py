@@ -29,7 +29,7 @@ def explain(name: str, origin: Origin, api: str) -> str:
     if origin.kind is OriginKind.RETURNED:
         cause = f", {returned_value(origin.cause)}" if origin.cause is not None else ""
         return (
-            f"'{name}' is what '{origin.detail}()' returns (line {origin.line}){cause}, and has no graph; "
+            f"'{name}' comes from what '{origin.detail}()' returns (line {origin.line}){cause}, and has no graph; "
             f"call {api} on a value computed with grad, or make '{origin.detail}' return one"
         )
     if origin.kind is OriginKind.GRADIENT:
@@ -79,7 +79,7 @@ def explain(name: str, origin: Origin, api: str) -> str:
 
 
 def returned_value(origin: Origin) -> str:
-    """What a function returns, for "'x' is what 'f()' returns, <this>"."""
+    """What a function returns, for "'x' comes from what 'f()' returns, <this>"."""
     if origin.kind is OriginKind.DETACH:
         return f"a detached tensor (line {origin.line})"
     if origin.kind is OriginKind.CREATED:
