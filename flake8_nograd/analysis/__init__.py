@@ -24,7 +24,7 @@ from .parameters import ParameterUpdate, find_parameter_updates
 from .resolve import CallResolver
 from .summaries import Summaries
 from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker
-from .values import Evaluator, ValueFlow
+from .values import AssumedBase, Evaluator, ValueFlow
 
 __all__ = [
     "BackwardCall",
@@ -75,6 +75,7 @@ class ModuleAnalysis:
         back_propagated: Dict[int, List[ast.expr]] = {}
         for backward in self.backward_calls:
             back_propagated.setdefault(id(backward.statement.stmt), []).extend(backward.values)
+        self._back_propagated = back_propagated
         self._flow = ValueFlow(walker, self.evaluator, back_propagated)
         self.summaries = Summaries(walker, self.evaluator, self._flow)
         self.evaluator.summaries = weakref.ref(self.summaries)
@@ -114,6 +115,23 @@ class ModuleAnalysis:
             return flow.name_states.get(id(name), UNKNOWN)
 
         return self.evaluator.evaluate(expr, statement, lookup)
+
+    def grad_off_calls(self, function: FunctionInfo) -> List[StatementInfo]:
+        """The statements that call a function with grad off, when it also has grad-on callers
+        (its base is on)."""
+        if function.is_module or function.base.mode is not GradMode.ON:
+            return []
+        sites = self.calls_resolver.callers().get(id(function), [])
+        return [site.statement for site in sites if site.statement.region.mode is GradMode.OFF]
+
+    def state_when_called_in(self, expr: ast.expr, statement: StatementInfo, region: Region) -> ValueState:
+        """The state of `expr` at `statement` if its function were called in `region` (a fresh flow
+        over that function, nothing cached)."""
+        function = statement.function
+        flow = ValueFlow(self.walker, self.evaluator, self._back_propagated)
+        with AssumedBase(self.evaluator, function, region):
+            flow.ensure(function)
+            return self.evaluator.evaluate(expr, statement, lambda name: flow.name_states.get(id(name), UNKNOWN))
 
     @cached_property
     def evaluation(self) -> EvaluationFacts:

@@ -165,7 +165,7 @@ def merge_items(first: Optional[ValueState], second: Optional[ValueState]) -> Op
 
 def merge_states(first: ValueState, second: ValueState) -> ValueState:
     """Join of two paths: a state survives only when every path agrees."""
-    if first == second:
+    if first is second or first == second:
         return first
     if first.is_container and second.is_container:
         elements = None
@@ -185,8 +185,13 @@ def merge_states(first: ValueState, second: ValueState) -> ValueState:
 def combine_states(*states: ValueState) -> ValueState:
     """State of a computation (arithmetic, a pure op) from its operands' states."""
     # The result is a new tensor: operands' tags ("parameter", ...) do not carry over.
-    kind = Kind.TENSOR if any(state.kind is Kind.TENSOR for state in states) else Kind.UNKNOWN
-    silenced = [state for state in states if state.graph is Graph.SILENCED]
+    kind = Kind.UNKNOWN
+    silenced = []
+    for state in states:  # a plain loop: this runs for every operation the value flow evaluates
+        if state.kind is Kind.TENSOR:
+            kind = Kind.TENSOR
+        if state.graph is Graph.SILENCED:
+            silenced.append(state)
     if silenced:
         others = [state for state in states if state.graph not in (Graph.SILENCED, Graph.CONSTANT)]
         if not others:

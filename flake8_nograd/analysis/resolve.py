@@ -85,7 +85,7 @@ class CallResolver:
         """The class defined here that `receiver` is an instance of, when the module says so."""
         if isinstance(receiver, ast.Name) and receiver.id in ("self", "cls"):
             return self._enclosing_class(statement.function)
-        key = dotted_name(receiver)
+        key = receiver.id if type(receiver) is ast.Name else dotted_name(receiver)  # type: ignore[attr-defined]
         if key is None:
             return None
         names = self._walker.constructed_from.get(key)
@@ -140,10 +140,12 @@ class CallResolver:
     def _parameter_class(self, function: FunctionInfo, name: str) -> Optional[ast.ClassDef]:
         """The local class of parameter `name` of `function`, when every call site agrees on it
         (`train_step(net, ...)` after `net = Denoiser()`)."""
+        if function.is_module or name not in function.scope.shadowed:
+            return None  # parameters are bound in the function's own scope; most names are not
         key = (id(function), name)
         if key in self._parameter_classes:
             return self._parameter_classes[key]
-        found = None if function.is_module else self._agreed_argument_class(function, name)
+        found = self._agreed_argument_class(function, name)
         self._parameter_classes[key] = found
         return found
 

@@ -34,6 +34,8 @@ class FunctionInfo:
     # The local region in force at the end of the body (None: the base region): a
     # `torch.set_grad_enabled(False)` never switched back leaves grad off for the caller.
     exit_region: Optional[Region] = None
+    is_generator: bool = False  # has `yield`: what a call returns is a generator
+    parameter_names: Optional[Set[str]] = None  # filled on first use (structure._parameter_names)
     # No list of its statements here (StructureWalker.statements_of): a statement points to its
     # function, and a pointer back would make every analysis a reference cycle, left to the cyclic
     # garbage collector instead of freed at once (13% of a check run went to collecting them).
@@ -117,7 +119,7 @@ class StructureWalker:
         self.assigned_from: Dict[str, Set[str]] = {}  # dotted target -> canonical qualnames called
         # dotted target -> names of non-imported callables it was assigned the result of (`x = Net()`)
         self.constructed_from: Dict[str, Set[str]] = {}
-        self.assigned_otherwise: Set[str] = set()  # dotted targets also assigned something else
+        self.assigned_otherwise: Set[str] = set()  # attribute targets also assigned something else
         # Line ranges of `with pytest.raises(...)` / `self.assertRaises(...)`: code meant to fail.
         self.expected_error_lines: List[Tuple[int, int]] = []
         self._entered_regions: Set[int] = set()  # ids of regions entered with ExitStack.enter_context
@@ -184,13 +186,15 @@ class StructureWalker:
         self.statements.append(info)
         self.statement_info[id(stmt)] = info
         self._statements_by_function[id(function)].append(info)
+        if not self._leaking_calls:  # the common case: one walk, nothing left behind by a call
+            self._scan_expressions(stmt, info, scope)
+            return None
         first_call = len(self.calls)
         self._scan_expressions(stmt, info, scope)
-        if self._leaking_calls:
-            for site in self.calls[first_call:]:
-                leaked = self._leaking_calls.get(id(site.node))
-                if leaked is not None:
-                    return leaked
+        for site in self.calls[first_call:]:
+            leaked = self._leaking_calls.get(id(site.node))
+            if leaked is not None:
+                return leaked
         return None
 
     def _walk_if(
@@ -355,6 +359,8 @@ class StructureWalker:
                 continue  # None or a plain value inside a list field (Dict keys, Global names)
             if node_type is ast.NamedExpr:
                 info.has_walrus = True
+            elif node_type is ast.Yield or node_type is ast.YieldFrom:
+                info.function.is_generator = True
             # ast.iter_child_nodes, inlined: this loop is the hottest code of the check path.
             for field_name in node._fields:
                 child = getattr(node, field_name, None)
@@ -364,7 +370,10 @@ class StructureWalker:
                     stack.extend(child)
                 else:
                     stack.append(child)
-        if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and isinstance(stmt.value, ast.Call):
+        stmt_type = type(stmt)
+        if stmt_type is not ast.Assign and stmt_type is not ast.AnnAssign:
+            return
+        if type(stmt.value) is ast.Call:  # type: ignore[attr-defined]
             callee = self.call_info[id(stmt.value)].qualname
             func = stmt.value.func
             local_class = func.id if type(func) is ast.Name and callee is None else None  # type: ignore[attr-defined]
@@ -377,11 +386,12 @@ class StructureWalker:
                     self.constructed_from.setdefault(key, set()).add(local_class)
                 elif key:
                     self.assigned_otherwise.add(key)
-        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
-            for target in stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]:
-                key = dotted_name(target)
-                if key:
-                    self.assigned_otherwise.add(key)
+        elif stmt.value is not None:  # type: ignore[attr-defined]
+            for target in stmt.targets if stmt_type is ast.Assign else [stmt.target]:  # type: ignore[attr-defined]
+                if type(target) is ast.Attribute:  # attribute kinds are decided per key (`self.x`)
+                    key = dotted_name(target)
+                    if key:
+                        self.assigned_otherwise.add(key)
 
     def _record_call(self, call: ast.Call, info: StatementInfo, scope: Scope) -> None:
         func = call.func
@@ -402,16 +412,22 @@ class StructureWalker:
                     receiver = dotted_name(func.value)  # type: ignore[attr-defined]
                     if receiver:
                         self.receivers_by_method.setdefault(func.attr, set()).add(receiver)  # type: ignore[attr-defined]
-            # `obj(x)` / `self(x)` runs `obj.forward(x)` when obj is an instance of a local module class.
+            # `obj(x)` / `self(x)` / `self.encoder(x)` runs `forward` when the object is an instance of
+            # a local module class (resolve.py decides); a method call `x.view(...)` is no such call.
             if "forward" in local_functions and (
-                func_type is ast.Attribute or (func_type is ast.Name and func.id not in local_functions)  # type: ignore[attr-defined]
+                (func_type is ast.Name and (func.id in ("self", "cls") or func.id in self.constructed_from  # type: ignore[attr-defined]
+                                            or func.id in _parameter_names(info.function)))  # type: ignore[attr-defined]
+                or (func_type is ast.Attribute and type(func.value) is ast.Name and func.value.id in ("self", "cls"))  # type: ignore[attr-defined]
+                or (func_type is ast.Attribute and self.constructed_from and dotted_name(func) in self.constructed_from)
             ):
                 self.references.append(Reference("forward", True, info, func, call))
         # Local functions passed as arguments (callbacks) are called from somewhere unknown.
         for arg in call.args:
-            self._record_callback(arg, info, local_functions, call)
+            if type(arg) in _CALLBACK_FORMS:
+                self._record_callback(arg, info, local_functions, call)
         for keyword in call.keywords:
-            self._record_callback(keyword.value, info, local_functions, call)
+            if type(keyword.value) in _CALLBACK_FORMS:
+                self._record_callback(keyword.value, info, local_functions, call)
 
     def _record_callback(self, arg: ast.expr, info: StatementInfo, local_functions: Set[str], call: ast.Call) -> None:
         arg_type = type(arg)
@@ -422,6 +438,7 @@ class StructureWalker:
             self.references.append(Reference(arg.attr, True, info, arg.value, passed_to=call))  # type: ignore[attr-defined]
 
 
+_CALLBACK_FORMS = frozenset((ast.Name, ast.Attribute))
 # Methods only a model (an nn.Module) has: their receivers are recorded as models.
 MODEL_METHODS = frozenset(("eval", "train", "parameters", "named_parameters", "zero_grad"))
 # Field values that are never nodes to visit: identifiers, constants, and the Load/Store contexts.
@@ -434,6 +451,17 @@ def _stays_in_inference_mode(effect: GuardEffect, region: Optional[Region], func
     against torch: tensors made there still do not require grad)."""
     enclosing = region if region is not None else function.decorator_region
     return effect.only_enables_grad and enclosing is not None and enclosing.inference and enclosing.mode is GradMode.OFF
+
+
+def _parameter_names(function: FunctionInfo) -> Set[str]:
+    """The names of a function's parameters (none for the module)."""
+    names = function.parameter_names
+    if names is None:
+        node = function.node
+        args = node.args if not isinstance(node, ast.Module) else None
+        names = set() if args is None else {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+        function.parameter_names = names
+    return names
 
 
 def _expects_error(expr: ast.expr) -> bool:

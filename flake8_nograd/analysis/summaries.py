@@ -37,8 +37,10 @@ class Summaries:
         key = id(function)
         if key in self._returned:
             return self._returned[key]
-        if key in self._in_progress or function.is_module or _is_generator(function.node):
+        if key in self._in_progress or function.is_module or function.is_generator:
             return None
+        if self._evaluator.assumes_base_of(function):
+            return None  # evaluated for one call site's grad mode: not the function's summary
         self._in_progress.add(key)
         try:
             state = self._compute_returned(function)
@@ -48,19 +50,21 @@ class Summaries:
         return state
 
     def _compute_returned(self, function: FunctionInfo) -> ValueState:
+        returns = [
+            statement
+            for statement in self._walker.statements_of(function)
+            if isinstance(statement.stmt, ast.Return) and statement.stmt.value is not None
+        ]
+        if not returns:
+            return CONSTANT  # returns None (or never returns): no value flow needed
         flow = self._flow
         flow.ensure(function)
-        states = []
-        for statement in self._walker.statements_of(function):
-            stmt = statement.stmt
-            if not isinstance(stmt, ast.Return):
-                continue
-            if stmt.value is None:
-                states.append(CONSTANT)
-                continue
-            states.append(
-                self._evaluator.evaluate(stmt.value, statement, lambda name: flow.name_states.get(id(name), UNKNOWN))
-            )
+        states = [
+            self._evaluator.evaluate(statement.stmt.value, statement, lambda name: flow.name_states.get(id(name), UNKNOWN))  # type: ignore[union-attr]
+            for statement in returns
+        ]
+        if len(returns) != sum(isinstance(s.stmt, ast.Return) for s in self._walker.statements_of(function)):
+            states.append(CONSTANT)  # a bare `return` somewhere
         if flow.end_reachable(function):
             states.append(CONSTANT)  # falls off the end: returns None
         if not states:
@@ -70,14 +74,3 @@ class Summaries:
             result = merge_states(result, state)
         return result
 
-
-def _is_generator(node: ast.AST) -> bool:
-    stack = list(getattr(node, "body", []))
-    while stack:
-        current = stack.pop()
-        if isinstance(current, (ast.Yield, ast.YieldFrom)):
-            return True
-        if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            continue
-        stack.extend(ast.iter_child_nodes(current))
-    return False

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Set
+from functools import lru_cache
+from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from .parameters import LEAF, ParameterSources, frozen_parameter
 from .model import (
@@ -89,6 +90,8 @@ class Evaluator:
     def __init__(self, walker: StructureWalker, calls: CallResolver) -> None:
         self.resolver = walker.resolver
         self.calls = calls
+        self._local_function_names = walker.resolver.function_names
+        self._has_forward = "forward" in walker.resolver.function_names
         self.call_info: Dict[int, CallSite] = walker.call_info
         self.loss_modules: Set[str] = {
             key for key, callees in walker.assigned_from.items() if any(_is_loss_class(c) for c in callees)
@@ -101,7 +104,7 @@ class Evaluator:
         self.model_keys |= {
             key
             for key, callees in walker.assigned_from.items()
-            if key not in walker.assigned_otherwise and key not in walker.constructed_from
+            if "." in key and key not in walker.assigned_otherwise and key not in walker.constructed_from
             and all(_is_parameterized_module(callee) for callee in callees)
         }
         # Functions and methods defined here (`self.model_of(x)`, `build(...)`) are not models,
@@ -116,6 +119,9 @@ class Evaluator:
         # A weak reference to the function summaries (summaries.py), which hold this evaluator:
         # the analysis stays free of reference cycles.
         self.summaries: Optional[Callable[[], Optional["Summaries"]]] = None
+        # (function, region): evaluate that function's statements as if it ran in the region
+        # (one call site's grad mode, ModuleAnalysis.state_when_called_from).
+        self._assumed_base: Optional[Tuple[FunctionInfo, Region]] = None
 
     # -- object kinds (flow-insensitive) --------------------------------------------------------
     def is_loss_module(self, callee: ast.expr) -> bool:
@@ -148,8 +154,18 @@ class Evaluator:
         collection = self.parameters.collection_tag(expr, lambda name: lookup(name).tags)
         return state.with_tags(collection) if collection else state
 
+    def assumes_base_of(self, function: FunctionInfo) -> bool:
+        return self._assumed_base is not None and self._assumed_base[0] is function
+
+    def region_of(self, statement: StatementInfo) -> Region:
+        """The statement's grad region; under `assume_base`, the assumed one for that function."""
+        assumed = self._assumed_base
+        if assumed is not None and statement.local is None and statement.function is assumed[0]:
+            return assumed[1]
+        return statement.region
+
     def _evaluate(self, expr: ast.expr, statement: StatementInfo, lookup: Lookup) -> ValueState:
-        region = statement.region
+        region = statement.region if self._assumed_base is None else self.region_of(statement)
         if region.mode is GradMode.OFF:
             return self._evaluate_off(expr, statement, region, lookup)
         state = self._evaluate_on(expr, statement, lookup)
@@ -210,42 +226,45 @@ class Evaluator:
         return UNKNOWN
 
     def _evaluate_on(self, expr: ast.expr, statement: StatementInfo, lookup: Lookup) -> ValueState:
-        if isinstance(expr, ast.Name):
-            state = lookup(expr)
+        # Type dispatch, commonest first: this runs for every expression the value flow meets.
+        kind = type(expr)
+        if kind is ast.Name:
+            state = lookup(expr)  # type: ignore[arg-type]
             if state.graph is Graph.UNKNOWN and self.resolver.qualname(expr, statement.scope) is not None:
                 return CONSTANT  # an imported object: torch.float32, a module, a function
             return state
-        if isinstance(expr, ast.Constant):
-            return CONSTANT
-        if isinstance(expr, ast.Compare):
-            return _integer(statement, "a comparison")
-        if isinstance(expr, ast.IfExp):
-            return merge_states(
-                self._evaluate_on(expr.body, statement, lookup), self._evaluate_on(expr.orelse, statement, lookup)
-            )
-        if isinstance(expr, ast.Attribute):
-            if expr.attr == "data":
-                return self._data_of(expr, statement, lookup)
-            if expr.attr == "grad":
+        if kind is ast.Call:
+            return self._call_on(expr, statement, lookup)  # type: ignore[arg-type]
+        if kind is ast.Attribute:
+            attr = expr.attr  # type: ignore[attr-defined]
+            if attr == "data":
+                return self._data_of(expr, statement, lookup)  # type: ignore[arg-type]
+            if attr == "grad":
                 return UNKNOWN
             if self.resolver.qualname(expr, statement.scope) is not None:
                 return CONSTANT  # torch.float32, torch.device
-            receiver = self._evaluate_on(expr.value, statement, lookup)
-            return UNKNOWN if receiver.is_container else _without_tags(receiver)
-        if type(expr) in _DISPLAYS:
-            return _display(expr, lambda e: self._evaluate_on(e, statement, lookup))
-        if isinstance(expr, ast.Subscript):
-            receiver = self._evaluate_on(expr.value, statement, lookup)
-            element = _indexed(receiver, expr)
-            return element if element is not None else _without_tags(receiver)
-        if isinstance(expr, ast.BinOp):
+            receiver = self._evaluate_on(expr.value, statement, lookup)  # type: ignore[attr-defined]
+            return UNKNOWN if receiver.kind is Kind.CONTAINER else _without_tags(receiver)
+        if kind is ast.Constant:
+            return CONSTANT
+        if kind is ast.BinOp:
             return combine_states(
-                self._evaluate_on(expr.left, statement, lookup), self._evaluate_on(expr.right, statement, lookup)
+                self._evaluate_on(expr.left, statement, lookup), self._evaluate_on(expr.right, statement, lookup)  # type: ignore[attr-defined]
             )
-        if isinstance(expr, ast.UnaryOp):
-            return combine_states(self._evaluate_on(expr.operand, statement, lookup))
-        if isinstance(expr, ast.Call):
-            return self._call_on(expr, statement, lookup)
+        if kind is ast.Subscript:
+            receiver = self._evaluate_on(expr.value, statement, lookup)  # type: ignore[attr-defined]
+            element = _indexed(receiver, expr)  # type: ignore[arg-type]
+            return element if element is not None else _without_tags(receiver)
+        if kind in _DISPLAYS:
+            return _display(expr, lambda e: self._evaluate_on(e, statement, lookup))
+        if kind is ast.Compare:
+            return _integer(statement, "a comparison")
+        if kind is ast.UnaryOp:
+            return combine_states(self._evaluate_on(expr.operand, statement, lookup))  # type: ignore[attr-defined]
+        if kind is ast.IfExp:
+            return merge_states(
+                self._evaluate_on(expr.body, statement, lookup), self._evaluate_on(expr.orelse, statement, lookup)  # type: ignore[attr-defined]
+            )
         return UNKNOWN
 
     def _call_on(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> ValueState:
@@ -263,6 +282,10 @@ class Evaluator:
                 state = combine_states(*self._argument_states(call, statement, lookup))
                 return state.of_kind(Kind.TENSOR) if returns_tensor(qualname) else state.of_kind(Kind.UNKNOWN)
             return UNKNOWN
+        if isinstance(func, ast.Attribute) and func.attr in TENSOR_METHODS and func.attr not in self._local_function_names:
+            receiver = self._evaluate_on(func.value, statement, lookup)
+            state = combine_states(receiver, *self._argument_states(call, statement, lookup))
+            return state if receiver.is_tensor else state.of_kind(Kind.UNKNOWN)
         returned = self._returned_by_local_function(call, statement)
         if returned is not None:
             return returned
@@ -345,6 +368,10 @@ class Evaluator:
     def _returned_by_local_function(self, call: ast.Call, statement: StatementInfo) -> Optional[ValueState]:
         """What a call of a function or method defined here returns, from its summary; None when the
         callee is unknown or its result is (then name heuristics may still decide)."""
+        func = call.func
+        named = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+        if named not in self._local_function_names and not self._has_forward:
+            return None  # cannot be a function of this module: the common case, decided at once
         summaries = self.summaries() if self.summaries is not None else None
         if summaries is None:
             return None
@@ -391,7 +418,7 @@ def _display(expr: ast.expr, evaluate: Callable[[ast.expr], ValueState]) -> Valu
     values: List[Optional[ast.expr]] = list(expr.values) if isinstance(expr, ast.Dict) else list(expr.elts)  # type: ignore[attr-defined]
     if any(value is None or isinstance(value, ast.Starred) for value in values):  # `**d`, `*xs`
         return container(UNKNOWN)
-    states = [evaluate(value) for value in values]  # type: ignore[arg-type]
+    states = [CONSTANT if type(value) is ast.Constant else evaluate(value) for value in values]  # type: ignore[arg-type]
     item: Optional[ValueState] = None
     for state in states:
         item = merge_items(item, state)
@@ -491,6 +518,7 @@ _PARAMETER_FREE_MODULES = frozenset(
 )
 
 
+@lru_cache(maxsize=1024)  # the same few layer classes recur in every module
 def _is_parameterized_module(qualname: str) -> bool:
     """torch.nn.Linear, nn.Conv2d, nn.LSTM, nn.Sequential: a layer (or container) with parameters."""
     module, _, name = qualname.rpartition(".")
@@ -521,6 +549,7 @@ def _stored_into(held: ValueState, value: ValueState) -> ValueState:
     return UNKNOWN
 
 
+_ITERABLE_FORMS = frozenset((ast.Name, ast.List, ast.Tuple, ast.Set))
 # Builtins over a container's contents: sum(losses), list(parts), tuple(outs), sorted(...).
 _CONTAINER_BUILTINS = frozenset(("sum", "list", "tuple", "sorted", "reversed"))
 # Methods that put their argument into the container they are called on.
@@ -553,6 +582,19 @@ def _integer(statement: StatementInfo, how: str) -> ValueState:
 
 def _grad_on(statement: StatementInfo) -> ValueState:
     return ValueState(Graph.HAS_GRAPH, Origin(OriginKind.GRAD_ON, statement.stmt.lineno, statement=statement.stmt))
+
+
+class AssumedBase:
+    """`with AssumedBase(evaluator, function, region):` evaluates `function` as if called in `region`."""
+
+    def __init__(self, evaluator: Evaluator, function: FunctionInfo, region: Region) -> None:
+        self._evaluator, self._assumed = evaluator, (function, region)
+
+    def __enter__(self) -> None:
+        self._evaluator._assumed_base = self._assumed
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._evaluator._assumed_base = None
 
 
 class ValueFlow:
@@ -714,12 +756,13 @@ class ValueFlow:
 
     def _augmented(self, stmt: ast.AugAssign, info: StatementInfo, current: ValueState, evaluate) -> ValueState:
         value = evaluate(stmt.value)
-        if info.region.mode is GradMode.OFF:
+        region = self.evaluator.region_of(info)
+        if region.mode is GradMode.OFF:
             if current.graph in (Graph.NO_GRAPH, Graph.CONSTANT):
-                return ValueState(Graph.NO_GRAPH, Origin(OriginKind.REGION, stmt.lineno, region=info.region))
+                return ValueState(Graph.NO_GRAPH, Origin(OriginKind.REGION, stmt.lineno, region=region))
             return UNKNOWN
         state = combine_states(current, value)
-        if info.region.mode is GradMode.UNKNOWN and state.graph is Graph.HAS_GRAPH:
+        if region.mode is GradMode.UNKNOWN and state.graph is Graph.HAS_GRAPH:
             return UNKNOWN
         return state
 
@@ -752,7 +795,12 @@ class ValueFlow:
             body_env = dict(entry)
             if isinstance(stmt, (ast.For, ast.AsyncFor)):
                 _forget_target(stmt.target, body_env)
-                iterated = self._evaluate_in(self.walker.statement_info[id(stmt)], entry)(stmt.iter)
+                # Only a name or a display can be a container we know (`for loss in losses`).
+                iterated = (
+                    self._evaluate_in(self.walker.statement_info[id(stmt)], entry)(stmt.iter)
+                    if type(stmt.iter) in _ITERABLE_FORMS
+                    else UNKNOWN
+                )
                 if iterated.is_container and iterated.item is not None:
                     self._bind(stmt.target, _NO_EXPRESSION, iterated.item, body_env, None)
                 tags = self.evaluator.parameters.loop_target_tags(

@@ -1,9 +1,9 @@
 """NG101: backward() on a value that has no autograd graph (a RuntimeError at run time)."""
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Optional
 
-from ..analysis import ModuleAnalysis, Origin, OriginKind, RegionKind
+from ..analysis import BackwardCall, ModuleAnalysis, Origin, OriginKind, RegionKind
 from ..findings import Finding, finding_at
 from .base import Rule, describe
 
@@ -16,12 +16,34 @@ class BackwardWithoutGraph(Rule):
 
     def check(self, analysis: ModuleAnalysis) -> Iterator[Finding]:
         for backward in analysis.backward_calls:
+            message = self._without_graph(analysis, backward) or self._without_graph_when_called(analysis, backward)
+            if message is not None:
+                yield finding_at(backward.call, backward.statement.stmt, self.code, message)
+
+    @staticmethod
+    def _without_graph(analysis: ModuleAnalysis, backward: BackwardCall) -> Optional[str]:
+        for value in backward.values:
+            state = analysis.state_of(value, backward.statement)
+            if state.is_no_graph and state.origin is not None:
+                return explain(describe(value), state.origin, backward.api)  # the first one is the root cause
+        return None
+
+    @staticmethod
+    def _without_graph_when_called(analysis: ModuleAnalysis, backward: BackwardCall) -> Optional[str]:
+        """A function with grad-on and grad-off callers: from a grad-off one, what it computes
+        itself has no graph (`model(x)` under no_grad runs a forward that calls autograd.grad)."""
+        statement = backward.statement
+        for call in analysis.grad_off_calls(statement.function):
             for value in backward.values:
-                state = analysis.state_of(value, backward.statement)
-                if state.is_no_graph and state.origin is not None:
-                    message = explain(describe(value), state.origin, backward.api)
-                    yield finding_at(backward.call, backward.statement.stmt, self.code, message)
-                    break  # one finding per call: the first value without a graph is the root cause
+                state = analysis.state_when_called_in(value, statement, call.region)
+                origin = state.origin
+                if state.is_no_graph and origin is not None and origin.kind is OriginKind.REGION:
+                    return (
+                        f"'{describe(value)}' has no graph when '{statement.function.name}' is called on line "
+                        f"{call.stmt.lineno}, {call.region.describe()}; call it with grad enabled there, "
+                        f"or move {backward.api} out of '{statement.function.name}'"
+                    )
+        return None
 
 
 def explain(name: str, origin: Origin, api: str) -> str:
