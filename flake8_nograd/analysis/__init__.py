@@ -119,8 +119,8 @@ class ModuleAnalysis:
     def grad_off_calls(self, function: FunctionInfo) -> List[StatementInfo]:
         """The statements that call a function with grad off, when it also has grad-on callers
         (its base is on)."""
-        if function.is_module or function.base.mode is not GradMode.ON:
-            return []
+        if function.is_module or function.base.kind is not RegionKind.DEFAULT:
+            return []  # a decorator, a hook or its callers decide its mode, not one call site
         sites = self.calls_resolver.callers().get(id(function), [])
         return [site.statement for site in sites if site.statement.region.mode is GradMode.OFF]
 

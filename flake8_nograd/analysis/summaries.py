@@ -12,15 +12,19 @@ states and origins, so the project-wide index can keep and combine them across m
     def step(self, batch):           self.step(b) -> (unknown, no graph) for `loss, n = ...`
         return self.loss(batch), 0
 
+Attributes get one too: `self.x` reads the join of every `self.x = ...` in the module (any class,
+any method), and a `@property` its getter's return summary. An attribute also assigned through
+another object (`trainer.x = ...`), by unpacking, or to a layer, is unknown.
+
 Recursion (direct or mutual) makes the result unknown for the call inside the cycle.
 """
 from __future__ import annotations
 
 import ast
-from typing import Dict, Optional, Set
+from typing import Dict, List, Optional, Set
 
 from .model import CONSTANT, UNKNOWN, ValueState, merge_states
-from .structure import FunctionInfo, StructureWalker
+from .structure import FunctionInfo, StatementInfo, StructureWalker
 from .values import Evaluator, ValueFlow
 
 
@@ -31,6 +35,57 @@ class Summaries:
         self._flow = flow
         self._returned: Dict[int, ValueState] = {}
         self._in_progress: Set[int] = set()
+        self._attributes: Dict[str, Optional[ValueState]] = {}
+        self._stores: Optional[Dict[str, Optional[List[StatementInfo]]]] = None  # name -> `self.name = v`
+
+    def attribute(self, name: str) -> Optional[ValueState]:
+        """The state `self.<name>` holds wherever it is read, or None when unknowable here."""
+        if name in self._attributes:
+            return self._attributes[name]
+        self._attributes[name] = None  # while computing: a read of itself is unknown
+        stores = self._attribute_stores().get(name)
+        state: Optional[ValueState] = None
+        if stores:
+            flow = self._flow
+            for statement in stores:
+                flow.ensure(statement.function)
+                stored = self._evaluator.evaluate(
+                    statement.stmt.value, statement, lambda n: flow.name_states.get(id(n), UNKNOWN)  # type: ignore[attr-defined]
+                )
+                state = stored if state is None else merge_states(state, stored)
+        self._attributes[name] = state
+        return state
+
+    def _attribute_stores(self) -> Dict[str, Optional[List[StatementInfo]]]:
+        """`self.name = value` statements by name; None for a name also stored some other way."""
+        if self._stores is None:
+            stores: Dict[str, Optional[List[StatementInfo]]] = {}
+            for statement in self._walker.statements:
+                stmt = statement.stmt
+                kind = type(stmt)
+                if kind is ast.Assign:
+                    targets = stmt.targets  # type: ignore[attr-defined]
+                elif kind is ast.AugAssign or kind is ast.AnnAssign:
+                    targets = [stmt.target]  # type: ignore[attr-defined]
+                else:
+                    continue
+                for target in targets:
+                    for attribute in _stored_attributes(target):
+                        simple = (
+                            kind is ast.Assign
+                            and attribute is target
+                            and isinstance(attribute.value, ast.Name)
+                            and attribute.value.id == "self"
+                            and len(targets) == 1
+                            and not _constructs_a_layer(stmt.value)  # type: ignore[attr-defined]
+                        )
+                        known = stores.get(attribute.attr, [])
+                        if simple and known is not None:
+                            stores[attribute.attr] = known + [statement]
+                        else:
+                            stores[attribute.attr] = None
+            self._stores = stores
+        return self._stores
 
     def returned(self, function: FunctionInfo) -> Optional[ValueState]:
         """The state of what `function` returns on every path, or None when unknowable here."""
@@ -74,3 +129,23 @@ class Summaries:
             result = merge_states(result, state)
         return result
 
+
+
+def _stored_attributes(target: ast.expr) -> List[ast.Attribute]:
+    """The attributes an assignment target stores into (`a.x`, `(self.h, self.c)`)."""
+    if isinstance(target, ast.Attribute):
+        return [target]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [a for element in target.elts for a in _stored_attributes(element)]
+    if isinstance(target, ast.Starred):
+        return _stored_attributes(target.value)
+    return []
+
+
+def _constructs_a_layer(value: ast.expr) -> bool:
+    """`nn.Linear(...)`, `Encoder(...)`: an object, not a tensor (a capitalised callee)."""
+    if not isinstance(value, ast.Call):
+        return False
+    func = value.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    return name[:1].isupper() and name != "Parameter"

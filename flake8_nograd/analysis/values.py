@@ -190,6 +190,9 @@ class Evaluator:
         if isinstance(expr, ast.Attribute):
             if expr.attr == "data":
                 return self._data_of(expr, statement, lookup)
+            stored = self._stored_attribute(expr, statement)
+            if stored is not None:
+                return stored  # looked up, not computed: it keeps the state it was stored with
             receiver = self._evaluate_off(expr.value, statement, region, lookup)
             return receiver if receiver.is_no_graph else UNKNOWN
         if type(expr) in _DISPLAYS:
@@ -243,6 +246,9 @@ class Evaluator:
                 return UNKNOWN
             if self.resolver.qualname(expr, statement.scope) is not None:
                 return CONSTANT  # torch.float32, torch.device
+            stored = self._stored_attribute(expr, statement)  # type: ignore[arg-type]
+            if stored is not None:
+                return stored
             receiver = self._evaluate_on(expr.value, statement, lookup)  # type: ignore[attr-defined]
             return UNKNOWN if receiver.kind is Kind.CONTAINER else _without_tags(receiver)
         if kind is ast.Constant:
@@ -359,6 +365,29 @@ class Evaluator:
                     return silenced(receiver, statement.stmt)
                 return receiver
         return None
+
+    def _stored_attribute(self, expr: ast.Attribute, statement: StatementInfo) -> Optional[ValueState]:
+        """`self.cache`: what every `self.cache = ...` of the module stores, or a property's return."""
+        receiver = expr.value
+        if type(receiver) is not ast.Name or receiver.id != "self":  # type: ignore[attr-defined]
+            return None
+        summaries = self.summaries() if self.summaries is not None else None
+        if summaries is None:
+            return None
+        getter = self._property_getter(expr.attr, statement)
+        state = summaries.returned(getter) if getter is not None else summaries.attribute(expr.attr)
+        if state is None or state.graph is Graph.UNKNOWN:
+            return None
+        return state
+
+    def _property_getter(self, name: str, statement: StatementInfo) -> Optional[FunctionInfo]:
+        class_node = self.calls.class_of(ast.Name(id="self"), statement, through_parameters=False)
+        method = self.calls.method(class_node, name) if class_node is not None else None
+        if method is None or not any(
+            isinstance(d, ast.Name) and d.id == "property" for d in method.node.decorator_list  # type: ignore[union-attr]
+        ):
+            return None
+        return method
 
     def _data_of(self, expr: ast.Attribute, statement: StatementInfo, lookup: Lookup) -> ValueState:
         """`x.data` is `Tensor.data` (detached) only when `x` is known to be a tensor."""
