@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ast
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import FrozenSet, Optional, Tuple
 
 
@@ -80,17 +80,48 @@ class OriginKind(enum.Enum):
     RETURNED = "returned"  # the result of a local function (detail: its name; cause: why)
 
 
-@dataclass(frozen=True)
 class Origin:
-    """Why a value has the state it has, for messages and for reporting positions."""
+    """Why a value has the state it has, for messages and for reporting positions.
 
-    kind: OriginKind
-    line: int
-    detail: str = ""  # e.g. "torch.zeros()" for CREATED
-    region: Optional[Region] = None
-    node: Optional[ast.AST] = field(default=None, compare=False, hash=False)
-    statement: Optional[ast.stmt] = field(default=None, compare=False, hash=False)
-    cause: Optional["Origin"] = None  # for SILENCED: why the value had no graph
+    Immutable by convention; a slotted class for the same reason as ValueState. `node` and
+    `statement` locate it and take no part in equality.
+    """
+
+    __slots__ = ("kind", "line", "detail", "region", "node", "statement", "cause")
+
+    def __init__(
+        self,
+        kind: OriginKind,
+        line: int,
+        detail: str = "",  # e.g. "torch.zeros()" for CREATED
+        region: Optional[Region] = None,
+        node: Optional[ast.AST] = None,
+        statement: Optional[ast.stmt] = None,
+        cause: Optional["Origin"] = None,  # for SILENCED: why the value had no graph
+    ) -> None:
+        self.kind = kind
+        self.line = line
+        self.detail = detail
+        self.region = region
+        self.node = node
+        self.statement = statement
+        self.cause = cause
+
+    def _key(self) -> tuple:
+        return (self.kind, self.line, self.detail, self.region, self.cause)
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, Origin):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Origin(kind={self.kind}, line={self.line}, detail={self.detail!r}, region={self.region})"
 
 
 class Kind(enum.Enum):
@@ -102,18 +133,54 @@ class Kind(enum.Enum):
     UNKNOWN = "unknown"  # anything: a model output may be a tuple or a dict, `.data` an attribute
 
 
-@dataclass(frozen=True)
 class ValueState:
-    graph: Graph
-    origin: Optional[Origin] = None
-    # Facts other rules track on the same flow (e.g. "parameter", "loss_module", "model").
-    tags: FrozenSet[str] = frozenset()
-    # A tuple's parts (`return loss, logs`, `torch.autograd.grad(...)`), for unpacking and `[0]`.
-    elements: Optional[Tuple["ValueState", ...]] = None
-    kind: Kind = Kind.UNKNOWN
-    # For a container: the join of the states of everything put in it (None: nothing yet). Its
-    # graph is derived from it: a list holding a graph-carrying loss keeps that graph alive.
-    item: Optional["ValueState"] = None
+    """The abstract value of an expression: immutable by convention (never assigned after init).
+
+    A plain class with __slots__ rather than a frozen dataclass: the value flow builds one for
+    nearly every expression it evaluates, and a frozen dataclass's __init__ pays an
+    object.__setattr__ per field.
+    """
+
+    __slots__ = ("graph", "origin", "tags", "elements", "kind", "item")
+
+    def __init__(
+        self,
+        graph: Graph,
+        origin: Optional[Origin] = None,
+        # Facts other rules track on the same flow (e.g. "parameter", "loss_module", "model").
+        tags: FrozenSet[str] = frozenset(),
+        # A tuple's parts (`return loss, logs`, `torch.autograd.grad(...)`), for unpacking and `[0]`.
+        elements: Optional[Tuple["ValueState", ...]] = None,
+        kind: "Kind" = Kind.UNKNOWN,
+        # For a container: the join of the states of everything put in it (None: nothing yet). Its
+        # graph is derived from it: a list holding a graph-carrying loss keeps that graph alive.
+        item: Optional["ValueState"] = None,
+    ) -> None:
+        self.graph = graph
+        self.origin = origin
+        self.tags = tags
+        self.elements = elements
+        self.kind = kind
+        self.item = item
+
+    def _key(self) -> tuple:
+        return (self.graph, self.origin, self.tags, self.elements, self.kind, self.item)
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, ValueState):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"ValueState(graph={self.graph}, origin={self.origin}, tags={set(self.tags)}, "
+            f"elements={self.elements}, kind={self.kind}, item={self.item})"
+        )
 
     @property
     def is_tensor(self) -> bool:

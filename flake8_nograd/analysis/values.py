@@ -175,7 +175,6 @@ class Evaluator:
 
     def _evaluate_off(self, expr: ast.expr, statement: StatementInfo, region: Region, lookup: Lookup) -> ValueState:
         """With grad disabled, whatever is computed has no graph; what is merely looked up keeps its state."""
-        computed = ValueState(Graph.NO_GRAPH, Origin(OriginKind.REGION, statement.stmt.lineno, region=region))
         if isinstance(expr, ast.Name):
             return lookup(expr)
         if isinstance(expr, ast.Constant):
@@ -209,7 +208,7 @@ class Evaluator:
             operands = [expr.left, expr.right] if isinstance(expr, ast.BinOp) else [expr.operand]
             if all(isinstance(operand, ast.Constant) for operand in operands):
                 return CONSTANT
-            return computed
+            return _computed_off(statement, region)
         if isinstance(expr, ast.Call):
             special = self._special_call(expr, statement, lookup)
             if special is not None:
@@ -225,7 +224,7 @@ class Evaluator:
                 func.id in LOOKUP_BUILTINS or func.id in self.grad_enabling_functions
             ):
                 return UNKNOWN
-            return computed
+            return _computed_off(statement, region)
         return UNKNOWN
 
     def _evaluate_on(self, expr: ast.expr, statement: StatementInfo, lookup: Lookup) -> ValueState:
@@ -433,6 +432,11 @@ class Evaluator:
     def _qualname(self, call: ast.Call) -> Optional[str]:
         site = self.call_info.get(id(call))
         return site.qualname if site is not None else None
+
+
+def _computed_off(statement: StatementInfo, region: Region) -> ValueState:
+    """A value computed with grad disabled: no graph."""
+    return ValueState(Graph.NO_GRAPH, Origin(OriginKind.REGION, statement.stmt.lineno, region=region))
 
 
 _DISPLAYS = frozenset((ast.Tuple, ast.List, ast.Set, ast.Dict, ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp))
