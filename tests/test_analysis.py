@@ -77,6 +77,39 @@ def test_regions_of_with_enable_grad_and_statements():
     assert analysis.region_at(statement_at(analysis, 7).stmt).kind is RegionKind.STATEMENT
 
 
+def test_only_inference_mode_leaves_inference_mode():
+    """enable_grad(), no_grad() and set_grad_enabled() inside inference mode change nothing (checked
+    under torch: tensors made there are inference tensors); inference_mode(False) leaves it."""
+    analysis = analyse(
+        """\
+        import torch
+        with torch.inference_mode():
+            with torch.enable_grad():
+                a = 1
+            with torch.no_grad():
+                b = 2
+            torch.set_grad_enabled(True)
+            c = 3
+            with torch.inference_mode(False):
+                d = 4
+        def helper(x):
+            with torch.enable_grad():
+                return x * 2
+        @torch.inference_mode()
+        def serve(x):
+            return helper(x)
+        def train(x):
+            with torch.enable_grad():
+                return x * 2
+        """
+    )
+    regions = {line: analysis.region_at(statement_at(analysis, line).stmt) for line in (4, 6, 8, 10, 13, 19)}
+    for line in (4, 6, 8, 13):
+        assert regions[line].inference and regions[line].mode is GradMode.OFF, line
+    assert regions[10].mode is GradMode.ON and not regions[10].inference
+    assert regions[19].mode is GradMode.ON and not regions[19].inference
+
+
 def test_functions_guarded_by_their_callers_transitively():
     analysis = analyse(
         """\

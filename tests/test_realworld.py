@@ -19,7 +19,6 @@ HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
 # file name -> why the analysis misses it (gap numbers from ../shared/gaps/realworld-gaps.md).
 KNOWN_GAPS: Dict[str, str] = {
-    'a_enable_grad_inside_inference_mode_bug.py': 'G18: enable_grad() cannot undo inference_mode',
     'a_forward_autograd_grad_called_under_nograd_bug.py': "G26: module(x) runs forward under the caller's no_grad",
     'a_inference_accumulator_bug.py': 'G1: NG103 (in-place update of an inference tensor)',
     'a_inference_augment_bug.py': 'G1: NG103 (inference tensor into a trained model)',

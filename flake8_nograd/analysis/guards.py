@@ -22,6 +22,10 @@ class GuardEffect:
     mode: GradMode
     label: str  # the guard as written: "torch.no_grad()", "@smart_inference_mode()"
     inference: bool = False
+    # An inference_mode guard (on or off). Any other guard cannot leave inference mode: inside it,
+    # `enable_grad()` or `set_grad_enabled(True)` switches the grad flag but tensors still are
+    # inference tensors without a graph.
+    switches_inference: bool = False
 
 
 def last_identifier(expr: ast.expr) -> Optional[str]:
@@ -86,7 +90,8 @@ def guard_effect(expr: ast.expr, qualname: Qualname, config: Config, decorator: 
         # the mode its author meant, so fixing NG401 never brings a new finding to light.
         return _api_effect(api, call, label)
     if _is_project_guard(target, qualname, config):
-        return GuardEffect(GradMode.OFF, label, inference="inference_mode" in label)
+        inference = "inference_mode" in label
+        return GuardEffect(GradMode.OFF, label, inference=inference, switches_inference=inference)
     return None
 
 
@@ -98,9 +103,9 @@ def _api_effect(api: str, call: Optional[ast.Call], label: str) -> GuardEffect:
     if api == "torch.inference_mode":
         has_arg, value = constant_bool(call, "mode") if call is not None else (False, None)
         if not has_arg or value is True:
-            return GuardEffect(GradMode.OFF, label, inference=True)
+            return GuardEffect(GradMode.OFF, label, inference=True, switches_inference=True)
         # inference_mode(False) runs with grad enabled; a run-time flag is unknown.
-        return GuardEffect(GradMode.ON if value is False else GradMode.UNKNOWN, label)
+        return GuardEffect(GradMode.ON if value is False else GradMode.UNKNOWN, label, switches_inference=True)
     # torch.set_grad_enabled(mode)
     has_arg, value = constant_bool(call, "mode") if call is not None else (False, None)
     if value is None:

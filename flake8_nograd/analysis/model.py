@@ -32,6 +32,9 @@ class Region:
     line: int = 0
     inference: bool = False  # inference_mode: its tensors cannot even be saved for backward
     function: str = ""  # for DECORATOR/HOOK/CALLERS: the function that runs grad-off
+    # A guard other than inference_mode written where the function's own mode applies: when the
+    # function runs in inference mode, it changes nothing (`enable_grad()` cannot leave it).
+    yields_to_inference: bool = False
 
     def describe(self) -> str:
         """A phrase that completes "... was computed <phrase>"."""
@@ -44,7 +47,8 @@ class Region:
         if self.kind is RegionKind.HOOK:
             return f"in '{self.function}' (run without grad by the framework)"
         if self.kind is RegionKind.CALLERS:
-            return f"in '{self.function}' (only called with grad disabled)"
+            how = "under inference mode" if self.inference else "with grad disabled"
+            return f"in '{self.function}' (only called {how})"
         return "with grad enabled"
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple, Union
 
 from ..config import Config
-from .guards import dotted_name, guard_effect, last_identifier
+from .guards import GuardEffect, dotted_name, guard_effect, last_identifier
 from .limits import elif_chain
 from .model import GRAD_ON, GradMode, Region, RegionKind
 from .names import NameResolver, Scope
@@ -55,7 +55,10 @@ class StatementInfo:
 
     @property
     def region(self) -> Region:
-        return self.local if self.local is not None else self.function.base
+        local = self.local
+        if local is None or (local.yields_to_inference and self.function.base.inference):
+            return self.function.base
+        return local
 
 
 @dataclass(eq=False)
@@ -246,7 +249,7 @@ class StructureWalker:
         for item in stmt.items:  # later items apply inside earlier ones
             effect = guard_effect(item.context_expr, qualname, self.config)
             if effect is not None:
-                region = Region(effect.mode, RegionKind.WITH, effect.label, item.context_expr.lineno, effect.inference)
+                region = _entered(region, effect, RegionKind.WITH, item.context_expr.lineno)
         return region
 
     def _statement_region(self, stmt: ast.Expr, scope: Scope, region: Optional[Region]) -> Optional[Region]:
@@ -258,14 +261,15 @@ class StructureWalker:
             effect = guard_effect(call.args[0], self._qualname_in(scope), self.config)
             if effect is None:
                 return region
-            entered = Region(effect.mode, RegionKind.WITH, effect.label, stmt.lineno, effect.inference)
-            self._entered_regions.add(id(entered))
+            entered = _entered(region, effect, RegionKind.WITH, stmt.lineno)
+            if entered is not region:
+                self._entered_regions.add(id(entered))
             return entered
         if self.resolver.qualname(func, scope) != "torch.set_grad_enabled":
             return region
         effect = guard_effect(call, self._qualname_in(scope), self.config)
         assert effect is not None
-        return Region(effect.mode, RegionKind.STATEMENT, effect.label, stmt.lineno)
+        return _entered(region, effect, RegionKind.STATEMENT, stmt.lineno)
 
     def _decorator_region(self, node: FunctionNode, scope: Scope) -> Optional[Region]:
         qualname = self._qualname_in(scope)
@@ -374,6 +378,21 @@ MODEL_METHODS = frozenset(("eval", "train", "parameters", "named_parameters", "z
 # Field values that are never nodes to visit: identifiers, constants, and the Load/Store contexts.
 _LEAF_TYPES = frozenset((type(None), str, int, float, complex, bool, bytes, ast.Load, ast.Store, ast.Del))
 _EXPECT_ERROR_CALLS = frozenset(("raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"))
+
+
+def _entered(region: Optional[Region], effect: GuardEffect, kind: RegionKind, line: int) -> Optional[Region]:
+    """The region inside a guard entered where `region` applies (None: the function's own mode).
+
+    Only inference_mode can leave inference mode: inside it, `enable_grad()`, `no_grad()` or
+    `set_grad_enabled(...)` change nothing, so the enclosing region stays. Written where the
+    function's own mode applies, such a guard yields to it when that mode is inference mode.
+    """
+    if effect.switches_inference:
+        return Region(effect.mode, kind, effect.label, line, effect.inference)
+    if region is not None and region.inference:
+        return region
+    yields = region is None or region.yields_to_inference
+    return Region(effect.mode, kind, effect.label, line, effect.inference, yields_to_inference=yields)
 
 
 def _expects_error(expr: ast.expr) -> bool:

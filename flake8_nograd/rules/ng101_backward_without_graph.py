@@ -66,11 +66,12 @@ def explain(name: str, origin: Origin, api: str) -> str:
     elif region.kind is RegionKind.STATEMENT:
         fix = f"compute it before {region.label}, or call torch.set_grad_enabled(True) first"
     elif region.kind is RegionKind.DECORATOR:
-        fix = f"remove {region.label} from '{region.function}' or compute it inside 'with torch.enable_grad():'"
+        fix = f"remove {region.label} from '{region.function}' or compute it inside '{_reenable(region)}'"
     elif region.kind is RegionKind.HOOK:
         fix = "back-propagate in a method that runs with grad, such as training_step"
     else:
-        fix = f"call '{region.function}' where grad is enabled, or compute it inside 'with torch.enable_grad():'"
+        where_on = "outside inference mode" if region.inference else "where grad is enabled"
+        fix = f"call '{region.function}' {where_on}, or compute it inside '{_reenable(region)}'"
     return f"{where} and {why}; {fix}"
 
 
@@ -91,3 +92,8 @@ def returned_value(origin: Origin) -> str:
     if origin.region is not None:
         return f"computed {origin.region.describe()}"
     return "a value without a graph"
+
+
+def _reenable(region) -> str:
+    """The block that turns grad back on inside `region`: enable_grad() cannot leave inference mode."""
+    return "with torch.inference_mode(False):" if region.inference else "with torch.enable_grad():"
