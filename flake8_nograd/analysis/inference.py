@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import ast
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple
 
 from .callers import callers_by_function
@@ -147,6 +147,8 @@ _STRIDED_ATTRIBUTES = frozenset(("T", "mT", "H", "mH"))
 _SPLIT_METHODS = frozenset("chunk split unbind tensor_split hsplit vsplit dsplit split_with_sizes".split())
 _MAYBE_IDENTITY = frozenset("to cpu cuda float double half bfloat16 type type_as contiguous".split())
 _TO_INTEGER = frozenset("long int short byte char bool".split())
+_KEEPS_RECEIVER = _VIEW_METHODS | _STRIDED_METHODS | _SPLIT_METHODS | _MAYBE_IDENTITY | {"detach"}
+_TO_FLOAT = frozenset("float double half bfloat16".split())  # from an integer tensor: a copy
 _NOT_TENSOR_METHODS = frozenset(
     "item tolist numpy size dim ndimension numel nelement element_size is_contiguous data_ptr stride "
     "storage_offset is_floating_point is_complex get_device equal allclose __len__ keys".split()
@@ -160,7 +162,8 @@ _TORCH_ONLY_METHODS = TENSOR_METHODS - frozenset(
     "repeat view round argmax argmin argsort chunk split type".split()
 )
 _SAVING_METHODS = frozenset("mul multiply div divide true_divide matmul mm bmm mv dot".split())
-_INDEX_METHODS = frozenset(("gather", "index_select"))  # (dim, index); take_along_dim does not save
+# The index or mask argument (position, keyword) is saved; take_along_dim does not save it.
+_INDEX_METHODS = {"gather": (1, "index"), "index_select": (1, "index"), "masked_fill": (0, "mask")}
 _SAVING_FUNCTIONS = frozenset(
     "torch." + name for name in "mul multiply div divide true_divide matmul mm bmm mv dot einsum".split()
 ) | frozenset(
@@ -348,7 +351,7 @@ class InferenceFacts:
         self._uses[(id(use.op), id(use.node), use.kind)] = use
 
     def _store(self, attribute: str, taint: Taint, function: FunctionInfo, line: int) -> None:
-        class_node = _class_of(function)
+        class_node = function.class_node
         if class_node is not None:
             self._stores.setdefault(attribute, []).append(_Store(class_node, taint, function, line))
 
@@ -436,10 +439,6 @@ def _as_if_where(function: FunctionInfo, caller: FunctionInfo, region: Region) -
     return f"in '{function.name}' when called from '{caller.name}' (which runs in inference mode)"
 
 
-def _class_of(function: FunctionInfo) -> Optional[ast.ClassDef]:
-    return function.class_node
-
-
 def _is_container(value: Optional[ast.expr]) -> bool:
     if isinstance(value, (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)):
         return True
@@ -482,7 +481,7 @@ def _earlier(first: Optional[Made], second: Optional[Made]) -> Optional[Made]:
     return first if (first.line, first.col) <= (second.line, second.col) else second
 
 
-def holder(parts: List[Tuple[object, Optional[Taint]]], depth: int = 0) -> Optional[Taint]:
+def holder(parts: List[Tuple[object, Optional[Taint]]]) -> Optional[Taint]:
     kept = tuple((key, _shallow(taint)) for key, taint in parts if taint is not None)
     return Taint(TaintKind.HOLDER, parts=kept) if kept else None
 
@@ -575,11 +574,9 @@ class _Flow:
         self._where_cache: Dict[int, str] = {}
 
     def run(self) -> Optional[Taint]:
-        body = self.function.node.body
-        if not self.function.is_module and _is_generator(self.function.node):
-            self._block(body, self.env)
-            return None
-        self._block(body, self.env)
+        self._block(self.function.node.body, self.env)
+        if self.returns is not None and _is_generator(self.function.node):
+            return None  # calling a generator function returns a generator (looked at only when it matters)
         return self.returns
 
     # -- statements -----------------------------------------------------------------------------
@@ -598,7 +595,7 @@ class _Flow:
             self.env = env
             info = statement_info[id(stmt)]
             self.enter(info)
-            if self.record and any(value is not None for value in env.values()):
+            if self.record and any(env.values()):  # a Taint is true, None (untainted) false
                 self.facts._env_at[id(stmt)] = dict(env)
             if isinstance(stmt, ast.Return):
                 if stmt.value is not None:
@@ -700,10 +697,11 @@ class _Flow:
         if body_end is not None and stmt.orelse:  # type: ignore[attr-defined]
             body_end = self._block(stmt.orelse, body_end)  # type: ignore[attr-defined]
         handler_entry = _merge_envs([entry, body_end]) or entry
-        ends = [body_end] + [self._block(h.body, dict(handler_entry)) for h in stmt.handlers]  # type: ignore[attr-defined]
-        merged = _merge_envs(ends)
+        handlers = stmt.handlers  # type: ignore[attr-defined]
+        merged = _merge_envs([body_end] + [self._block(h.body, dict(handler_entry)) for h in handlers])
         if stmt.finalbody:  # type: ignore[attr-defined]
-            final_env = self._block(stmt.finalbody, dict(merged if merged is not None else handler_entry))  # type: ignore[attr-defined]
+            final_entry = dict(merged if merged is not None else handler_entry)
+            final_env = self._block(stmt.finalbody, final_entry)  # type: ignore[attr-defined]
             if merged is None or final_env is None:
                 return None
             merged = final_env
@@ -725,7 +723,9 @@ class _Flow:
             if target.attr == "requires_grad" and _is_true(value):  # type: ignore[attr-defined]
                 receiver = self.evaluate(target.value)  # type: ignore[attr-defined]
                 if receiver is not None:
-                    self._record(UseKind.REQUIRES_GRAD, target.value, receiver, stmt, detail=".requires_grad = True")  # type: ignore[attr-defined]
+                    self._record(
+                        UseKind.REQUIRES_GRAD, target.value, receiver, stmt, detail=".requires_grad = True"  # type: ignore[attr-defined]
+                    )
                 return
             key = dotted_name(target)
             if key:
@@ -870,7 +870,8 @@ class _Flow:
                 return None
             return self._made(expr, TaintKind.TENSOR if operand.is_tensor else TaintKind.VALUE)
         if kind is ast.Compare:
-            operands = [self._evaluate(expr.left)] + [self._evaluate(c) for c in expr.comparators]  # type: ignore[attr-defined]
+            comparators = expr.comparators  # type: ignore[attr-defined]
+            operands = [self._evaluate(expr.left)] + [self._evaluate(c) for c in comparators]  # type: ignore[attr-defined]
             if not self.inside or not any(operands):
                 return None
             tensor = any(o is not None and o.is_tensor for o in operands)
@@ -1010,7 +1011,8 @@ class _Flow:
         try:
             for generator in expr.generators:
                 items = items_of(self._evaluate(generator.iter))
-                self._bind(generator.target, items, None, self.info.stmt if self.info else expr)  # type: ignore[arg-type]
+                statement = self.info.stmt if self.info else expr
+                self._bind(generator.target, items, None, statement)  # type: ignore[arg-type]
                 for condition in generator.ifs:
                     self._evaluate(condition)
             if isinstance(expr, ast.DictComp):
@@ -1061,9 +1063,10 @@ class _Flow:
             return self._imported_call(call, qualname, positional, keywords)
         callee = self.facts._calls.callee(call, self.info) if self.info is not None else None  # type: ignore[arg-type]
         if callee is not None:
-            bound = callee.class_node is not None and not _is_static(callee.node) and isinstance(func, ast.Attribute) or (
-                callee.name == "forward" and not (isinstance(func, ast.Name) and func.id == "forward")
-            )
+            # `obj.method(x)` and `obj(x)` (its forward) pass `self` first.
+            method = callee.class_node is not None and not _is_static(callee.node) and isinstance(func, ast.Attribute)
+            called_object = callee.name == "forward" and not (isinstance(func, ast.Name) and func.id == "forward")
+            bound = method or called_object
             if self.record and (any(t is not None for t in expanded) or any(t is not None for t in keywords.values())):
                 self.facts._call_args[id(call)] = (tuple(expanded), keywords, bound)
             returned = self.facts._ensure(callee)
@@ -1100,7 +1103,8 @@ class _Flow:
             if result is not _MISSING:
                 return result  # type: ignore[return-value]
         # A call of an object: a module, a model, a callable passed in.
-        for arg, taint in list(zip(call.args, positional)) + [(kw.value, keywords.get(kw.arg or "")) for kw in call.keywords]:
+        arguments = list(zip(call.args, positional)) + [(kw.value, keywords.get(kw.arg or "")) for kw in call.keywords]
+        for arg, taint in arguments:
             if taint is not None and not isinstance(arg, ast.Starred):
                 self._record(UseKind.MODULE_INPUT, arg, taint, call, others=(func,), detail=short_source(func, 40))
         return self._made(call, TaintKind.VALUE) if self.inside else None
@@ -1127,7 +1131,7 @@ class _Flow:
             if method in _SPLIT_METHODS:
                 return holder([(ANY, receiver.with_flags(detached=False))])
             if method in _MAYBE_IDENTITY:
-                if _converts_dtype(call):
+                if _converts_dtype(call) or (receiver.integer and method in _TO_FLOAT):
                     return self._made(call) if self.inside else None
                 if method == "contiguous" and receiver.strided:
                     return self._made(call) if self.inside else None
@@ -1148,8 +1152,10 @@ class _Flow:
         # Tensors into containers: `xs.append(t)`, `cache.update(d)`.
         if method in _CONTAINER_ADDS or method in _CONTAINER_EXTENDS:
             added = positional[-1] if positional else None
-            if method in _CONTAINER_EXTENDS:
-                added = items_of(added) if method != "update" else (added.part(ANY) if added is not None and added.kind is TaintKind.HOLDER else None)
+            if method == "update":
+                added = added.part(ANY) if added is not None and added.kind is TaintKind.HOLDER else None
+            elif method in _CONTAINER_EXTENDS:
+                added = items_of(added)
             key = dotted_name(func.value)
             if added is not None and key is not None:
                 current = receiver if receiver is not None and receiver.kind is TaintKind.HOLDER else None
@@ -1161,13 +1167,14 @@ class _Flow:
         if not self.inside:
             if method in _SAVING_METHODS:
                 if receiver is not None and receiver.kind is not TaintKind.HOLDER:
-                    self._record(UseKind.OPERAND, func.value, receiver, call, others=tuple(call.args), detail=f".{method}()")
+                    others = tuple(call.args)
+                    self._record(UseKind.OPERAND, func.value, receiver, call, others=others, detail=f".{method}()")
                 for arg, taint in zip(call.args, positional):
                     if taint is not None:
                         self._record(UseKind.OPERAND, arg, taint, call, others=(func.value,), detail=f".{method}()")
                 return None
             if method in _INDEX_METHODS:
-                index, expr = _argument(call, positional, keywords, 1, "index")
+                index, expr = _argument(call, positional, keywords, *_INDEX_METHODS[method])
                 if index is not None and expr is not None:
                     self._record(UseKind.INDEX, expr, index, call, others=(func.value,), detail=f".{method}()")
                 return None
@@ -1189,6 +1196,8 @@ class _Flow:
                 return None
             return None
         if receiver is None and self.inside and (method in TENSOR_METHODS or method in INTEGER_METHODS):
+            if method in _KEEPS_RECEIVER and not _converts_dtype(call):
+                return None  # a view (or the tensor itself) of a normal tensor is a normal tensor
             return self._made(call, TaintKind.VALUE, integer=method in INTEGER_METHODS)
         if self._is_method_call(func):
             return self._made(call, TaintKind.VALUE) if self.inside else None
@@ -1200,7 +1209,8 @@ class _Flow:
         walker = self.facts._walker
         if key is not None and (key in walker.assigned_from or key in walker.constructed_from):
             return False
-        if key is not None and self.self_name is not None and key.startswith(self.self_name + ".") and key.count(".") == 1:
+        own = self.self_name
+        if key is not None and own is not None and key.count(".") == 1 and key.startswith(own + "."):
             return False  # self.encoder(x): an attribute called, a submodule
         return True
 
@@ -1225,7 +1235,7 @@ class _Flow:
 
     def _imported_call(self, call: ast.Call, qualname: str, positional, keywords) -> Optional[Taint]:
         args = call.args
-        if qualname.startswith("torch.nn.init.") and qualname.endswith("_") and positional and positional[0] is not None:
+        if qualname.startswith("torch.nn.init.") and qualname.endswith("_") and positional and positional[0]:
             self._record(UseKind.INPLACE, args[0], positional[0], call, detail=qualname.rpartition(".")[2] + "()")
             return positional[0]
         if not self.inside:
@@ -1246,7 +1256,8 @@ class _Flow:
                 target, expr = _argument(call, positional, keywords, 1, "target")
                 source = args[0] if args else next((kw.value for kw in call.keywords if kw.arg == "input"), None)
                 if target is not None and expr is not None and source is not None:
-                    self._record(UseKind.LOSS_TARGET, expr, target, call, others=(source,), detail=_short_name(qualname))
+                    detail = _short_name(qualname)
+                    self._record(UseKind.LOSS_TARGET, expr, target, call, others=(source,), detail=detail)
                 return None
             first = positional[0] if positional else None
             if first is not None and first.kind is not TaintKind.HOLDER:
