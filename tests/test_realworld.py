@@ -20,12 +20,6 @@ HAVE_TORCH = importlib.util.find_spec("torch") is not None
 # file name -> why the analysis misses it (gap numbers from ../shared/gaps/realworld-gaps.md).
 KNOWN_GAPS: Dict[str, str] = {
     'a_forward_autograd_grad_called_under_nograd_bug.py': "G26: module(x) runs forward under the caller's no_grad",
-    'a_inference_accumulator_bug.py': 'G1: NG103 (in-place update of an inference tensor)',
-    'a_inference_augment_bug.py': 'G1: NG103 (inference tensor into a trained model)',
-    'a_inference_detach_bug.py': 'G1: NG103 (.detach() keeps an inference tensor)',
-    'a_inference_frozen_backbone_bug.py': "G1: NG103 (@inference_mode forward's result trained on)",
-    'a_inference_grid_cache_bug.py': 'G1/G14: NG103 through an attribute cache',
-    'a_inference_teacher_dataclass_bug.py': 'G1: NG103 through a dataclass',
     'a_maybe_no_grad_helper_flag_ok.py': 'G29: a project guard taking a run-time flag',
     'a_nograd_oom_retry_wrapper_bug.py': 'G13: callable run in a no_grad callee',
     'a_nograd_step_calls_closure_bare_bug.py': 'G13: closure() run by a @no_grad step',
