@@ -39,6 +39,9 @@ REPORTED = {
     "matmul with a parameter": ("y = w.T @ x", SAVED),
     "F.linear": ("y = F.linear(x, w)", SAVED),
     "loss target": ("loss = F.mse_loss(head(torch.randn(4, 3)), x[:, :2])", SAVED),
+    "loss module target by keyword": (
+        "criterion = nn.MSELoss()\nloss = criterion(input=head(torch.randn(4, 3)), target=x[:, :2])", SAVED
+    ),
     "index into a parameter": ("y = w[idx]", SAVED),
     "gather index": ("y = w.gather(1, idx[:, None])", SAVED),
     "mask": ("with torch.inference_mode():\n    m = x > 0\ny = w.masked_fill(m, 0.0)", SAVED),

@@ -99,9 +99,11 @@ def _raises(use: InferenceUse, resolved: Resolved, autograd: "_Autograd") -> Opt
         callee = use.others[0]
         loss = autograd.loss_class(callee)
         if loss is not None:
-            if _is_target(use) and (autograd.back_propagated(use.op, statement) or autograd.requires_grad(
-                use.op.args[0], statement  # type: ignore[attr-defined]
-            )):
+            source = _loss_input(use)
+            if _is_target(use) and (
+                autograd.back_propagated(use.op, statement)
+                or (source is not None and autograd.requires_grad(source, statement))
+            ):
                 return f"'{describe(callee)}' ({loss.rpartition('.')[2]}) saves it for backward as the target"
             return None
         if autograd.trainable_layer(callee, statement):
@@ -137,6 +139,14 @@ def _is_main_input(use: InferenceUse) -> bool:
     if call.args:
         return call.args[0] is use.node
     return any(kw.arg in _MAIN_INPUT_KEYWORDS and kw.value is use.node for kw in call.keywords)
+
+
+def _loss_input(use: InferenceUse) -> Optional[ast.expr]:
+    call = use.op
+    assert isinstance(call, ast.Call)
+    if call.args and not isinstance(call.args[0], ast.Starred):
+        return call.args[0]
+    return next((kw.value for kw in call.keywords if kw.arg == "input"), None)
 
 
 def _is_target(use: InferenceUse) -> bool:
