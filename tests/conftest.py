@@ -1,7 +1,14 @@
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# Commands the tests start in a subprocess (`python -m flake8_nograd`, flake8, pre-commit) import
+# this checkout, not whatever flake8_nograd the environment has installed (a virtualenv shared by
+# several worktrees has an editable install of one of them).
+_ROOT = str(Path(__file__).resolve().parent.parent)
+os.environ["PYTHONPATH"] = os.pathsep.join([_ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
 
 import pytest  # noqa: E402
 

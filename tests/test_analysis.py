@@ -77,6 +77,39 @@ def test_regions_of_with_enable_grad_and_statements():
     assert analysis.region_at(statement_at(analysis, 7).stmt).kind is RegionKind.STATEMENT
 
 
+def test_only_inference_mode_leaves_inference_mode():
+    """enable_grad(), no_grad() and set_grad_enabled() inside inference mode change nothing (checked
+    under torch: tensors made there are inference tensors); inference_mode(False) leaves it."""
+    analysis = analyse(
+        """\
+        import torch
+        with torch.inference_mode():
+            with torch.enable_grad():
+                a = 1
+            with torch.no_grad():
+                b = 2
+            torch.set_grad_enabled(True)
+            c = 3
+            with torch.inference_mode(False):
+                d = 4
+        def helper(x):
+            with torch.enable_grad():
+                return x * 2
+        @torch.inference_mode()
+        def serve(x):
+            return helper(x)
+        def train(x):
+            with torch.enable_grad():
+                return x * 2
+        """
+    )
+    regions = {line: analysis.region_at(statement_at(analysis, line).stmt) for line in (4, 6, 8, 10, 13, 19)}
+    for line in (4, 6, 8, 13):
+        assert regions[line].inference and regions[line].mode is GradMode.OFF, line
+    assert regions[10].mode is GradMode.ON and not regions[10].inference
+    assert regions[19].mode is GradMode.ON and not regions[19].inference
+
+
 def test_functions_guarded_by_their_callers_transitively():
     analysis = analyse(
         """\
@@ -251,3 +284,81 @@ def test_checking_a_module_leaves_no_reference_cycles():
     finally:
         gc.enable()
     assert any(found), "the modules must reach the rules"
+
+
+def held(source: str, line: int):
+    """{key: kind} of what may hold an inference tensor where the statement on `line` starts."""
+    analysis = analyse(source)
+    return {key: resolved.taint.kind.value for key, resolved in analysis.inference.held_at(statement_at(analysis, line)).items()}
+
+
+def test_inference_tensors_are_held_after_the_block_through_detach_views_and_branches():
+    source = """\
+        import torch
+        def f(model, x, flag):
+            with torch.inference_mode():
+                feats = model(x)
+                probs = feats.softmax(-1)
+                n = probs.sum().item()
+                loss_sum = 0.0
+                loss_sum += probs.mean().item()
+                pair = (probs, n)
+            rows = probs.detach()[0]
+            copy = probs.clone()
+            scaled = probs * 2
+            maybe = None
+            if flag:
+                maybe = probs.view(-1)
+            first, count = pair
+            return rows, copy, scaled, maybe, first
+        """
+    assert held(source, 17) == {
+        "feats": "value", "probs": "tensor", "pair": "holder", "rows": "tensor", "maybe": "tensor", "first": "tensor"
+    }
+
+
+def test_inference_tensors_across_calls_containers_and_attributes():
+    source = """\
+        import torch
+        from dataclasses import dataclass
+        @dataclass
+        class Batch:
+            x: torch.Tensor
+            target: torch.Tensor
+        @torch.inference_mode()
+        def prepare(teacher, x):
+            return Batch(x, teacher(x).softmax(-1))
+        def step(batch, bank):
+            target = batch.target
+            inputs = batch.x
+            return target, inputs
+        class Cache:
+            @torch.inference_mode()
+            def fill(self, encoder, xs):
+                self.bank = [encoder(x) for x in xs]
+            def first(self):
+                entry = self.bank[0]
+                return entry
+        def main(teacher, x):
+            batch = prepare(teacher, x)
+            step(batch, [])
+        """
+    analysis = analyse(source)
+    facts = analysis.inference
+    for line, expected in ((13, {"target": "tensor"}), (20, {"entry": "value"})):
+        assert {k: r.taint.kind.value for k, r in facts.held_at(statement_at(analysis, line)).items()} == expected
+    resolved = facts.held_at(statement_at(analysis, 13))["target"]
+    assert "passed as 'batch' by the call on line 23" in resolved.via
+    assert facts.returned(next(f for f in analysis.functions if f.name == "prepare")).kind.value == "holder"
+
+
+def test_no_inference_facts_without_an_inference_region():
+    analysis = analyse(
+        """\
+        import torch
+        with torch.inference_mode(False):
+            x = torch.ones(2)
+        x.add_(1)
+        """
+    )
+    assert not analysis.inference.active and analysis.inference.uses == []

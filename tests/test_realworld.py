@@ -19,12 +19,6 @@ HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
 # file name -> why the analysis misses it (gap numbers from ../shared/gaps/realworld-gaps.md).
 KNOWN_GAPS: Dict[str, str] = {
-    'a_inference_accumulator_bug.py': 'G1: NG103 (in-place update of an inference tensor)',
-    'a_inference_augment_bug.py': 'G1: NG103 (inference tensor into a trained model)',
-    'a_inference_detach_bug.py': 'G1: NG103 (.detach() keeps an inference tensor)',
-    'a_inference_frozen_backbone_bug.py': "G1: NG103 (@inference_mode forward's result trained on)",
-    'a_inference_grid_cache_bug.py': 'G1/G14: NG103 through an attribute cache',
-    'a_inference_teacher_dataclass_bug.py': 'G1: NG103 through a dataclass',
     'a_nograd_oom_retry_wrapper_bug.py': 'G13: callable run in a no_grad callee',
     'a_requires_grad_item_rebuilt_bug.py': 'NG102 on values rebuilt from .item()',
     'a_requires_grad_variable_bug.py': 'NG102 through Variable(..., requires_grad=True)',

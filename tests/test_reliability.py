@@ -158,6 +158,10 @@ DEEP_PLACES = {
     ),
     "parameter_update": "import torch\ndef ema(model):\n    for p in model.parameters():\n        p.mul_({E})\n        p -= {E}\n",
     "eval_loop": "import torch\ndef evaluate(model, val_loader):\n    model.eval()\n    for y in val_loader:\n        out = model({E})\n",
+    "inference_tensor": (
+        "import torch\nhead = torch.nn.Linear(2, 2)\nwith torch.inference_mode():\n    y = model(x)\n"
+        "    z = {E}\nout = head({E})\nz += {E}\ny[{E}] = z\n"
+    ),
 }
 
 
@@ -354,6 +358,15 @@ def test_every_syntax_the_interpreter_accepts(name: str, tmp_path: Path):
     result = process_file(str(path), RunOptions(fix=True, unsafe_fixes=True))
     assert not result.errors, result.errors
     ast.parse(path.read_text())
+
+
+@pytest.mark.parametrize("name", [_syntax_sample(name) for name in sorted(SYNTAX_SAMPLES)])
+def test_every_syntax_under_inference_mode(name: str):
+    """The same samples with their guards turned into inference_mode, so that NG103's flow reads them."""
+    sample = textwrap.dedent(SYNTAX_SAMPLES[name]).replace("no_grad", "inference_mode")
+    source = "import torch\nwith torch.inference_mode():\n    held = torch.ones(1)\n" + sample + "\nheld += 1\n"
+    ast.parse(source)
+    assert INTERNAL_ERROR not in {f.code for f in check_source(source)}
 
 
 # -- hostile files through the command ---------------------------------------------------------------

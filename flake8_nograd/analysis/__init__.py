@@ -6,6 +6,7 @@
     backward   which value each backward call uses  -> BackwardCall
     values     per-function value states             -> ModuleAnalysis.state_of
     parameters parameter tags, in-place updates      -> ModuleAnalysis.parameter_updates
+    inference  which values hold inference tensors   -> ModuleAnalysis.inference
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ..config import Config
 from .backward import BackwardCall, find_backward_calls
 from .callers import leaking_calls, resolve_bases
 from .evaluation import EvaluationFacts
+from .inference import InferenceFacts
 from .model import UNKNOWN, GradMode, Graph, Origin, OriginKind, Region, RegionKind, ValueState
 from .names import NameResolver
 from .parameters import ParameterUpdate, find_parameter_updates
@@ -137,6 +139,11 @@ class ModuleAnalysis:
     def evaluation(self) -> EvaluationFacts:
         """Model calls, evaluation context and intentional grad use (built on first use)."""
         return EvaluationFacts(self.walker, self.evaluator, self.backward_calls)
+
+    @cached_property
+    def inference(self) -> InferenceFacts:
+        """Which names and attributes hold inference tensors, and where they are used (built on first use)."""
+        return InferenceFacts(self.walker, self.calls_resolver, self._flow)
 
     @cached_property
     def parameter_updates(self) -> List[ParameterUpdate]:

@@ -46,16 +46,6 @@ def resolve_bases(walker: StructureWalker, resolver: NameResolver, config: Confi
                 changed = True
         if not changed:
             break
-    for function in undecided:
-        if function.base.inference and function.base.mode is GradMode.OFF:
-            _keep_inference_mode(walker, function)
-
-
-def _keep_inference_mode(walker: StructureWalker, function: FunctionInfo) -> None:
-    """In a function only run under inference mode, `with torch.enable_grad():` changes nothing."""
-    for statement in walker.statements_of(function):
-        if statement.local is not None and statement.local.grad_only:
-            statement.local = None
 
 
 def leaking_calls(walker: StructureWalker, calls: CallResolver) -> Dict[int, Region]:

@@ -22,12 +22,10 @@ class GuardEffect:
     mode: GradMode
     label: str  # the guard as written: "torch.no_grad()", "@smart_inference_mode()"
     inference: bool = False
-    api: str = ""  # torch's API ("torch.enable_grad"), "" for a project's own guard
-
-    @property
-    def only_enables_grad(self) -> bool:
-        """enable_grad() / set_grad_enabled(True): they cannot leave inference mode."""
-        return self.mode is GradMode.ON and self.api in ("torch.enable_grad", "torch.set_grad_enabled")
+    # An inference_mode guard (on or off). Any other guard cannot leave inference mode: inside it,
+    # `enable_grad()` or `set_grad_enabled(True)` switches the grad flag but tensors still are
+    # inference tensors without a graph.
+    switches_inference: bool = False
 
 
 def last_identifier(expr: ast.expr) -> Optional[str]:
@@ -95,7 +93,8 @@ def guard_effect(expr: ast.expr, qualname: Qualname, config: Config, decorator: 
         if call is not None and not all(isinstance(arg, ast.Constant) for arg in _arguments(call)):
             # `maybe_no_grad(self.opt is None)`: whether it disables grad is decided at run time.
             return GuardEffect(GradMode.UNKNOWN, label)
-        return GuardEffect(GradMode.OFF, label, inference="inference_mode" in label)
+        inference = "inference_mode" in label
+        return GuardEffect(GradMode.OFF, label, inference=inference, switches_inference=inference)
     return None
 
 
@@ -105,20 +104,20 @@ def _arguments(call: ast.Call) -> List[ast.expr]:
 
 def _api_effect(api: str, call: Optional[ast.Call], label: str) -> GuardEffect:
     if api == "torch.no_grad":
-        return GuardEffect(GradMode.OFF, label, api=api)
+        return GuardEffect(GradMode.OFF, label)
     if api == "torch.enable_grad":
-        return GuardEffect(GradMode.ON, label, api=api)
+        return GuardEffect(GradMode.ON, label)
     if api == "torch.inference_mode":
         has_arg, value = constant_bool(call, "mode") if call is not None else (False, None)
         if not has_arg or value is True:
-            return GuardEffect(GradMode.OFF, label, inference=True, api=api)
+            return GuardEffect(GradMode.OFF, label, inference=True, switches_inference=True)
         # inference_mode(False) runs with grad enabled; a run-time flag is unknown.
-        return GuardEffect(GradMode.ON if value is False else GradMode.UNKNOWN, label, api=api)
+        return GuardEffect(GradMode.ON if value is False else GradMode.UNKNOWN, label, switches_inference=True)
     # torch.set_grad_enabled(mode)
     has_arg, value = constant_bool(call, "mode") if call is not None else (False, None)
     if value is None:
-        return GuardEffect(GradMode.UNKNOWN, label, api=api)
-    return GuardEffect(GradMode.ON if value else GradMode.OFF, label, api=api)
+        return GuardEffect(GradMode.UNKNOWN, label)
+    return GuardEffect(GradMode.ON if value else GradMode.OFF, label)
 
 
 def _is_project_guard(target: ast.expr, qualname: Qualname, config: Config) -> bool:

@@ -33,8 +33,9 @@ class Region:
     line: int = 0
     inference: bool = False  # inference_mode: its tensors cannot even be saved for backward
     function: str = ""  # for DECORATOR/HOOK/CALLERS: the function that runs grad-off
-    # Made by enable_grad() / set_grad_enabled(True), which cannot leave inference mode.
-    grad_only: bool = False
+    # A guard other than inference_mode written where the function's own mode applies: when the
+    # function runs in inference mode, it changes nothing (`enable_grad()` cannot leave it).
+    yields_to_inference: bool = False
 
     def describe(self) -> str:
         """A phrase that completes "... was computed <phrase>"."""
@@ -47,8 +48,9 @@ class Region:
         if self.kind is RegionKind.HOOK:
             return f"in '{self.function}' (run without grad by the framework)"
         if self.kind is RegionKind.CALLERS:
+            how = "under inference mode" if self.inference else "with grad disabled"
             where = f", as on line {self.line}" if self.line else ""
-            return f"in '{self.function}' (only called with grad disabled{where})"
+            return f"in '{self.function}' (only called {how}{where})"
         if self.kind is RegionKind.LEFT_OFF:
             return f"after '{self.label}' (line {self.line}) left grad disabled"
         return "with grad enabled"

@@ -67,13 +67,24 @@ class ParameterSources:
 
         `through_self=False`: `self.requires_grad_(False)` in one class does not freeze another
         class's `self.decoder`."""
+        return self.frozen_owner(key, through_self) is not None
+
+    def has_frozen_part(self, key: str) -> bool:
+        """Is a part of `key` frozen here (`model.backbone.requires_grad_(False)` for 'model')?"""
+        if self._frozen is None:
+            self._frozen = _frozen_modules(self._walker)
+        prefix = key + "."
+        return any(frozen.startswith(prefix) for frozen in self._frozen)
+
+    def frozen_owner(self, key: Optional[str], through_self: bool = True) -> Optional[str]:
+        """The frozen module `key` is or belongs to ('self.ema' for 'self.ema.fc'), if any."""
         if self._frozen is None:
             self._frozen = _frozen_modules(self._walker)
         while key:
             if key in self._frozen and (through_self or key not in ("self", "cls")):
-                return True
+                return key
             key = key.rpartition(".")[0]
-        return False
+        return None
 
     # -- collections ----------------------------------------------------------------------------
     def collection_tag(self, expr: ast.expr, tags_of: StateLookup) -> Optional[str]:

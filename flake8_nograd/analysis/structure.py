@@ -60,7 +60,10 @@ class StatementInfo:
 
     @property
     def region(self) -> Region:
-        return self.local if self.local is not None else self.function.base
+        local = self.local
+        if local is None or (local.yields_to_inference and self.function.base.inference):
+            return self.function.base
+        return local
 
 
 @dataclass(eq=False)
@@ -164,14 +167,14 @@ class StructureWalker:
             elif kind is ast.With or kind is ast.AsyncWith:
                 if any(_expects_error(item.context_expr) for item in stmt.items):
                     self.expected_error_lines.append((stmt.lineno, stmt.end_lineno or stmt.lineno))
-                inner = self._with_region(stmt, scope, region, function)
+                inner = self._with_region(stmt, scope, region)
                 after_body = self._walk_block(stmt.body, function, scope, inner, class_node)
                 # Not a grad guard: a set_grad_enabled statement inside leaks out, a guard entered on
                 # an ExitStack (`stack.enter_context(torch.no_grad())`) ends with the block.
                 if inner is region and id(after_body) not in self._entered_regions:
                     region = after_body
             elif kind is ast.Expr:
-                region = self._statement_region(stmt, scope, region, function)  # type: ignore[arg-type]
+                region = self._statement_region(stmt, scope, region)  # type: ignore[arg-type]
             elif kind is ast.If:
                 region = self._walk_if(stmt, function, scope, region, class_node)
             else:
@@ -272,20 +275,17 @@ class StructureWalker:
 
     # -- regions --------------------------------------------------------------------------------
     def _with_region(
-        self, stmt: Union[ast.With, ast.AsyncWith], scope: Scope, region: Optional[Region], function: FunctionInfo
+        self, stmt: Union[ast.With, ast.AsyncWith], scope: Scope, region: Optional[Region]
     ) -> Optional[Region]:
         qualname = self._qualname_in(scope)
         for item in stmt.items:  # later items apply inside earlier ones
             effect = guard_effect(item.context_expr, qualname, self.config)
-            if effect is not None and not _stays_in_inference_mode(effect, region, function):
-                region = Region(
-                    effect.mode, RegionKind.WITH, effect.label, item.context_expr.lineno, effect.inference,
-                    grad_only=effect.only_enables_grad,
-                )
+            if effect is not None:
+                region = _entered(region, effect, RegionKind.WITH, item.context_expr.lineno)
         return region
 
     def _statement_region(
-        self, stmt: ast.Expr, scope: Scope, region: Optional[Region], function: FunctionInfo
+        self, stmt: ast.Expr, scope: Scope, region: Optional[Region]
     ) -> Optional[Region]:
         call = stmt.value
         if not isinstance(call, ast.Call):
@@ -300,23 +300,21 @@ class StructureWalker:
             # `torch.no_grad().__enter__()` sets the thread's grad mode, and nothing resets it.
             effect = guard_effect(func.value, self._qualname_in(scope), self.config)
             assert effect is not None
-            if _stays_in_inference_mode(effect, region, function):
-                return region
-            return Region(effect.mode, RegionKind.STATEMENT, short_source(call, 60), stmt.lineno)
+            entered = GuardEffect(effect.mode, short_source(call, 60), effect.inference, effect.switches_inference)
+            return _entered(region, entered, RegionKind.STATEMENT, stmt.lineno)
         if isinstance(func, ast.Attribute) and func.attr == "enter_context" and len(call.args) == 1:
             effect = guard_effect(call.args[0], self._qualname_in(scope), self.config)
             if effect is None:
                 return region
-            entered = Region(effect.mode, RegionKind.WITH, effect.label, stmt.lineno, effect.inference)
-            self._entered_regions.add(id(entered))
+            entered = _entered(region, effect, RegionKind.WITH, stmt.lineno)
+            if entered is not region:
+                self._entered_regions.add(id(entered))
             return entered
         if self.resolver.qualname(func, scope) != "torch.set_grad_enabled":
             return region
         effect = guard_effect(call, self._qualname_in(scope), self.config)
         assert effect is not None
-        if _stays_in_inference_mode(effect, region, function):
-            return region
-        return Region(effect.mode, RegionKind.STATEMENT, effect.label, stmt.lineno, grad_only=effect.only_enables_grad)
+        return _entered(region, effect, RegionKind.STATEMENT, stmt.lineno)
 
     def _decorator_region(self, node: FunctionNode, scope: Scope) -> Optional[Region]:
         qualname = self._qualname_in(scope)
@@ -446,11 +444,19 @@ _LEAF_TYPES = frozenset((type(None), str, int, float, complex, bool, bytes, ast.
 _EXPECT_ERROR_CALLS = frozenset(("raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"))
 
 
-def _stays_in_inference_mode(effect: GuardEffect, region: Optional[Region], function: FunctionInfo) -> bool:
-    """enable_grad() / set_grad_enabled(True) inside inference mode change nothing (checked
-    against torch: tensors made there still do not require grad)."""
-    enclosing = region if region is not None else function.decorator_region
-    return effect.only_enables_grad and enclosing is not None and enclosing.inference and enclosing.mode is GradMode.OFF
+def _entered(region: Optional[Region], effect: GuardEffect, kind: RegionKind, line: int) -> Optional[Region]:
+    """The region inside a guard entered where `region` applies (None: the function's own mode).
+
+    Only inference_mode can leave inference mode: inside it, `enable_grad()`, `no_grad()` or
+    `set_grad_enabled(...)` change nothing, so the enclosing region stays. Written where the
+    function's own mode applies, such a guard yields to it when that mode is inference mode.
+    """
+    if effect.switches_inference:
+        return Region(effect.mode, kind, effect.label, line, effect.inference)
+    if region is not None and region.inference:
+        return region
+    yields = region is None or region.yields_to_inference
+    return Region(effect.mode, kind, effect.label, line, effect.inference, yields_to_inference=yields)
 
 
 def _parameter_names(function: FunctionInfo) -> Set[str]:

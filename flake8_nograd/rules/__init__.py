@@ -6,6 +6,7 @@ from typing import Dict, Tuple
 from .base import Rule
 from .ng101_backward_without_graph import BackwardWithoutGraph
 from .ng102_requires_grad_silences import RequiresGradSilencesError
+from .ng103_inference_tensor import InferenceTensorOutsideInferenceMode
 from .ng201_eval_loop_with_grad import EvalLoopWithGrad
 from .ng202_graph_accumulated import GraphAccumulated
 from .ng203_inference_with_grad import InferenceWithGrad
@@ -17,6 +18,7 @@ from .ng402_guard_statement import GuardStatementDoesNothing
 ALL_RULES: Tuple[Rule, ...] = (
     BackwardWithoutGraph(),
     RequiresGradSilencesError(),
+    InferenceTensorOutsideInferenceMode(),
     EvalLoopWithGrad(),
     GraphAccumulated(),
     InferenceWithGrad(),

@@ -96,7 +96,8 @@ def explain(name: str, origin: Origin, api: str) -> str:
     elif region.kind is RegionKind.HOOK:
         fix = "back-propagate in a method that runs with grad, such as training_step"
     else:
-        fix = f"call '{region.function}' where grad is enabled, or compute it inside '{enabling}'"
+        where_on = "outside inference mode" if region.inference else "where grad is enabled"
+        fix = f"call '{region.function}' {where_on}, or compute it inside '{enabling}'"
     return f"{where} and {why}; {fix}"
 
 
@@ -117,3 +118,4 @@ def returned_value(origin: Origin) -> str:
     if origin.region is not None:
         return f"computed {origin.region.describe()}"
     return "a value without a graph"
+
