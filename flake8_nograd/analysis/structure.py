@@ -440,7 +440,16 @@ _CALLBACK_FORMS = frozenset((ast.Name, ast.Attribute))
 # Methods only a model (an nn.Module) has: their receivers are recorded as models.
 MODEL_METHODS = frozenset(("eval", "train", "parameters", "named_parameters", "zero_grad"))
 # Field values that are never nodes to visit: identifiers, constants, and the Load/Store contexts.
-_LEAF_TYPES = frozenset((type(None), str, int, float, complex, bool, bytes, ast.Load, ast.Store, ast.Del))
+_LEAF_TYPES = frozenset(
+    (type(None), str, int, float, complex, bool, bytes, ast.Load, ast.Store, ast.Del)
+    # Operator nodes (`+`, `==`, `not`, `and`) hold nothing: skipping them saves a push and a
+    # pop for every operation in every expression.
+    + tuple(
+        operator
+        for family in (ast.operator, ast.cmpop, ast.unaryop, ast.boolop)
+        for operator in family.__subclasses__()
+    )
+)
 _EXPECT_ERROR_CALLS = frozenset(("raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"))
 
 
