@@ -82,7 +82,27 @@ class OriginKind(enum.Enum):
     RETURNED = "returned"  # the result of a local function (detail: its name; cause: why)
 
 
-class Origin:
+class _Record:
+    """Value equality for the slotted, immutable-by-convention records below: equal when their
+    `_key()`s are (a frozen dataclass would do the same, at the cost of a slow __init__)."""
+
+    __slots__ = ()
+
+    def _key(self) -> tuple:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+
+class Origin(_Record):
     """Why a value has the state it has, for messages and for reporting positions.
 
     Immutable by convention; a slotted class for the same reason as ValueState. `node` and
@@ -112,16 +132,6 @@ class Origin:
     def _key(self) -> tuple:
         return (self.kind, self.line, self.detail, self.region, self.cause)
 
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if not isinstance(other, Origin):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
     def __repr__(self) -> str:
         return f"Origin(kind={self.kind}, line={self.line}, detail={self.detail!r}, region={self.region})"
 
@@ -135,7 +145,7 @@ class Kind(enum.Enum):
     UNKNOWN = "unknown"  # anything: a model output may be a tuple or a dict, `.data` an attribute
 
 
-class ValueState:
+class ValueState(_Record):
     """The abstract value of an expression: immutable by convention (never assigned after init).
 
     A plain class with __slots__ rather than a frozen dataclass: the value flow builds one for
@@ -167,16 +177,6 @@ class ValueState:
 
     def _key(self) -> tuple:
         return (self.graph, self.origin, self.tags, self.elements, self.kind, self.item)
-
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if not isinstance(other, ValueState):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
 
     def __repr__(self) -> str:
         return (
