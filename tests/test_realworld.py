@@ -24,7 +24,6 @@ KNOWN_GAPS: Dict[str, str] = {
     'a_requires_grad_variable_bug.py': 'NG102 through Variable(..., requires_grad=True)',
     'a_self_forward_eval_nograd_path_bug.py': 'G7: self.forward(x) summary',
     'b_accum_aux_sum_bug.py': 'G15: sum() of a list of losses',
-    'b_accum_dict_entry_bug.py': 'G23: dict-entry accumulator',
     'b_accum_meters_append_bug.py': 'G23: append into a dict entry',
     'b_accum_unpack_logging_bug.py': 'G16: tuple unpacking of a criterion output',
     'b_eval_ensemble_bug.py': 'G24: models in a ModuleList',

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Set
+from typing import Dict, Iterator, List, Optional, Set
 
 from .backward import BackwardCall
 from .evaluation import EvaluationFacts, contains
@@ -54,16 +54,34 @@ def find_accumulations(evaluation: EvaluationFacts, function: FunctionInfo) -> I
         loop = enclosing[-1]
         if rebinds is None:
             rebinds = _plain_bindings(statements)
-        # Reset inside the loop (`total = 0` each iteration): nothing outlives an iteration.
-        if any(binding is not statement and contains(loop, binding) for binding in rebinds.get(accumulator, [])):
+        # Reset inside the loop (`total = 0`, or the dict holding the entry, each iteration):
+        # nothing outlives an iteration.
+        resets = rebinds.get(accumulator, []) + rebinds.get(_entry_base(accumulator) or "", [])
+        if any(binding is not statement and contains(loop, binding) for binding in resets):
             continue
         yield Accumulation(statement, accumulator, value, kind, loop)
+
+
+def accumulator_key(expr: ast.expr) -> Optional[str]:
+    """'total', 'self.losses', or 'stats["ce"]' for an entry of a dict with a constant key."""
+    if isinstance(expr, ast.Subscript) and isinstance(expr.slice, ast.Constant):
+        base = dotted_key(expr.value)
+        key = expr.slice.value
+        if base is not None and isinstance(key, (str, int)) and not isinstance(key, bool):
+            return f'{base}["{key}"]' if isinstance(key, str) else f"{base}[{key}]"
+        return None
+    return dotted_key(expr)
+
+
+def _entry_base(key: str) -> Optional[str]:
+    """'stats' for 'stats["ce"]': rebinding or using the dict is rebinding or using the entry."""
+    return key.partition("[")[0] if key.endswith("]") and "[" in key else None
 
 
 def _accumulation_form(statement: StatementInfo):
     stmt = statement.stmt
     if isinstance(stmt, ast.AugAssign) and isinstance(stmt.op, _ACCUMULATING_OPS):
-        key = dotted_key(stmt.target)
+        key = accumulator_key(stmt.target)
         return (key, stmt.value, "augmented") if key else None
     if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.value, ast.BinOp):
         key = dotted_key(stmt.targets[0])
@@ -79,7 +97,7 @@ def _accumulation_form(statement: StatementInfo):
         call = stmt.value
         func = call.func
         if isinstance(func, ast.Attribute) and func.attr in _LIST_METHODS and len(call.args) == 1 and not call.keywords:
-            key = dotted_key(func.value)
+            key = accumulator_key(func.value)
             if key is not None and not isinstance(call.args[0], ast.Starred):
                 return key, call.args[0], "append"
     return None
@@ -105,7 +123,7 @@ def _plain_bindings(statements: List[StatementInfo]) -> Dict[str, List[Statement
             targets = [item.optional_vars for item in stmt.items if item.optional_vars is not None]
         for target in targets:
             for element in _flatten(target):
-                key = dotted_key(element)
+                key = accumulator_key(element)
                 if key is not None:
                     bindings.setdefault(key, []).append(statement)
     return bindings
@@ -136,8 +154,12 @@ class AccumulatorUses:
         function = accumulation.statement.function
         self.function = function
         self.statements = statements
-        # Names derived from the accumulator: `avg = total / n`, `loss = sum(losses)`.
+        # Names derived from the accumulator: `avg = total / n`, `loss = sum(losses)`; for a dict
+        # entry, the dict itself (`return stats`).
         self.derived: Set[str] = {accumulation.accumulator}
+        base = _entry_base(accumulation.accumulator)
+        if base is not None:
+            self.derived.add(base)
         changed = True
         while changed:
             changed = False
@@ -159,14 +181,14 @@ class AccumulatorUses:
     @property
     def escapes(self) -> bool:
         """Returned, yielded, stored on an object or passed to a call other than a number sink."""
-        if "." in self.accumulation.accumulator:
-            return True
+        if "." in self.accumulation.accumulator or _entry_base(self.accumulation.accumulator) is not None:
+            return True  # an attribute or a dict entry outlives the function
         return any(self._escape_in(statement) for statement in self._uses())
 
     @property
     def only_numbers(self) -> bool:
         """Every later use reads the accumulator as a number (print, f-string, logging, `/ n`)."""
-        if "." in self.accumulation.accumulator:
+        if "." in self.accumulation.accumulator or _entry_base(self.accumulation.accumulator) is not None:
             return False
         return all(self._number_use(statement) for statement in self._uses())
 
