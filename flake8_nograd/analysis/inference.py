@@ -36,7 +36,7 @@ from .limits import elif_chain, short_source
 from .model import GradMode, Graph, Kind, Region, RegionKind
 from .parameters import INPLACE_METHODS
 from .resolve import CallResolver
-from .structure import FunctionInfo, Reference, StatementInfo, StructureWalker
+from .structure import FunctionInfo, Reference, StatementInfo, StructureWalker, positional_parameters
 from .values import CREATION_FUNCTIONS, INTEGER_FUNCTIONS, INTEGER_METHODS, TENSOR_METHODS, returns_tensor
 
 if TYPE_CHECKING:
@@ -400,8 +400,7 @@ class InferenceFacts:
         positional, keywords, bound = recorded
         if name in keywords:
             return keywords[name]
-        args = function.node.args  # type: ignore[union-attr]
-        names = [a.arg for a in list(getattr(args, "posonlyargs", [])) + list(args.args)]
+        names = positional_parameters(function)
         if bound and names:
             names = names[1:]
         if name not in names:
@@ -1483,8 +1482,7 @@ def _substitute(returned: Taint, callee: FunctionInfo, positional, keywords, bou
     if name in keywords:
         actual = keywords[name]
     else:
-        args = callee.node.args  # type: ignore[union-attr]
-        names = [a.arg for a in list(getattr(args, "posonlyargs", [])) + list(args.args)]
+        names = positional_parameters(callee)
         if bound and names:
             names = names[1:]
         index = names.index(name) if name in names else len(positional)

@@ -14,7 +14,7 @@ import ast
 from typing import Dict, List, Optional
 
 from .guards import dotted_name
-from .structure import FunctionInfo, Reference, StatementInfo, StructureWalker
+from .structure import FunctionInfo, Reference, StatementInfo, StructureWalker, positional_parameters
 
 
 class CallResolver:
@@ -46,7 +46,7 @@ class CallResolver:
         if receiver is None:
             return None
         if isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Name) and receiver.func.id == "super":
-            own = self._enclosing_class(reference.statement.function)
+            own = self.enclosing_class(reference.statement.function)
             return self.method(own, reference.name, bases_only=True) if own is not None else None
         class_node = self.class_of(receiver, reference.statement, through_parameters)
         return self.method(class_node, reference.name) if class_node is not None else None
@@ -84,7 +84,7 @@ class CallResolver:
     ) -> Optional[ast.ClassDef]:
         """The class defined here that `receiver` is an instance of, when the module says so."""
         if isinstance(receiver, ast.Name) and receiver.id in ("self", "cls"):
-            return self._enclosing_class(statement.function)
+            return self.enclosing_class(statement.function)
         key = receiver.id if type(receiver) is ast.Name else dotted_name(receiver)  # type: ignore[attr-defined]
         if key is None:
             return None
@@ -150,9 +150,8 @@ class CallResolver:
         return found
 
     def _agreed_argument_class(self, function: FunctionInfo, name: str) -> Optional[ast.ClassDef]:
-        args = function.node.args  # type: ignore[union-attr]
-        positional = [a.arg for a in args.posonlyargs + args.args]
-        if name not in positional and name not in [a.arg for a in args.kwonlyargs]:
+        positional = positional_parameters(function)
+        if name not in positional and name not in [a.arg for a in function.node.args.kwonlyargs]:  # type: ignore[union-attr]
             return None
         index = positional.index(name) if name in positional else None
         sites = self._direct_callers().get(id(function), [])
@@ -197,7 +196,7 @@ class CallResolver:
     def methods_of(self, class_node: ast.ClassDef) -> Dict[str, FunctionInfo]:
         return self._methods.get(id(class_node), {})
 
-    def _enclosing_class(self, function: Optional[FunctionInfo]) -> Optional[ast.ClassDef]:
+    def enclosing_class(self, function: Optional[FunctionInfo]) -> Optional[ast.ClassDef]:
         """The class of the method `function` is (or is nested in): `self` inside a closure too."""
         while function is not None:
             if function.class_node is not None:
@@ -222,8 +221,7 @@ def _argument_for(call: ast.Call, name: str, index: Optional[int], bound_receive
 
 def _parameter_for(function: FunctionInfo, call: ast.Call, reference: Reference) -> Optional[str]:
     """The parameter of `function` that `call` binds the referenced function to."""
-    args = function.node.args  # type: ignore[union-attr]
-    positional = [a.arg for a in args.posonlyargs + args.args]
+    positional = positional_parameters(function)
     bound = 1 if function.is_method and isinstance(call.func, ast.Attribute) else 0
     for index, argument in enumerate(call.args):
         if isinstance(argument, ast.Starred):

@@ -468,6 +468,14 @@ def _entered(region: Optional[Region], effect: GuardEffect, kind: RegionKind, li
     return Region(effect.mode, kind, effect.label, line, effect.inference, yields_to_inference=yields)
 
 
+def positional_parameters(function: FunctionInfo) -> List[str]:
+    """The names of a function's positional parameters, `self` included (none for the module)."""
+    node = function.node
+    if isinstance(node, ast.Module):
+        return []
+    return [a.arg for a in node.args.posonlyargs + node.args.args]
+
+
 def _parameter_names(function: FunctionInfo) -> Set[str]:
     """The names of a function's parameters (none for the module)."""
     names = function.parameter_names

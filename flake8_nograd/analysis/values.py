@@ -287,18 +287,17 @@ class Evaluator:
                 state = combine_states(*self._argument_states(call, statement, lookup))
                 return state.of_kind(Kind.TENSOR) if returns_tensor(qualname) else state.of_kind(Kind.UNKNOWN)
             return UNKNOWN
-        if isinstance(func, ast.Attribute) and func.attr in TENSOR_METHODS and func.attr not in self._local_function_names:
-            receiver = self._evaluate_on(func.value, statement, lookup)
-            state = combine_states(receiver, *self._argument_states(call, statement, lookup))
-            return state if receiver.is_tensor else state.of_kind(Kind.UNKNOWN)
+        tensor_method = isinstance(func, ast.Attribute) and func.attr in TENSOR_METHODS
+        # A tensor method is decided at once, unless a local function shares its name (then its
+        # summary, when the receiver resolves to it, comes first).
+        if tensor_method and func.attr not in self._local_function_names:  # type: ignore[attr-defined]
+            return self._tensor_method(call, statement, lookup)
         returned = self._returned_by_local_function(call, statement)
         if returned is not None:
             return returned
+        if tensor_method:
+            return self._tensor_method(call, statement, lookup)
         if isinstance(func, ast.Attribute):
-            if func.attr in TENSOR_METHODS:
-                receiver = self._evaluate_on(func.value, statement, lookup)
-                state = combine_states(receiver, *self._argument_states(call, statement, lookup))
-                return state if receiver.is_tensor else state.of_kind(Kind.UNKNOWN)
             if func.attr == "forward" and self.is_model(func.value):
                 return _grad_on(statement)
         if isinstance(func, ast.Name) and func.id in NUMBER_BUILTINS:
@@ -380,13 +379,20 @@ class Evaluator:
         return state
 
     def _property_getter(self, name: str, statement: StatementInfo) -> Optional[FunctionInfo]:
-        class_node = self.calls.class_of(ast.Name(id="self"), statement, through_parameters=False)
+        class_node = self.calls.enclosing_class(statement.function)
         method = self.calls.method(class_node, name) if class_node is not None else None
         if method is None or not any(
             isinstance(d, ast.Name) and d.id == "property" for d in method.node.decorator_list  # type: ignore[union-attr]
         ):
             return None
         return method
+
+    def _tensor_method(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> ValueState:
+        """`x.sum()`, `x.view(...)`: computed from the receiver and the arguments; a tensor only
+        when the receiver is known to be one."""
+        receiver = self._evaluate_on(call.func.value, statement, lookup)  # type: ignore[attr-defined]
+        state = combine_states(receiver, *self._argument_states(call, statement, lookup))
+        return state if receiver.is_tensor else state.of_kind(Kind.UNKNOWN)
 
     def _data_of(self, expr: ast.Attribute, statement: StatementInfo, lookup: Lookup) -> ValueState:
         """`x.data` is `Tensor.data` (detached) only when `x` is known to be a tensor."""
@@ -711,8 +717,8 @@ class ValueFlow:
         elif isinstance(stmt, ast.AugAssign):
             if isinstance(stmt.target, ast.Subscript) and isinstance(stmt.target.value, ast.Name):
                 name = stmt.target.value.id
-                updated = self._augmented(stmt, info, self._evaluate_in(info, env)(stmt.target), self._evaluate_in(info, env))
-                env[name] = _stored_into(env.get(name, UNKNOWN), updated)
+                evaluate = self._evaluate_in(info, env)
+                env[name] = _stored_into(env.get(name, UNKNOWN), self._augmented(stmt, info, evaluate(stmt.target), evaluate))
             if isinstance(stmt.target, ast.Name):
                 self.name_states[id(stmt.target)] = env.get(stmt.target.id, UNKNOWN)  # what is updated
                 current = env.get(stmt.target.id, UNKNOWN)
@@ -720,14 +726,11 @@ class ValueFlow:
         elif isinstance(stmt, ast.Expr):
             self._expression_statement(stmt, info, env)
             for value in self._back_propagated.get(id(stmt), ()):
-                if isinstance(value, ast.Name) and env.get(value.id, UNKNOWN).graph is Graph.UNKNOWN:
+                current = env.get(value.id, UNKNOWN) if isinstance(value, ast.Name) else None
+                if current is not None and current.graph is Graph.UNKNOWN:
                     # backward() returned, so the value has a graph (it raises otherwise).
-                    env[value.id] = ValueState(
-                        Graph.HAS_GRAPH,
-                        Origin(OriginKind.BACKWARD, stmt.lineno, statement=stmt),
-                        env[value.id].tags if value.id in env else frozenset(),
-                        kind=Kind.TENSOR,
-                    )
+                    origin = Origin(OriginKind.BACKWARD, stmt.lineno, statement=stmt)
+                    env[value.id] = ValueState(Graph.HAS_GRAPH, origin, current.tags, kind=Kind.TENSOR)  # type: ignore[union-attr]
         elif isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
             return self._loop(stmt, env)
         elif isinstance(stmt, ast.If):
@@ -792,7 +795,7 @@ class ValueFlow:
         region = self.evaluator.region_of(info)
         if region.mode is GradMode.OFF:
             if current.graph in (Graph.NO_GRAPH, Graph.CONSTANT):
-                return ValueState(Graph.NO_GRAPH, Origin(OriginKind.REGION, stmt.lineno, region=region))
+                return _computed_off(info, region)
             return UNKNOWN
         state = combine_states(current, value)
         if region.mode is GradMode.UNKNOWN and state.graph is Graph.HAS_GRAPH:
