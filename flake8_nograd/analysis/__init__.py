@@ -75,15 +75,16 @@ class ModuleAnalysis:
         self.evaluator = Evaluator(walker, self.calls_resolver)
         self.backward_calls: List[BackwardCall] = find_backward_calls(walker)
         back_propagated: Dict[int, List[ast.expr]] = {}
+        self._functions_with_backward: Dict[int, bool] = {}
         for backward in self.backward_calls:
             back_propagated.setdefault(id(backward.statement.stmt), []).extend(backward.values)
+            self._functions_with_backward[id(backward.statement.function)] = True
         self._back_propagated = back_propagated
         self._flow = ValueFlow(walker, self.evaluator, back_propagated)
         self.summaries = Summaries(walker, self.evaluator, self._flow)
         self.evaluator.summaries = weakref.ref(self.summaries)
-        self._functions_with_backward: Dict[int, bool] = {}
-        for backward in self.backward_calls:
-            self._functions_with_backward[id(backward.statement.function)] = True
+        # (id(function), region) -> the flow of that function as run in that region, built once.
+        self._flows_when_called: Dict[tuple, ValueFlow] = {}
 
     # -- queries --------------------------------------------------------------------------------
     def statement(self, stmt: ast.stmt) -> StatementInfo:
@@ -127,12 +128,15 @@ class ModuleAnalysis:
         return [site.statement for site in sites if site.statement.region.mode is GradMode.OFF]
 
     def state_when_called_in(self, expr: ast.expr, statement: StatementInfo, region: Region) -> ValueState:
-        """The state of `expr` at `statement` if its function were called in `region` (a fresh flow
-        over that function, nothing cached)."""
+        """The state of `expr` at `statement` if its function were called in `region` (a flow of its
+        own over that function, built once per region)."""
         function = statement.function
-        flow = ValueFlow(self.walker, self.evaluator, self._back_propagated)
+        key = (id(function), region)
+        flow = self._flows_when_called.get(key)
         with AssumedBase(self.evaluator, function, region):
-            flow.ensure(function)
+            if flow is None:
+                flow = self._flows_when_called[key] = ValueFlow(self.walker, self.evaluator, self._back_propagated)
+                flow.ensure(function)
             return self.evaluator.evaluate(expr, statement, lambda name: flow.name_states.get(id(name), UNKNOWN))
 
     @cached_property
