@@ -11,6 +11,12 @@ ratio next to its target:
   check --jobs 1 / check --jobs N                                 (scaling)
   peak RSS: check over a large tree / check of its largest file   <= 1.5
   fix / check, on a tree where 1 file in 100 needs a fix          <= 1.5
+
+Commands run as an installed package runs: with bytecode caching on (a PYTHONDONTWRITEBYTECODE in
+the environment is dropped for them; pip compiles .pyc files at install time) and after one
+unmeasured warm-up run each. `--instructions` also counts the check / parse ratio in CPU
+instructions under valgrind's callgrind: the same count on every run, whatever else the machine
+is doing, so two versions can be compared on a noisy machine.
 """
 from __future__ import annotations
 
@@ -53,16 +59,37 @@ PEAK_RSS = (
 )
 
 
+# As installed: bytecode cached, so no run pays for compiling the package's own modules.
+ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+
+
 def wall(command: Sequence[str]) -> float:
     start = time.perf_counter()
-    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=ENV)
     return time.perf_counter() - start
+
+
+def instructions(command: Sequence[str]) -> int:
+    """CPU instructions `command` executes, counted by callgrind (a fixed hash seed keeps it repeatable)."""
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
+        env={**ENV, "PYTHONHASHSEED": "0"},
+    )
+    for line in done.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.rsplit(":", 1)[1])
+    raise SystemExit(f"valgrind gave no instruction count:\n{done.stderr[-2000:]}")
 
 
 def compare(runs: int, first: Callable[[], float], second: Callable[[], float]) -> tuple:
     """Medians of `runs` alternating measurements of two timed actions."""
     a: List[float] = []
     b: List[float] = []
+    first(), second()  # warm-up: bytecode caches and the file system cache, not measured
     for index in range(runs):
         if index % 2:
             b.append(second())
@@ -74,7 +101,7 @@ def compare(runs: int, first: Callable[[], float], second: Callable[[], float]) 
 
 
 def peak_rss(command: Sequence[str]) -> int:
-    out = subprocess.run([PY, "-c", PEAK_RSS, *command], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([PY, "-c", PEAK_RSS, *command], capture_output=True, text=True, check=True, env=ENV).stdout
     return int(out.strip().splitlines()[-1])
 
 
@@ -96,6 +123,9 @@ def main(argv: Sequence[str] = ()) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="N for the scaling measurement")
     parser.add_argument("--memory-lines", type=int, default=300_000, help="lines of the generated memory corpus")
     parser.add_argument("--skip-flake8", action="store_true", help="skip the (slow) flake8 comparison")
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count check / parse in instructions (needs valgrind)"
+    )
     args = parser.parse_args(list(argv) or None)
 
     work = Path(tempfile.mkdtemp(prefix="nograd-bench-"))
@@ -121,6 +151,11 @@ def main(argv: Sequence[str] = ()) -> int:
         )
         print(f"  check --jobs 1 {ours:.2f}s, read + ast.parse loop {parse:.2f}s")
         report("check (1 job) / read + ast.parse", ours / parse, "<= 2.5")
+        if args.instructions:
+            ours_ir = instructions([*check, "--jobs", "1", str(tree)])
+            parse_ir = instructions([PY, "-c", PARSE_LOOP, str(tree)])
+            print(f"  check --jobs 1 {ours_ir:,} instructions, read + ast.parse loop {parse_ir:,}")
+            report("check (1 job) / read + ast.parse, in instructions", ours_ir / parse_ir, "<= 2.5")
         parallel = statistics.median(wall([*check, "--jobs", str(args.jobs), str(tree)]) for _ in range(args.runs))
         report(f"check --jobs 1 / check --jobs {args.jobs} (speed-up)", ours / parallel)
 
