@@ -80,6 +80,9 @@ class OriginKind(enum.Enum):
     GRADIENT = "gradient"  # torch.autograd.grad(...) without create_graph=True
     BACKWARD = "backward"  # back-propagated successfully, so it has a graph (HAS_GRAPH)
     RETURNED = "returned"  # the result of a local function (detail: its name; cause: why)
+    # Graph unknown, but the value is the result of a call the analysis cannot see into (or a part
+    # of a value with a graph): it may be a model's output, so it is never taken for plain data.
+    CALLED = "called"
 
 
 class _Record:
@@ -204,12 +207,22 @@ class ValueState(_Record):
     def is_no_graph(self) -> bool:
         return self.graph is Graph.NO_GRAPH
 
+    @property
+    def may_have_graph(self) -> bool:
+        """Known to have a graph, or unknown but computed by something that may record one."""
+        return self.graph is Graph.HAS_GRAPH or (
+            self.graph is Graph.UNKNOWN and self.origin is not None and self.origin.kind in _GRAPH_ORIGINS
+        )
+
     def with_tags(self, *tags: str) -> "ValueState":
         return ValueState(self.graph, self.origin, self.tags | frozenset(tags), self.elements, self.kind, self.item)
 
 
 UNKNOWN = ValueState(Graph.UNKNOWN)
 CONSTANT = ValueState(Graph.CONSTANT)
+_GRAPH_ORIGINS = frozenset((OriginKind.CALLED, OriginKind.GRAD_ON, OriginKind.BACKWARD))
+# The result of a call the analysis cannot see into (`agent.get_value(x)`, `helpers.run(net, x)`).
+CALLED = ValueState(Graph.UNKNOWN, Origin(OriginKind.CALLED, 0))
 
 
 def container(item: Optional[ValueState], elements: Optional[Tuple[ValueState, ...]] = None) -> ValueState:
@@ -273,5 +286,8 @@ def combine_states(*states: ValueState) -> ValueState:
     for graph in (Graph.HAS_GRAPH, Graph.UNKNOWN, Graph.NO_GRAPH):
         for state in states:
             if state.graph is graph:
-                return ValueState(graph, state.origin if graph is not Graph.UNKNOWN else None, kind=kind)
+                if graph is Graph.UNKNOWN:
+                    # Unknown, but computed from something that may have a graph: so may the result.
+                    return CALLED.of_kind(kind) if any(s.may_have_graph for s in states) else ValueState(graph, kind=kind)
+                return ValueState(graph, state.origin, kind=kind)
     return CONSTANT

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Set,
 
 from .parameters import LEAF, ParameterSources, frozen_parameter
 from .model import (
+    CALLED,
     CONSTANT,
     Kind,
     UNKNOWN,
@@ -286,7 +287,7 @@ class Evaluator:
             if qualname.startswith("torch."):
                 state = combine_states(*self._argument_states(call, statement, lookup))
                 return state.of_kind(Kind.TENSOR) if returns_tensor(qualname) else state.of_kind(Kind.UNKNOWN)
-            return UNKNOWN
+            return CALLED  # an imported function: it may run a model
         tensor_method = isinstance(func, ast.Attribute) and func.attr in TENSOR_METHODS
         # A tensor method is decided at once, unless a local function shares its name (then its
         # summary, when the receiver resolves to it, comes first).
@@ -316,7 +317,7 @@ class Evaluator:
                 # A frozen model (requires_grad_(False)) records a graph only from its inputs.
                 return combine_states(*self._argument_states(call, statement, lookup)).of_kind(Kind.UNKNOWN)
             return _grad_on(statement)
-        return UNKNOWN
+        return CALLED
 
     def _special_call(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> Optional[ValueState]:
         """Calls whose result state does not depend on grad mode."""
@@ -420,7 +421,9 @@ class Evaluator:
     def _loss_call(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> ValueState:
         """A loss follows its input (first argument): targets come from data and carry no graph."""
         states = self._argument_states(call, statement, lookup)
-        if states and states[0].is_no_graph and all(s.graph is not Graph.HAS_GRAPH for s in states[1:]):
+        # A target the analysis cannot see is data (a loader's labels) unless it may be a model's
+        # output: `F.mse_loss(returns, agent.value(obs))` has the graph of its second operand.
+        if states and states[0].is_no_graph and not any(s.may_have_graph for s in states[1:]):
             return ValueState(Graph.NO_GRAPH, states[0].origin)
         return combine_states(*states)
 
@@ -782,8 +785,12 @@ class ValueFlow:
                 for element_target, part in zip(target.elts, value.elements):
                     self._bind(element_target, _NO_EXPRESSION, part, env, evaluate)
             else:
-                # `out, aux = model(x)` under no_grad: every part is computed without a graph.
-                part = ValueState(value.graph, value.origin) if value.is_no_graph else UNKNOWN
+                # `out, aux = model(x)` under no_grad: every part is computed without a graph; with
+                # grad on, a part may be an integer (`_, idx = out.max(1)`), yet may have a graph.
+                if value.is_no_graph:
+                    part = ValueState(value.graph, value.origin)
+                else:
+                    part = CALLED if value.may_have_graph else UNKNOWN
                 for element_target in target.elts:
                     if isinstance(element_target, ast.Starred):
                         _forget_target(element_target.value, env)
