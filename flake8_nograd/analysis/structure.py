@@ -375,6 +375,8 @@ class StructureWalker:
             callee = self.call_info[id(stmt.value)].qualname
             func = stmt.value.func
             local_class = func.id if type(func) is ast.Name and callee is None else None  # type: ignore[attr-defined]
+            if local_class is None and callee is None:
+                local_class = _constructed_then_moved(stmt.value)  # type: ignore[attr-defined]
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             for target in targets:
                 key = dotted_name(target)
@@ -485,6 +487,23 @@ def _parameter_names(function: FunctionInfo) -> Set[str]:
         names = set() if args is None else {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
         function.parameter_names = names
     return names
+
+
+# nn.Module methods that return the module itself: `Net().to(device).eval()` is still a `Net`.
+_MODULE_RETURNING_METHODS = frozenset(
+    ("to", "cuda", "cpu", "eval", "train", "float", "double", "half", "bfloat16", "requires_grad_", "share_memory")
+)
+
+
+def _constructed_then_moved(call: ast.Call) -> Optional[str]:
+    """'Net' for `Net(...).to(device)` / `Net().cuda().eval()`: the class whose instance it is."""
+    func = call.func
+    moved = False
+    while type(func) is ast.Attribute and func.attr in _MODULE_RETURNING_METHODS and type(func.value) is ast.Call:  # type: ignore[attr-defined]
+        call = func.value  # type: ignore[attr-defined]
+        func = call.func
+        moved = True
+    return func.id if moved and type(func) is ast.Name else None  # type: ignore[attr-defined]
 
 
 def _expects_error(expr: ast.expr) -> bool:
