@@ -499,7 +499,9 @@ def _as_returned(returned: ValueState, function: str, statement: StatementInfo) 
         return ValueState(
             Graph.UNKNOWN, elements=tuple(_as_returned(part, function, statement) for part in returned.elements)
         )
-    if returned.graph is Graph.UNKNOWN or returned.graph is Graph.CONSTANT:
+    if returned.graph is Graph.UNKNOWN:
+        return CALLED.of_kind(returned.kind) if returned.may_have_graph else ValueState(returned.graph, kind=returned.kind)
+    if returned.graph is Graph.CONSTANT:
         return ValueState(returned.graph, kind=returned.kind)
     if returned.graph is Graph.SILENCED:
         return ValueState(returned.graph, returned.origin, kind=returned.kind)  # NG102 names the switch itself
