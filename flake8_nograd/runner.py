@@ -11,7 +11,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from .checker import INTERNAL_ERROR, check_tree, internal_error_message
 from .config import Config
@@ -190,10 +190,16 @@ def _fix(source: SourceFile, findings: List[Finding], options: RunOptions, resul
 
 
 def fix_text(
-    path: str, text: str, findings: List[Finding], options: RunOptions, result: FileResult
+    path: str,
+    text: str,
+    findings: List[Finding],
+    options: RunOptions,
+    result: FileResult,
+    refuse: Optional[Callable[[Finding], Optional[str]]] = None,
 ) -> Tuple[str, List[Finding]]:
     """The text with the fixable findings fixed (over passes), and the findings left in it;
-    what was (not) fixed is added to `result`. Writes nothing."""
+    what was (not) fixed is added to `result`. Writes nothing. `refuse` gives the reason a
+    finding's fix must not be applied here (a notebook cell that cannot be rewritten), or None."""
     reported_failures = set()
 
     def not_fixed(finding: Finding, reason: str) -> None:
@@ -204,6 +210,15 @@ def fix_text(
     unproven: Set[str] = set()  # codes whose fixes are not applied any more in this file
     for _ in range(MAX_FIX_PASSES):
         fixable = [f for f in findings if _fixable(f, options) and f.code not in unproven]
+        if refuse is not None:
+            allowed = []
+            for finding in fixable:
+                reason = refuse(finding)
+                if reason is None:
+                    allowed.append(finding)
+                else:
+                    not_fixed(finding, reason)
+            fixable = allowed
         if not fixable:
             break
         from .fixes import apply_fixes  # libcst only when there is something to fix
