@@ -85,8 +85,11 @@ class _SourceSpan:
 class Notebook:
     """A parsed notebook: its analysable code cells joined into `module_text`."""
 
-    def __init__(self, path: str, raw_text: str, data: Dict[str, Any], trailing_bom: bool = False) -> None:
+    def __init__(
+        self, path: str, raw_text: str, data: Dict[str, Any], trailing_bom: bool = False, raw: bytes = b""
+    ) -> None:
         self.path = path
+        self.raw = raw  # the file's bytes, as read
         self.raw_text = raw_text
         self.data = data
         self.bom = trailing_bom
@@ -294,7 +297,7 @@ def parse_notebook(path: str, raw: bytes) -> Notebook:
         source = cell.get("source", "") if isinstance(cell, dict) else None
         if not isinstance(source, str) and not (isinstance(source, list) and all(isinstance(s, str) for s in source)):
             raise NotebookError(f"not a notebook: cell {number} has no text 'source'")
-    return Notebook(path, text, data, bom)
+    return Notebook(path, text, data, bom, raw)
 
 
 def is_python_notebook(notebook: Notebook) -> bool:
@@ -650,9 +653,9 @@ def process_notebook(path: str, options: Any) -> Any:
     """`runner.process_file` for a notebook: the same result, positions as cells and lines."""
     from .checker import INTERNAL_ERROR
     from .runner import (
-        READ_ERROR, SYNTAX_ERROR, FileResult, error_record, fix_text, lint_text, record, syntax_error_record,
+        READ_ERROR, SYNTAX_ERROR, FileResult, error_record, fix_text, lint_text, record, refuse_fixes,
+        syntax_error_record, write_or_report, write_refusal,
     )
-    from .sources import write_atomically
 
     result = FileResult(path)
     try:
@@ -679,7 +682,11 @@ def process_notebook(path: str, options: Any) -> Any:
         result.errors.extend(record(path, f) for f in internal)
         return result
     fixed_notebook = notebook
-    if options.fix and findings:
+    refusal = write_refusal(path, options) if options.fix and findings else None
+    if refusal is not None:
+        refuse_fixes(path, findings, options, result, refusal)
+        result.not_fixed = [notebook.relocate(r) for r in result.not_fixed]
+    elif options.fix and findings:
         fixed_text, left = fix_text(path, text, findings, options, result, notebook.refusal)
         result.fixed = [notebook.relocate(r) for r in result.fixed]
         result.not_fixed = [notebook.relocate(r) for r in result.not_fixed]
@@ -702,8 +709,8 @@ def process_notebook(path: str, options: Any) -> Any:
                 result.changed = True
                 if options.diff:
                     result.diff = notebook.cell_diff(sources)
-                else:
-                    write_atomically(path, notebook.encode(new_raw))
+                elif not write_or_report(path, notebook.encode, new_raw, notebook.raw, result):
+                    findings, fixed_notebook = lint_text(text, options), notebook
         else:
             findings = left
     result.findings = [fixed_notebook.relocate(record(path, f)) for f in findings]
