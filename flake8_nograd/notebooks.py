@@ -1,14 +1,18 @@
 """Jupyter notebooks (`.ipynb`) for the standalone command, without nbformat: the JSON is read here.
 
 The code cells become one module, in cell order, so that a value computed in cell 2 under
-`torch.no_grad()` is known when cell 5 calls `backward()` on it. Two kinds of line stand in for what
-is not Python, each keeping every other line's position:
+`torch.no_grad()` is known when cell 5 calls `backward()` on it. Each cell is read as IPython
+reads it (ipython_syntax.read_cell), line for line; two kinds of line stand in for what is not
+Python, each keeping every other line's position:
 
 - a cell boundary, a comment line between two cells (`CELL_BOUNDARY`); it also lets the fixer's
   output be cut back into cells, and the fixer never moves a comment across a statement;
-- an IPython line (`%magic`, `!shell`, `x = !ls`, `obj?`), replaced by `pass  # flake8-nograd: ipython`
-  at the same indentation (a cell magic's first line too; cells whose magic runs another language,
-  `%%bash`, `%%writefile`, are left out).
+- IPython syntax, replaced by a placeholder at the same indentation (ipython_syntax); cells of a
+  cell magic running another language (`%%bash`, `%%writefile`) are left out.
+
+Each cell is compiled on its own, as the kernel does. A cell that is not Python gets an E999 at
+its cell; it is left out (its lines become comments) when no other cell uses a name it mentions,
+and otherwise the notebook is not analysed.
 
 Positions are reported as ruff reports them: `nb.ipynb:cell 3:5:1` (1-based index among all
 cells, then the line inside the cell). Fixes rewrite only the changed cells' `source` values in
