@@ -120,6 +120,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         fix=fixing,
         unsafe_fixes=fixing and args.unsafe_fixes,
         diff=fixing and args.diff,
+        write_roots=tuple(os.path.realpath(p) for p in (args.paths or ["."]) if os.path.exists(p)),
     )
     stdout, stderr = sys.stdout, sys.stderr
     for stream in (stdout, stderr):
@@ -141,7 +142,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     missing = [p for p in paths if not os.path.exists(p)]
     for path in missing:
         print(f"{path}:0:1: E902 FileNotFoundError: no such file or folder", file=stdout)
-    files = list(dict.fromkeys(iter_python_files([p for p in paths if os.path.exists(p)], exclude)))
+    present = [p for p in paths if os.path.exists(p)]
+    files = list(dict.fromkeys(iter_python_files(present, exclude)))
+    if fixing:
+        files = _one_name_per_file(files)
     jobs = args.jobs or os.cpu_count() or 1
     progress = _Progress(len(files), stderr) if _wants_progress(len(files), stderr, args.quiet) else None
     results = run_files(files, options, jobs, progress)
@@ -158,6 +162,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if (left or pending) and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_CLEAN
+
+
+def _one_name_per_file(files: List[str]) -> List[str]:
+    """For `fix`: a file reached under two names (a symlink and its target, two hard links) is
+    fixed once, under the first name, so no write races another."""
+    seen = set()
+    kept = []
+    for path in files:
+        try:
+            status = os.stat(path)
+        except OSError:
+            kept.append(path)  # reported as unreadable by the run
+            continue
+        identity = (status.st_dev, status.st_ino)
+        if identity not in seen:
+            seen.add(identity)
+            kept.append(path)
+    return kept
 
 
 def _report(results: List[FileResult], args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> None:

@@ -1,14 +1,18 @@
 """Jupyter notebooks (`.ipynb`) for the standalone command, without nbformat: the JSON is read here.
 
 The code cells become one module, in cell order, so that a value computed in cell 2 under
-`torch.no_grad()` is known when cell 5 calls `backward()` on it. Two kinds of line stand in for what
-is not Python, each keeping every other line's position:
+`torch.no_grad()` is known when cell 5 calls `backward()` on it. Each cell is read as IPython
+reads it (ipython_syntax.read_cell), line for line; two kinds of line stand in for what is not
+Python, each keeping every other line's position:
 
 - a cell boundary, a comment line between two cells (`CELL_BOUNDARY`); it also lets the fixer's
   output be cut back into cells, and the fixer never moves a comment across a statement;
-- an IPython line (`%magic`, `!shell`, `x = !ls`, `obj?`), replaced by `pass  # flake8-nograd: ipython`
-  at the same indentation (a cell magic's first line too; cells whose magic runs another language,
-  `%%bash`, `%%writefile`, are left out).
+- IPython syntax, replaced by a placeholder at the same indentation (ipython_syntax); cells of a
+  cell magic running another language (`%%bash`, `%%writefile`) are left out.
+
+Each cell is compiled on its own, as the kernel does. A cell that is not Python gets an E999 at
+its cell; it is left out (its lines become comments) when no other cell uses a name it mentions,
+and otherwise the notebook is not analysed.
 
 Positions are reported as ruff reports them: `nb.ipynb:cell 3:5:1` (1-based index among all
 cells, then the line inside the cell). Fixes rewrite only the changed cells' `source` values in
@@ -16,6 +20,7 @@ the file text, so outputs, metadata, key order, nbformat version and indentation
 """
 from __future__ import annotations
 
+import ast
 import bisect
 import difflib
 import json
@@ -23,20 +28,16 @@ import os
 import re
 from dataclasses import dataclass, field
 from json.decoder import scanstring  # type: ignore[attr-defined]
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+
+from .ipython_syntax import IPYTHON_MARK, CellReading, read_cell
 
 NOTEBOOK_SUFFIX = ".ipynb"
 CELL_BOUNDARY = "# flake8-nograd: next cell"
-IPYTHON_MARK = "# flake8-nograd: ipython"
-# Cell magics whose body is Python (IPython runs it); any other cell magic's cell is not analysed.
-PYTHON_CELL_MAGICS = frozenset(
-    {"time", "timeit", "capture", "prun", "debug", "python", "python3"}
-)
-_ASSIGNED_MAGIC = re.compile(r"[A-Za-z_][\w.]*(\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[!%]")
-_HELP = re.compile(r"[A-Za-z_*][\w.*]*\?\??$")  # `obj?`, `obj??`, wildcard search `torch.*Tensor?`
+SKIPPED_LINE = "# flake8-nograd: cell not valid Python"
 _LINE_IN_MESSAGE = re.compile(r"\bline (\d+)\b")
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
-_PLACEHOLDER = re.compile(r"^(?P<indent>[ \t]*)(?:pass  )?" + re.escape(IPYTHON_MARK) + "$")
+_IDENTIFIER = re.compile(r"(?<![\w.])[^\W\d]\w*")
 
 
 class NotebookError(Exception):
@@ -57,15 +58,21 @@ class _Cell:
     index: int  # among all cells, 0-based
     source: str  # as in the notebook
     lines: List[str]  # `source` split at "\n", no line ends
-    python_lines: List[str]  # the same lines with IPython syntax replaced
-    ipython: List[Tuple[int, int]] = field(default_factory=list)  # (first line, count) of each IPython line
-    # IPython drops the first line's leading whitespace from every line starting with it (its
-    # leading_indent transform), so an indented cell runs; columns are shifted back when reported.
-    indent: str = ""
-    dedented: List[bool] = field(default_factory=list)
+    reading: CellReading  # the cell as IPython reads it, line for line
+    error: Optional[SyntaxError] = None  # the reading is not Python: IPython cannot run the cell
+    skipped: bool = False  # not valid, and left out of the analysis (blank comment lines instead)
+
+    @property
+    def python_lines(self) -> List[str]:
+        """The cell's lines in the module the analysis reads."""
+        if self.skipped:
+            return [SKIPPED_LINE] * len(self.lines)
+        return self.reading.lines
 
     def column_shift(self, line: int) -> int:
-        return len(self.indent) if 1 <= line <= len(self.dedented) and self.dedented[line - 1] else 0
+        """IPython's clean-up removed this much from the start of the line (a cell indented as a
+        whole, a pasted prompt); reported columns are those of the cell as written."""
+        return self.reading.shift(line)
 
 
 @dataclass
@@ -82,8 +89,11 @@ class _SourceSpan:
 class Notebook:
     """A parsed notebook: its analysable code cells joined into `module_text`."""
 
-    def __init__(self, path: str, raw_text: str, data: Dict[str, Any], trailing_bom: bool = False) -> None:
+    def __init__(
+        self, path: str, raw_text: str, data: Dict[str, Any], trailing_bom: bool = False, raw: bytes = b""
+    ) -> None:
         self.path = path
+        self.raw = raw  # the file's bytes, as read
         self.raw_text = raw_text
         self.data = data
         self.bom = trailing_bom
@@ -91,12 +101,44 @@ class Notebook:
         for index, cell in enumerate(data["cells"]):
             if cell.get("cell_type") != "code":
                 continue
-            source = _joined(cell.get("source", ""))
-            prepared = _prepare_cell(index, source)
+            prepared = _prepare_cell(index, _joined(cell.get("source", "")))
             if prepared is not None:
                 self.cells.append(prepared)
+        # A cell that is not valid Python is left out when nothing else can depend on it; if one
+        # cannot be, the notebook is not analysed (each such cell still gets its E999 line).
+        self.entangled: Dict[int, List[str]] = _entangled_invalid_cells(self.cells)
+        self.analysable = not self.entangled
+        for cell in self.cells:
+            cell.skipped = cell.error is not None and self.analysable
         self.module_text = join_cells([cell.python_lines for cell in self.cells])
         self.spans = _locate_sources(raw_text, data)
+
+    def error_records(self, path: str) -> List[Dict[str, Any]]:
+        """One E999 line for each cell that is not valid Python, at its cell position."""
+        from .runner import SYNTAX_ERROR, error_record, syntax_error_record
+
+        records = []
+        start = 1
+        for cell in self.cells:
+            error = cell.error
+            if error is not None:
+                if isinstance(error, SyntaxError):
+                    found = syntax_error_record(path, error)
+                else:
+                    found = error_record(path, SYNTAX_ERROR, 1, 1, f"{type(error).__name__}: {error}")
+                found["line"] = found["end_line"] = min(max(1, found["line"]), max(1, len(cell.lines))) + start - 1
+                found["message"] = _LINE_IN_MESSAGE.sub(
+                    lambda match: f"line {int(match.group(1)) + start - 1}", found["message"]
+                )
+                names = self.entangled.get(cell.index)
+                if names:
+                    found["message"] += (
+                        "; the other cells are not checked either: they use names this cell mentions ("
+                        + ", ".join(names[:5]) + (", ..." if len(names) > 5 else "") + ")"
+                    )
+                records.append(self.relocate(found))
+            start += len(cell.lines) + 1
+        return records
 
     # -- positions ---------------------------------------------------------------------------------
     def cell_position(self, module_line: int, module_text: Optional[str] = None) -> Tuple[int, int]:
@@ -128,7 +170,7 @@ class Notebook:
         end_cell, end_line = self.cell_position(record["end_line"], module_text)
         moved = dict(record, cell=cell, line=line, end_line=end_line if end_cell == cell else line)
         shown = next((c for c in self.cells if c.index == cell - 1), None)
-        if shown is not None and shown.indent:
+        if shown is not None:
             moved["column"] = record["column"] + shown.column_shift(line)
             moved["end_column"] = record["end_column"] + shown.column_shift(moved["end_line"])
         if "line " in record.get("message", ""):
@@ -150,6 +192,15 @@ class Notebook:
 
         return _LINE_IN_MESSAGE.sub(replace, message)
 
+    def refusal(self, finding: Any) -> Optional[str]:
+        """Why a fix on this finding's cell cannot be written back (the cell holds pasted prompts,
+        or lines IPython's clean-up shortened unevenly), or None."""
+        number, _ = self.cell_position(finding.line)
+        cell = next((c for c in self.cells if c.index == number - 1), None)
+        if cell is not None and cell.reading.prefix() is None:
+            return f"cell {number} holds pasted prompts ('>>> ', 'In [1]: ') or uneven indentation; it is not rewritten"
+        return None
+
     # -- writing fixes back --------------------------------------------------------------------------
     def sources_from(self, module_text: str) -> Dict[int, str]:
         """Each changed cell's new source (by cell index) from the fixed module text."""
@@ -160,11 +211,15 @@ class Notebook:
         for cell, python_lines in zip(self.cells, pieces):
             if python_lines == cell.python_lines:
                 continue
-            lines = _restore_ipython(cell, python_lines)
-            if cell.indent:
-                lines = [cell.indent + line if line.strip() else line for line in lines]
-            text = "\n".join(lines)
-            if cell.source.endswith("\n") or not cell.source and lines:
+            if cell.skipped:
+                raise NotebookError(f"the fix changed cell {cell.index + 1}, which is not valid Python")
+            prefix = cell.reading.prefix()
+            if prefix is None:
+                raise NotebookError(
+                    f"cell {cell.index + 1} holds pasted prompts ('>>> ', 'In [1]: ') or uneven indentation; it is not rewritten"
+                )
+            text = "\n".join(_restore_ipython(cell, python_lines, prefix))
+            if cell.source.endswith("\n") or not cell.source and python_lines:
                 text += "\n"
             changed[cell.index] = text
         return changed
@@ -246,7 +301,7 @@ def parse_notebook(path: str, raw: bytes) -> Notebook:
         source = cell.get("source", "") if isinstance(cell, dict) else None
         if not isinstance(source, str) and not (isinstance(source, list) and all(isinstance(s, str) for s in source)):
             raise NotebookError(f"not a notebook: cell {number} has no text 'source'")
-    return Notebook(path, text, data, bom)
+    return Notebook(path, text, data, bom, raw)
 
 
 def is_python_notebook(notebook: Notebook) -> bool:
@@ -266,49 +321,118 @@ def _joined(source: Any) -> str:
 
 
 def _prepare_cell(index: int, source: str) -> Optional[_Cell]:
+    """The cell as IPython reads it, and whether that is Python; None for a cell magic of another
+    language (%%bash, %%writefile), which is left out."""
+    reading = read_cell(source)
+    if not reading.python:
+        return None
     lines = source.split("\n")
     if source.endswith("\n"):
         lines.pop()
-    python_lines = list(lines)
-    cell = _Cell(index, source, lines, python_lines)
-    indent = re.match(r"[ \t]+", lines[0]) if lines else None
-    if indent:
-        cell.indent = indent.group(0)
-        cell.dedented = [line.startswith(cell.indent) for line in lines]
-        python_lines[:] = [line[len(cell.indent):] if dropped else line for line, dropped in zip(lines, cell.dedented)]
-    first = 0
-    if lines and lines[0].startswith("%%"):
-        words = lines[0][2:].split()
-        if not words or words[0] not in PYTHON_CELL_MAGICS:
-            return None  # %%bash, %%writefile, %%html: not Python
-        python_lines[0] = f"pass  {IPYTHON_MARK}"
-        cell.ipython.append((0, 1))
-        first = 1
-    number = first
-    while number < len(lines):
-        line = python_lines[number]
-        stripped = line.lstrip()
-        if _is_ipython_line(stripped):
-            indent = line[: len(line) - len(stripped)]
-            count = 1
-            while python_lines[number + count - 1].endswith("\\") and number + count < len(lines):
-                count += 1
-            python_lines[number] = f"{indent}pass  {IPYTHON_MARK}"
-            for extra in range(number + 1, number + count):
-                python_lines[extra] = f"{indent}{IPYTHON_MARK}"
-            cell.ipython.append((number, count))
-            number += count
-            continue
-        number += 1
+    cell = _Cell(index, source, lines, reading)
+    cell.error = _invalid(reading)
+    if cell.error is not None:
+        # IPython 8 removed only the first line's indentation (from the lines starting with it).
+        legacy = read_cell(source, legacy_indent=True)
+        if legacy.lines != reading.lines and legacy.python and _invalid(legacy) is None:
+            cell.reading, cell.error = legacy, None
     return cell
 
 
-def _is_ipython_line(stripped: str) -> bool:
-    if not stripped:
-        return False
-    if stripped[0] in "%!?":
-        return not stripped.startswith("!=")
-    return bool(_ASSIGNED_MAGIC.match(stripped) or _HELP.match(stripped))
+def _invalid(reading: CellReading) -> Optional[Exception]:
+    """Why the reading is not Python (what IPython would raise running the cell), or None."""
+    try:
+        compile("\n".join(reading.lines) + "\n", "<cell>", "exec", ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    except SyntaxError as error:
+        return error
+    except (ValueError, RecursionError, MemoryError) as error:  # null bytes; nested too deeply
+        return error
+    if reading.failed:
+        return SyntaxError("IPython cannot turn this cell into Python", ("<cell>", 1, 1, None))
+    return None
+
+
+def _entangled_invalid_cells(cells: List[_Cell]) -> Dict[int, List[str]]:
+    """For each invalid cell that cannot be left out safely, the names that tie it to the others.
+
+    Leaving a cell out is safe when the analysis of the other cells cannot depend on it: no name
+    the cell mentions (outside strings and comments; attribute names after a `.` do not count) is
+    used in another cell, so it can bind, rebind or mutate nothing the others read, nor call one
+    of their functions (whose grad mode comes from their callers). Builtins it only calls or uses
+    as a Python 2 statement (`print "done"`) do not count. Unknown stays silent: when a cell
+    cannot even be tokenized, every word of its text counts."""
+    invalid = [cell for cell in cells if cell.error is not None]
+    if not invalid:
+        return {}
+    used: Set[str] = set()
+    for cell in cells:
+        if cell.error is None:
+            used |= _names_used(cell.reading.lines)
+    used.discard("get_ipython")  # our own placeholder for an assigned magic
+    tied: Dict[int, List[str]] = {}
+    for cell in invalid:
+        shared = sorted(_names_mentioned(cell.reading.lines) & used)
+        if shared:
+            tied[cell.index] = shared
+    return tied
+
+
+def _names_used(lines: List[str]) -> Set[str]:
+    names: Set[str] = set()
+    tree = ast.parse("\n".join(lines) + "\n")
+    for node in ast.walk(tree):
+        kind = type(node)
+        if kind is ast.Name:
+            names.add(node.id)  # type: ignore[attr-defined]
+        elif kind is ast.arg:
+            names.add(node.arg)  # type: ignore[attr-defined]
+        elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+            names.add(node.name)  # type: ignore[attr-defined]
+        elif kind is ast.alias:
+            names.add((node.asname or node.name).partition(".")[0])  # type: ignore[attr-defined]
+        elif kind in (ast.Global, ast.Nonlocal):
+            names.update(node.names)  # type: ignore[attr-defined]
+        elif kind.__name__ in ("ExceptHandler", "MatchAs", "MatchStar", "MatchMapping"):
+            bound = getattr(node, "rest", None) if kind.__name__ == "MatchMapping" else getattr(node, "name", None)
+            if bound:
+                names.add(bound)
+    return names
+
+
+def _names_mentioned(lines: List[str]) -> Set[str]:
+    """Identifiers an invalid cell mentions (from its tokens; every word when it cannot be tokenized)."""
+    import builtins
+    import io
+    import keyword
+    import tokenize
+
+    text = "\n".join(line for line in lines if not line.rstrip().endswith(IPYTHON_MARK)) + "\n"
+    tokens: List[tokenize.TokenInfo] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type not in (tokenize.COMMENT, tokenize.NL, tokenize.INDENT, tokenize.DEDENT):
+                tokens.append(token)
+    except (tokenize.TokenError, SyntaxError) as error:
+        # An unclosed bracket ends the text with every token read; anything else stops midway.
+        if not (isinstance(error, tokenize.TokenError) and "EOF in multi-line statement" in str(error.args[0])):
+            return {word for word in _IDENTIFIER.findall(text) if not keyword.iskeyword(word)}
+    names: Set[str] = set()
+    for position, token in enumerate(tokens):
+        if token.type != tokenize.NAME or keyword.iskeyword(token.string):
+            continue
+        before = tokens[position - 1] if position else None
+        after = tokens[position + 1] if position + 1 < len(tokens) else None
+        if before is not None and before.string == ".":
+            continue
+        if hasattr(builtins, token.string) and after is not None:
+            called = after.string == "(" and (before is None or before.string not in ("def", "class"))
+            statement = (before is None or before.type == tokenize.NEWLINE) and after.type in (
+                tokenize.STRING, tokenize.NAME, tokenize.NUMBER
+            )
+            if called or statement:
+                continue
+        names.add(token.string)
+    return names
 
 
 def join_cells(cells: Sequence[List[str]]) -> str:
@@ -341,37 +465,37 @@ def _split_cells(module_text: str) -> List[List[str]]:
     return pieces if module_text else []
 
 
-def _restore_ipython(cell: _Cell, python_lines: List[str]) -> List[str]:
-    """Put the IPython lines back where their placeholders ended up (re-indented with them)."""
-    originals = [
-        line[len(cell.indent) :] if cell.indent and cell.dedented[number] else line
-        for first, count in cell.ipython
-        for number, line in enumerate(cell.lines[first : first + count], first)
-    ]
-    old_indents = [
-        line[: len(line) - len(line.lstrip())]
-        for first, count in cell.ipython
-        for line in cell.python_lines[first : first + count]
-    ]
+def _restore_ipython(cell: _Cell, python_lines: List[str], prefix: str) -> List[str]:
+    """The cell's new lines as written: IPython lines put back where their placeholders ended up
+    (re-indented with them), and the indentation IPython's clean-up removed given back."""
+    reading = cell.reading
+    placeholders = sorted(set(reading.ipython))
     restored: List[str] = []
     found = 0
     for line in python_lines:
-        match = _PLACEHOLDER.match(line)
-        if match is None:
-            restored.append(line)
+        if not line.endswith(IPYTHON_MARK):
+            restored.append(prefix + line if prefix and line.strip() else line)
             continue
-        if found >= len(originals):
+        if found >= len(placeholders):
             raise NotebookError("the fix changed an IPython line")
-        old_indent, new_indent = old_indents[found], match.group("indent")
-        original = originals[found]
-        if new_indent == old_indent or len(new_indent) < len(old_indent):
-            restored.append(original)
-        else:
-            restored.append(new_indent[: len(new_indent) - len(old_indent)] + original)
+        number = placeholders[found]
+        old = reading.lines[number]
+        if line.lstrip() != old.lstrip():
+            raise NotebookError("the fix changed an IPython line")
+        old_indent, new_indent = _indentation(old), _indentation(line)
+        added = new_indent[: len(new_indent) - len(old_indent)] if len(new_indent) > len(old_indent) else ""
+        if number == reading.magic_head and (added or any(text.strip() for text in restored)):
+            raise NotebookError("the fix would move a cell magic off the cell's first line")
+        removed = reading.removed[number]
+        restored.append(removed + added + cell.lines[number][len(removed) :])
         found += 1
-    if found != len(originals):
+    if found != len(placeholders):
         raise NotebookError("the fix removed an IPython line")
     return restored
+
+
+def _indentation(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
 
 
 # -- the file text: where each cell's source is ----------------------------------------------------
@@ -524,14 +648,18 @@ def _with_final_newline(text: str) -> str:
     return text if not text or text.endswith("\n") else text + "\n"
 
 
+def _invalid_cells(notebook: Notebook) -> List[int]:
+    return [cell.index for cell in notebook.cells if cell.error is not None]
+
+
 # -- the command's work for one notebook ---------------------------------------------------------
 def process_notebook(path: str, options: Any) -> Any:
     """`runner.process_file` for a notebook: the same result, positions as cells and lines."""
     from .checker import INTERNAL_ERROR
     from .runner import (
-        READ_ERROR, SYNTAX_ERROR, FileResult, error_record, fix_text, lint_text, record, syntax_error_record,
+        READ_ERROR, SYNTAX_ERROR, FileResult, error_record, fix_text, lint_text, record, refuse_fixes,
+        syntax_error_record, write_or_report, write_refusal,
     )
-    from .sources import write_atomically
 
     result = FileResult(path)
     try:
@@ -540,6 +668,9 @@ def process_notebook(path: str, options: Any) -> Any:
         result.errors.append(error_record(path, READ_ERROR, error.line, error.column, str(error)))
         return result
     if not is_python_notebook(notebook):
+        return result
+    result.errors.extend(notebook.error_records(path))
+    if not notebook.analysable:
         return result
     text = notebook.module_text
     try:
@@ -555,8 +686,12 @@ def process_notebook(path: str, options: Any) -> Any:
         result.errors.extend(record(path, f) for f in internal)
         return result
     fixed_notebook = notebook
-    if options.fix and findings:
-        fixed_text, left = fix_text(path, text, findings, options, result)
+    refusal = write_refusal(path, options) if options.fix and findings else None
+    if refusal is not None:
+        refuse_fixes(path, findings, options, result, refusal)
+        result.not_fixed = [notebook.relocate(r) for r in result.not_fixed]
+    elif options.fix and findings:
+        fixed_text, left = fix_text(path, text, findings, options, result, notebook.refusal)
         result.fixed = [notebook.relocate(r) for r in result.fixed]
         result.not_fixed = [notebook.relocate(r) for r in result.not_fixed]
         if fixed_text != text:
@@ -566,6 +701,8 @@ def process_notebook(path: str, options: Any) -> Any:
                 fixed_notebook = parse_notebook(path, notebook.encode(new_raw))
                 if fixed_notebook.module_text != fixed_text:
                     raise NotebookError("the rewritten notebook does not read back as fixed")
+                if _invalid_cells(fixed_notebook) != _invalid_cells(notebook):
+                    raise NotebookError("the fix would leave a cell that is not valid Python")
             except NotebookError as error:
                 # Nothing is written: what would have been fixed is reported as not fixed.
                 result.not_fixed += [dict(r, reason=str(error)) for r in result.fixed]
@@ -576,8 +713,8 @@ def process_notebook(path: str, options: Any) -> Any:
                 result.changed = True
                 if options.diff:
                     result.diff = notebook.cell_diff(sources)
-                else:
-                    write_atomically(path, notebook.encode(new_raw))
+                elif not write_or_report(path, notebook.encode, new_raw, notebook.raw, result):
+                    findings, fixed_notebook = lint_text(text, options), notebook
         else:
             findings = left
     result.findings = [fixed_notebook.relocate(record(path, f)) for f in findings]

@@ -11,7 +11,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from .checker import INTERNAL_ERROR, check_tree, internal_error_message
 from .config import Config
@@ -19,7 +19,7 @@ from .findings import Finding
 from .noqa import NoqaLines, file_is_exempt, physical_lines
 from .rules import ALL_RULES, Rule
 from .settings import Selection
-from .sources import SourceError, SourceFile, read_source, write_atomically
+from .sources import ChangedMeanwhile, SourceError, SourceFile, read_source, write_fixed
 
 SYNTAX_ERROR = "E999"
 READ_ERROR = "E902"
@@ -35,6 +35,9 @@ class RunOptions:
     fix: bool = False
     unsafe_fixes: bool = False
     diff: bool = False
+    # Real paths of what the command was given: a fix is written only to a file under one of them
+    # (a symlink's target elsewhere is left alone unless the link itself was given). Empty: anywhere.
+    write_roots: Tuple[str, ...] = ()
 
     @cached_property
     def rules(self) -> Tuple[Rule, ...]:
@@ -159,6 +162,10 @@ def _fixable(finding: Finding, options: RunOptions) -> bool:
 
 
 def _fix(source: SourceFile, findings: List[Finding], options: RunOptions, result: FileResult) -> List[Finding]:
+    refusal = write_refusal(source.path, options)
+    if refusal is not None:
+        refuse_fixes(source.path, findings, options, result, refusal)
+        return findings
     text, findings = fix_text(source.path, source.text, findings, options, result)
     if text == source.text:
         return findings
@@ -172,28 +179,62 @@ def _fix(source: SourceFile, findings: List[Finding], options: RunOptions, resul
                 tofile=f"b/{os.path.normpath(source.path)}",
             )
         )
-    else:
-        try:
-            write_atomically(source.path, source.encode(text))
-        except (OSError, UnicodeEncodeError) as error:
-            # The original is intact (write_atomically replaces it in one step or not at all).
-            result.changed = False
-            result.not_fixed.extend(
-                dict(f, reason=f"could not write the file ({type(error).__name__}: {error})") for f in result.fixed
-            )
-            result.fixed = []
-            result.errors.append(
-                error_record(source.path, READ_ERROR, 1, 1, f"{type(error).__name__}: could not write the fixed file")
-            )
-            return lint_text(source.text, options)
+    elif not write_or_report(source.path, source.encode, text, source.raw, result):
+        return lint_text(source.text, options)
     return findings
 
 
+def write_refusal(path: str, options: RunOptions) -> Optional[str]:
+    """Why the fixed file must not be written: the file the user's tools see at `path` (a symlink's
+    target) lies outside every path the command was given. None when it may be written."""
+    if not options.write_roots:
+        return None
+    target = os.path.normcase(os.path.realpath(path))
+    for root in options.write_roots:
+        root = os.path.normcase(root)
+        if target == root or target.startswith(root.rstrip(os.sep) + os.sep):
+            return None
+    what = "a symlink to" if os.path.islink(path) else "reached through a symlinked folder:"
+    return (
+        f"'{path}' is {what} '{os.path.realpath(path)}', outside the paths being checked; it is left alone "
+        f"(give '{path}' on the command line to fix it)"
+    )
+
+
+def refuse_fixes(path: str, findings: List[Finding], options: RunOptions, result: FileResult, reason: str) -> None:
+    result.not_fixed.extend(dict(record(path, f), reason=reason) for f in findings if _fixable(f, options))
+
+
+def write_or_report(path: str, encode: Callable[[str], bytes], text: str, original: bytes, result: FileResult) -> bool:
+    """Write the fixed text (through a symlink, in place for hard links: sources.write_fixed); on a
+    failure the file is as it was, and the fixes are reported as not fixed with an E902."""
+    try:
+        write_fixed(path, encode(text), expected=original)
+    except (OSError, UnicodeEncodeError) as error:
+        result.changed = False
+        if isinstance(error, ChangedMeanwhile):
+            reason, message = str(error), "the file changed while it was being fixed; it was not written"
+        else:
+            reason = f"could not write the file ({type(error).__name__}: {error})"
+            message = f"{type(error).__name__}: could not write the fixed file"
+        result.not_fixed.extend(dict(f, reason=reason) for f in result.fixed)
+        result.fixed = []
+        result.errors.append(error_record(path, READ_ERROR, 1, 1, message))
+        return False
+    return True
+
+
 def fix_text(
-    path: str, text: str, findings: List[Finding], options: RunOptions, result: FileResult
+    path: str,
+    text: str,
+    findings: List[Finding],
+    options: RunOptions,
+    result: FileResult,
+    refuse: Optional[Callable[[Finding], Optional[str]]] = None,
 ) -> Tuple[str, List[Finding]]:
     """The text with the fixable findings fixed (over passes), and the findings left in it;
-    what was (not) fixed is added to `result`. Writes nothing."""
+    what was (not) fixed is added to `result`. Writes nothing. `refuse` gives the reason a
+    finding's fix must not be applied here (a notebook cell that cannot be rewritten), or None."""
     reported_failures = set()
 
     def not_fixed(finding: Finding, reason: str) -> None:
@@ -204,6 +245,15 @@ def fix_text(
     unproven: Set[str] = set()  # codes whose fixes are not applied any more in this file
     for _ in range(MAX_FIX_PASSES):
         fixable = [f for f in findings if _fixable(f, options) and f.code not in unproven]
+        if refuse is not None:
+            allowed = []
+            for finding in fixable:
+                reason = refuse(finding)
+                if reason is None:
+                    allowed.append(finding)
+                else:
+                    not_fixed(finding, reason)
+            fixable = allowed
         if not fixable:
             break
         from .fixes import apply_fixes  # libcst only when there is something to fix
