@@ -85,6 +85,12 @@ class CallResolver:
         """The class defined here that `receiver` is an instance of, when the module says so."""
         if isinstance(receiver, ast.Name) and receiver.id in ("self", "cls"):
             return self.enclosing_class(statement.function)
+        if type(receiver) is ast.Call and type(receiver.func) is ast.Name:  # type: ignore[attr-defined]
+            # `Loss()` passed or called at once: an instance of the class constructed there.
+            func = receiver.func  # type: ignore[attr-defined]
+            if self._walker.resolver.qualname(func, statement.scope) is None:
+                return self.class_named(func.id)
+            return None
         key = receiver.id if type(receiver) is ast.Name else dotted_name(receiver)  # type: ignore[attr-defined]
         if key is None:
             return None

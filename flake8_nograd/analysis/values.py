@@ -16,6 +16,7 @@ from .parameters import LEAF, ParameterSources, frozen_parameter
 from .model import (
     CALLED,
     CONSTANT,
+    NONE,
     Kind,
     UNKNOWN,
     Graph,
@@ -102,12 +103,19 @@ class Evaluator:
             self.model_keys |= receivers
         self.model_keys -= self.loss_modules
         # `self.fc = nn.Linear(...)` wherever it is assigned: a layer with parameters.
-        self.model_keys |= {
-            key
+        layers = {
+            key: callees
             for key, callees in walker.assigned_from.items()
             if "." in key and key not in walker.assigned_otherwise and key not in walker.constructed_from
             and all(_is_parameterized_module(callee) for callee in callees)
         }
+        self.model_keys |= layers.keys()
+        # Of those, the layers whose output is one tensor (an LSTM returns a tuple, a Sequential
+        # whatever its last layer returns).
+        self.tensor_layer_keys: Set[str] = {
+            key for key, callees in layers.items() if not any(_returns_other_than_a_tensor(c) for c in callees)
+        }
+        self._constructed = walker.constructed_from
         # Functions and methods defined here (`self.model_of(x)`, `build(...)`) are not models,
         # unless named exactly like one (d2l's `def net(X): ...`).
         self.local_functions = {f.name for f in walker.functions if not _MODEL_NAME.fullmatch(f.name)}
@@ -179,7 +187,7 @@ class Evaluator:
         if isinstance(expr, ast.Name):
             return lookup(expr)
         if isinstance(expr, ast.Constant):
-            return CONSTANT
+            return NONE if expr.value is None else CONSTANT
         if isinstance(expr, ast.Compare):
             return _integer(statement, "a comparison")
         if isinstance(expr, ast.IfExp):
@@ -190,15 +198,17 @@ class Evaluator:
         if isinstance(expr, ast.Attribute):
             if expr.attr == "data":
                 return self._data_of(expr, statement, lookup)
-            stored = self._stored_attribute(expr, statement)
+            stored = self._stored_attribute(expr, statement, lookup)
             if stored is not None:
                 return stored  # looked up, not computed: it keeps the state it was stored with
-            receiver = self._evaluate_off(expr.value, statement, region, lookup)
+            receiver = self._evaluate_off(expr.value, statement, region, lookup).operand
             return receiver if receiver.is_no_graph else UNKNOWN
+        if type(expr) in _COMPREHENSIONS:
+            return self._comprehension(expr, statement, lookup, lambda e, lk: self._evaluate_off(e, statement, region, lk))
         if type(expr) in _DISPLAYS:
             return _display(expr, lambda e: self._evaluate_off(e, statement, region, lookup))
         if isinstance(expr, ast.Subscript):
-            receiver = self._evaluate_off(expr.value, statement, region, lookup)
+            receiver = self._evaluate_off(expr.value, statement, region, lookup).operand
             element = _indexed(receiver, expr)
             if element is not None:
                 return element
@@ -246,21 +256,23 @@ class Evaluator:
                 return UNKNOWN
             if self.resolver.qualname(expr, statement.scope) is not None:
                 return CONSTANT  # torch.float32, torch.device
-            stored = self._stored_attribute(expr, statement)  # type: ignore[arg-type]
+            stored = self._stored_attribute(expr, statement, lookup)  # type: ignore[arg-type]
             if stored is not None:
                 return stored
-            receiver = self._evaluate_on(expr.value, statement, lookup)  # type: ignore[attr-defined]
-            return UNKNOWN if receiver.kind is Kind.CONTAINER else _without_tags(receiver)
+            receiver = self._evaluate_on(expr.value, statement, lookup).operand  # type: ignore[attr-defined]
+            return UNKNOWN if receiver.is_container else _without_tags(receiver)
         if kind is ast.Constant:
-            return CONSTANT
+            return NONE if expr.value is None else CONSTANT  # type: ignore[attr-defined]
         if kind is ast.BinOp:
             return combine_states(
                 self._evaluate_on(expr.left, statement, lookup), self._evaluate_on(expr.right, statement, lookup)  # type: ignore[attr-defined]
             )
         if kind is ast.Subscript:
-            receiver = self._evaluate_on(expr.value, statement, lookup)  # type: ignore[attr-defined]
+            receiver = self._evaluate_on(expr.value, statement, lookup).operand  # type: ignore[attr-defined]
             element = _indexed(receiver, expr)  # type: ignore[arg-type]
             return element if element is not None else _without_tags(receiver)
+        if kind in _COMPREHENSIONS:
+            return self._comprehension(expr, statement, lookup, lambda e, lk: self._evaluate_on(e, statement, lk))  # type: ignore[arg-type]
         if kind in _DISPLAYS:
             return _display(expr, lambda e: self._evaluate_on(e, statement, lookup))
         if kind is ast.Compare:
@@ -286,6 +298,8 @@ class Evaluator:
                 return self._loss_call(call, statement, lookup).of_kind(Kind.TENSOR)
             if qualname.startswith("torch."):
                 state = combine_states(*self._argument_states(call, statement, lookup))
+                if qualname in _SPLITTING_FUNCTIONS:
+                    return container(state.of_kind(Kind.TENSOR))  # a tuple of views of the input
                 return state.of_kind(Kind.TENSOR) if returns_tensor(qualname) else state.of_kind(Kind.UNKNOWN)
             return CALLED  # an imported function: it may run a model
         tensor_method = isinstance(func, ast.Attribute) and func.attr in TENSOR_METHODS
@@ -305,18 +319,26 @@ class Evaluator:
             return _number(statement, func.id + "()")
         if isinstance(func, ast.Name) and func.id in _CONTAINER_BUILTINS and len(call.args) == 1 and not call.keywords:
             argument = self._evaluate_on(call.args[0], statement, lookup)
+            if argument.kind is Kind.MAPPING:
+                return UNKNOWN  # sum(d), list(d): over its keys
             if func.id == "sum":
-                # sum(losses): a computation over what the container holds.
-                return combine_states(argument.item if argument.is_container and argument.item else argument, CONSTANT)
-            return container(argument.item, argument.elements) if argument.is_container else UNKNOWN
+                # sum(losses): a computation over what the container holds; one graph-carrying
+                # value among them gives the sum a graph.
+                held = argument.item.operand if argument.is_container and argument.item is not None else argument
+                if held.graph is Graph.UNKNOWN and argument.graph is Graph.HAS_GRAPH:
+                    held = ValueState(Graph.HAS_GRAPH, argument.origin)
+                return combine_states(held, CONSTANT)
+            return container(argument.item, argument.elements, argument) if argument.is_container else UNKNOWN
         if self.is_loss_module(func):
             return self._loss_call(call, statement, lookup).of_kind(Kind.TENSOR)
         if self.is_model(func):
             key = dotted_key(func)
+            # `self.fc = nn.Linear(...)`: a layer whose output is one tensor (not an LSTM's tuple).
+            kind = Kind.TENSOR if key in self.tensor_layer_keys else Kind.UNKNOWN
             if key is not None and "." in key and self.parameters.is_frozen(key, through_self=False):
                 # A frozen model (requires_grad_(False)) records a graph only from its inputs.
-                return combine_states(*self._argument_states(call, statement, lookup)).of_kind(Kind.UNKNOWN)
-            return _grad_on(statement)
+                return combine_states(*self._argument_states(call, statement, lookup)).of_kind(kind)
+            return _grad_on(statement).of_kind(kind)
         return CALLED
 
     def _special_call(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> Optional[ValueState]:
@@ -365,19 +387,72 @@ class Evaluator:
                 return receiver
         return None
 
-    def _stored_attribute(self, expr: ast.Attribute, statement: StatementInfo) -> Optional[ValueState]:
-        """`self.cache`: what every `self.cache = ...` of the module stores, or a property's return."""
+    def _stored_attribute(self, expr: ast.Attribute, statement: StatementInfo, lookup: Lookup) -> Optional[ValueState]:
+        """`self.cache`: what every `self.cache = ...` of the module stores, or a property's return;
+        the same for `obj.cache` when `obj` is known to be an instance of a class defined here
+        (`obj = Cache()`, or `m` after `isinstance(m, Cache)`)."""
         receiver = expr.value
-        if type(receiver) is not ast.Name or receiver.id != "self":  # type: ignore[attr-defined]
+        if type(receiver) is not ast.Name:
             return None
+        getter = None
+        if receiver.id != "self":  # type: ignore[attr-defined]
+            if receiver.id in self._constructed:  # type: ignore[attr-defined]
+                known = self.calls.class_of(receiver, statement, through_parameters=False) is not None
+            else:
+                known = any(tag.startswith(INSTANCE_TAG) for tag in lookup(receiver).tags)  # type: ignore[arg-type]
+            if not known:
+                return None
         summaries = self.summaries() if self.summaries is not None else None
         if summaries is None:
             return None
-        getter = self._property_getter(expr.attr, statement)
+        if receiver.id == "self":  # type: ignore[attr-defined]
+            getter = self._property_getter(expr.attr, statement)
         state = summaries.returned(getter) if getter is not None else summaries.attribute(expr.attr)
-        if state is None or state.graph is Graph.UNKNOWN:
+        if state is None or (state.graph is Graph.UNKNOWN and state.kind is not Kind.OPTIONAL):
             return None
         return state
+
+    def _comprehension(
+        self,
+        expr: ast.expr,
+        statement: StatementInfo,
+        lookup: Lookup,
+        evaluate: Callable[[ast.expr, Lookup], ValueState],
+    ) -> ValueState:
+        """`[h(x) for h in heads if ...]`: a container of the element; the comprehension's own
+        names hold what they iterate over (a list's items), narrowed by `isinstance` filters."""
+        bound: Dict[str, ValueState] = {}
+
+        def inner(name: ast.Name) -> ValueState:
+            state = bound.get(name.id)
+            return state if state is not None else lookup(name)
+
+        for generator in expr.generators:  # type: ignore[attr-defined]
+            _bind_names(generator.target, _iterated(evaluate(generator.iter, inner)), bound)
+            for condition in generator.ifs:
+                narrowed = self.narrowed_instance(condition, statement)
+                if narrowed is not None and narrowed[0] in bound:
+                    bound[narrowed[0]] = bound[narrowed[0]].with_tags(narrowed[1])
+        if isinstance(expr, ast.DictComp):
+            return container(evaluate(expr.value, inner), kind=Kind.MAPPING)
+        return container(evaluate(expr.elt, inner))  # type: ignore[attr-defined]
+
+    def narrowed_instance(self, test: ast.expr, statement: StatementInfo) -> Optional[Tuple[str, str]]:
+        """('m', tag) for `isinstance(m, Router)` with `Router` a class defined here: where the
+        test holds, `m` is a Router, and `m.attr` reads what Router's methods store in it."""
+        if not (
+            type(test) is ast.Call
+            and type(test.func) is ast.Name  # type: ignore[attr-defined]
+            and test.func.id == "isinstance"  # type: ignore[attr-defined]
+            and len(test.args) == 2  # type: ignore[attr-defined]
+            and type(test.args[0]) is ast.Name  # type: ignore[attr-defined]
+            and type(test.args[1]) is ast.Name  # type: ignore[attr-defined]
+        ):
+            return None
+        class_name = test.args[1]  # type: ignore[attr-defined]
+        if self.resolver.qualname(class_name, statement.scope) is not None or self.calls.class_named(class_name.id) is None:
+            return None
+        return test.args[0].id, INSTANCE_TAG + class_name.id  # type: ignore[attr-defined]
 
     def _property_getter(self, name: str, statement: StatementInfo) -> Optional[FunctionInfo]:
         class_node = self.calls.enclosing_class(statement.function)
@@ -391,9 +466,13 @@ class Evaluator:
     def _tensor_method(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> ValueState:
         """`x.sum()`, `x.view(...)`: computed from the receiver and the arguments; a tensor only
         when the receiver is known to be one."""
-        receiver = self._evaluate_on(call.func.value, statement, lookup)  # type: ignore[attr-defined]
+        receiver = self._evaluate_on(call.func.value, statement, lookup).operand  # type: ignore[attr-defined]
         state = combine_states(receiver, *self._argument_states(call, statement, lookup))
-        return state if receiver.is_tensor else state.of_kind(Kind.UNKNOWN)
+        if not receiver.is_tensor:
+            return state.of_kind(Kind.UNKNOWN)
+        if call.func.attr in _SPLITTING_METHODS:  # type: ignore[attr-defined]
+            return container(state)  # `mu, logvar = h.chunk(2, -1)`: every part is a view of h
+        return state
 
     def _data_of(self, expr: ast.Attribute, statement: StatementInfo, lookup: Lookup) -> ValueState:
         """`x.data` is `Tensor.data` (detached) only when `x` is known to be a tensor."""
@@ -448,23 +527,53 @@ def _computed_off(statement: StatementInfo, region: Region) -> ValueState:
     return ValueState(Graph.NO_GRAPH, Origin(OriginKind.REGION, statement.stmt.lineno, region=region))
 
 
-_DISPLAYS = frozenset((ast.Tuple, ast.List, ast.Set, ast.Dict, ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp))
+_COMPREHENSIONS = frozenset((ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp))
+_DISPLAYS = frozenset((ast.Tuple, ast.List, ast.Set, ast.Dict))
+# Tensor methods and torch functions that return a tuple of views of their input.
+_SPLITTING_METHODS = frozenset(("chunk", "split", "unbind", "tensor_split"))
+_SPLITTING_FUNCTIONS = frozenset("torch." + name for name in _SPLITTING_METHODS)
+INSTANCE_TAG = "instance:"  # "instance:Router": the value is an instance of that local class
 
 
 def _display(expr: ast.expr, evaluate: Callable[[ast.expr], ValueState]) -> ValueState:
-    """A tuple, list, set or dict display, or a comprehension: a container of what it holds."""
-    if isinstance(expr, (ast.ListComp, ast.SetComp, ast.GeneratorExp)):
-        return container(evaluate(expr.elt))  # the loop's own names are unknown: a safe join
-    if isinstance(expr, ast.DictComp):
-        return container(evaluate(expr.value))
-    values: List[Optional[ast.expr]] = list(expr.values) if isinstance(expr, ast.Dict) else list(expr.elts)  # type: ignore[attr-defined]
+    """A tuple, list, set or dict display: a container of what it holds."""
+    mapping = isinstance(expr, ast.Dict)
+    values: List[Optional[ast.expr]] = list(expr.values) if mapping else list(expr.elts)  # type: ignore[attr-defined]
+    kind = Kind.MAPPING if mapping else Kind.CONTAINER
     if any(value is None or isinstance(value, ast.Starred) for value in values):  # `**d`, `*xs`
-        return container(UNKNOWN)
-    states = [CONSTANT if type(value) is ast.Constant else evaluate(value) for value in values]  # type: ignore[arg-type]
+        return container(UNKNOWN, kind=kind)
+    states = [
+        (NONE if value.value is None else CONSTANT) if type(value) is ast.Constant else evaluate(value)  # type: ignore[union-attr]
+        for value in values
+    ]
     item: Optional[ValueState] = None
+    keeps = None
     for state in states:
         item = merge_items(item, state)
-    return container(item, tuple(states) if isinstance(expr, ast.Tuple) else None)
+        if keeps is None and state.graph is Graph.HAS_GRAPH:
+            keeps = state
+    return container(item, tuple(states) if isinstance(expr, ast.Tuple) else None, keeps, kind)
+
+
+def _iterated(state: ValueState) -> ValueState:
+    """What a `for` over `state` binds: the items of a list or tuple (a dict gives its keys)."""
+    if state.kind is Kind.CONTAINER and state.item is not None:
+        return state.item
+    return UNKNOWN
+
+
+def _bind_names(target: ast.expr, state: ValueState, bound: Dict[str, ValueState]) -> None:
+    """Bind a comprehension's target names (`for k, v in ...`) to the parts of `state`."""
+    if isinstance(target, ast.Name):
+        bound[target.id] = state
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        elements = state.elements if state.elements is not None and len(state.elements) == len(target.elts) else None
+        for index, element in enumerate(target.elts):
+            part = elements[index] if elements is not None else _iterated(state)
+            _bind_names(element.value if isinstance(element, ast.Starred) else element,
+                        UNKNOWN if isinstance(element, ast.Starred) else part, bound)
+    elif isinstance(target, ast.Starred):
+        _bind_names(target.value, UNKNOWN, bound)
 
 
 def _indexed(receiver: ValueState, expr: ast.Subscript) -> Optional[ValueState]:
@@ -573,6 +682,17 @@ def _is_parameterized_module(qualname: str) -> bool:
     )
 
 
+# torch.nn layers whose output is not a single tensor (or not known to be one).
+_NOT_ONE_TENSOR_MODULES = frozenset(
+    "RNN LSTM GRU LSTMCell MultiheadAttention Sequential ModuleList ModuleDict ParameterList ParameterDict "
+    "AdaptiveLogSoftmaxWithLoss".split()
+)
+
+
+def _returns_other_than_a_tensor(qualname: str) -> bool:
+    return qualname.rpartition(".")[2] in _NOT_ONE_TENSOR_MODULES
+
+
 def _is_loss_class(qualname: str) -> bool:
     return qualname.startswith("torch.nn.") and qualname.endswith("Loss")
 
@@ -585,7 +705,8 @@ def _stored_into(held: ValueState, value: ValueState) -> ValueState:
     """`held[key] = value`: a container now also holds `value`; a tensor written in place takes the
     value's graph; anything else (a dict from an unknown call) is unknown from here on."""
     if held.is_container:
-        return container(merge_items(held.item, value))
+        keeps = value if value.graph is Graph.HAS_GRAPH else None
+        return container(merge_items(held.item, value), keeps=keeps, kind=held.kind)
     if held.is_tensor:
         return combine_states(held, value)
     return UNKNOWN
@@ -690,9 +811,14 @@ class ValueFlow:
         chain = elif_chain(stmt)
         then_envs = []
         for index, branch in enumerate(chain):
+            info = self.walker.statement_info[id(branch)]
             if index:
-                self._record_names(self.walker.statement_info[id(branch)], env)
-            then_envs.append(self._block(branch.body, dict(env)))
+                self._record_names(info, env)
+            then_env = dict(env)
+            narrowed = self.evaluator.narrowed_instance(branch.test, info) if type(branch.test) is ast.Call else None
+            if narrowed is not None:
+                then_env[narrowed[0]] = then_env.get(narrowed[0], UNKNOWN).with_tags(narrowed[1])
+            then_envs.append(self._block(branch.body, then_env))
         after = self._block(chain[-1].orelse, dict(env))
         for then_env in reversed(then_envs):
             after = _merge_envs([then_env, after])
@@ -776,6 +902,7 @@ class ValueFlow:
         elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
             env[target.value.id] = _stored_into(env.get(target.value.id, UNKNOWN), value)
         elif isinstance(target, (ast.Tuple, ast.List)):
+            value = value.operand  # unpacking None raises
             if isinstance(value_expr, (ast.Tuple, ast.List)) and len(value_expr.elts) == len(target.elts):
                 for element_target, element in zip(target.elts, value_expr.elts):
                     self._bind(element_target, element, evaluate(element), env, evaluate)
@@ -784,6 +911,12 @@ class ValueFlow:
             ):
                 for element_target, part in zip(target.elts, value.elements):
                     self._bind(element_target, _NO_EXPRESSION, part, env, evaluate)
+            elif value.kind is Kind.CONTAINER and value.item is not None and not any(
+                isinstance(element_target, ast.Starred) for element_target in target.elts
+            ):
+                # `mu, logvar = h.chunk(2)`: each part is one of the things the container holds.
+                for element_target in target.elts:
+                    self._bind(element_target, _NO_EXPRESSION, value.item, env, evaluate)
             else:
                 # `out, aux = model(x)` under no_grad: every part is computed without a graph; with
                 # grad on, a part may be an integer (`_, idx = out.max(1)`), yet may have a graph.
@@ -820,9 +953,11 @@ class ValueFlow:
             held = env.get(receiver.id, UNKNOWN)
             if held.is_container:
                 added = self._evaluate_in(info, env)(call.args[-1])
+                # What it held stays in it: a graph kept before or added now is kept after.
+                keeps = added if added.graph is Graph.HAS_GRAPH else held if held.graph is Graph.HAS_GRAPH else None
                 if call.func.attr == "extend":
-                    added = added.item if added.is_container and added.item is not None else UNKNOWN
-                env[receiver.id] = container(merge_items(held.item, added))
+                    added = added.item if added.kind is Kind.CONTAINER and added.item is not None else UNKNOWN
+                env[receiver.id] = container(merge_items(held.item, added), keeps=keeps, kind=held.kind)
             return
         if call.func.attr == "requires_grad_" and (not call.args or _is_true(call.args[0])):
             env[receiver.id] = silenced(env.get(receiver.id, UNKNOWN), stmt)
@@ -844,7 +979,7 @@ class ValueFlow:
                     if type(stmt.iter) in _ITERABLE_FORMS
                     else UNKNOWN
                 )
-                if iterated.is_container and iterated.item is not None:
+                if iterated.kind is Kind.CONTAINER and iterated.item is not None:  # a dict gives its keys
                     self._bind(stmt.target, _NO_EXPRESSION, iterated.item, body_env, None)
                 tags = self.evaluator.parameters.loop_target_tags(
                     stmt.target, stmt.iter, lambda name: entry.get(name.id, UNKNOWN).tags
