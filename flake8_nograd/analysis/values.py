@@ -317,6 +317,10 @@ class Evaluator:
                 return _grad_on(statement)
         if isinstance(func, ast.Name) and func.id in NUMBER_BUILTINS:
             return _number(statement, func.id + "()")
+        if isinstance(func, ast.Name) and func.id in ("min", "max") and len(call.args) >= 2 and not call.keywords:
+            number = self._number_compared(call, statement, lookup)
+            if number is not None:
+                return number
         if isinstance(func, ast.Name) and func.id in _CONTAINER_BUILTINS and len(call.args) == 1 and not call.keywords:
             argument = self._evaluate_on(call.args[0], statement, lookup)
             if argument.kind is Kind.MAPPING:
@@ -363,13 +367,16 @@ class Evaluator:
                 return silenced(wrapped, statement.stmt)
             return wrapped
         if qualname in CREATION_FUNCTIONS:
-            if any(kw.arg == "requires_grad" and _is_true(kw.value) for kw in call.keywords):
-                return TENSOR.with_tags("requires_grad_leaf")
-            return ValueState(
-                Graph.NO_GRAPH,
-                Origin(OriginKind.CREATED, statement.stmt.lineno, detail=qualname + "()", statement=statement.stmt),
-                kind=Kind.TENSOR,
+            # `torch.tensor(loss.item())`: a copy of numbers read out of a tensor, not a new quantity.
+            read_out = self._numbers_read_out(call, qualname, statement, lookup)
+            created = Origin(
+                OriginKind.CREATED, statement.stmt.lineno, detail=qualname + "()", statement=statement.stmt, cause=read_out
             )
+            if any(kw.arg == "requires_grad" and _is_true(kw.value) for kw in call.keywords):
+                if read_out is not None:
+                    return silenced(ValueState(Graph.NO_GRAPH, created, kind=Kind.TENSOR), statement.stmt)
+                return TENSOR.with_tags("requires_grad_leaf")
+            return ValueState(Graph.NO_GRAPH, created, kind=Kind.TENSOR)
         if qualname in INTEGER_FUNCTIONS:
             return _integer(statement, qualname + "()")
         func = call.func
@@ -377,6 +384,9 @@ class Evaluator:
             if func.attr in INTEGER_METHODS:
                 return _integer(statement, "." + func.attr + "()")
             if func.attr == "detach":
+                inner = func.value
+                if type(inner) is ast.Call and isinstance(inner.func, ast.Attribute) and inner.func.attr == "clone":  # type: ignore[attr-defined]
+                    return _copied(statement, ".clone().detach()")
                 return _detached(statement)
             if func.attr in NUMBER_METHODS:
                 return _number(statement, "." + func.attr + "()")
@@ -463,10 +473,28 @@ class Evaluator:
             return None
         return method
 
+    def _numbers_read_out(
+        self, call: ast.Call, qualname: str, statement: StatementInfo, lookup: Lookup
+    ) -> Optional[Origin]:
+        """For `torch.tensor(data)`: where `data` was read out of a tensor as Python numbers
+        (`.item()`, `.tolist()`, a list of them), else None."""
+        if qualname not in ("torch.tensor", "torch.as_tensor") or not call.args:
+            return None
+        data = self.evaluate(call.args[0], statement, lookup)
+        if data.is_container and data.item is not None:
+            data = data.item.operand
+        origin = data.origin  # arithmetic over numbers (`sum(values) / n`) keeps the first one's origin
+        if data.is_no_graph and origin is not None and origin.kind is OriginKind.NUMBER:
+            return origin
+        return None
+
     def _tensor_method(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> ValueState:
         """`x.sum()`, `x.view(...)`: computed from the receiver and the arguments; a tensor only
         when the receiver is known to be one."""
         receiver = self._evaluate_on(call.func.value, statement, lookup).operand  # type: ignore[attr-defined]
+        if call.func.attr == "clone" and receiver.is_no_graph and receiver.origin is not None:  # type: ignore[attr-defined]
+            if receiver.origin.kind is OriginKind.DETACH:
+                return _copied(statement, ".detach().clone()")  # a fresh copy, a leaf of its own
         state = combine_states(receiver, *self._argument_states(call, statement, lookup))
         if not receiver.is_tensor:
             return state.of_kind(Kind.UNKNOWN)
@@ -492,18 +520,29 @@ class Evaluator:
         callee = self.calls.callee(call, statement)
         if callee is None:
             return None
-        returned = summaries.returned(callee)
+        returned = summaries.returned_at(callee, call, isinstance(func, ast.Attribute) or callee.name == "forward")
         if returned is None or (returned.graph is Graph.UNKNOWN and returned.elements is None):
             return None
         return _as_returned(returned, callee.name, statement)
+
+    def _number_compared(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> Optional[ValueState]:
+        """`min(max(v.item(), low), high)`: clamping a Python number read out of a tensor gives a
+        Python number, when no other argument is known to be a tensor or to carry a graph."""
+        states = [self._evaluate_on(arg, statement, lookup).operand for arg in call.args]
+        numbers = [state for state in states if state.kind is Kind.NUMBER]
+        if not numbers or any(state.is_tensor or state.graph is Graph.HAS_GRAPH for state in states):
+            return None
+        return numbers[0]
 
     def _loss_call(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> ValueState:
         """A loss follows its input (first argument): targets come from data and carry no graph."""
         states = self._argument_states(call, statement, lookup)
         # A target the analysis cannot see is data (a loader's labels) unless it may be a model's
         # output: `F.mse_loss(returns, agent.value(obs))` has the graph of its second operand.
-        if states and states[0].is_no_graph and not any(s.may_have_graph for s in states[1:]):
-            return ValueState(Graph.NO_GRAPH, states[0].origin)
+        if states and states[0].graph in (Graph.NO_GRAPH, Graph.SILENCED) and not any(
+            s.may_have_graph for s in states[1:]
+        ):
+            return ValueState(states[0].graph, states[0].origin)
         return combine_states(*states)
 
     def _argument_states(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> List[ValueState]:
@@ -618,9 +657,22 @@ def _as_returned(returned: ValueState, function: str, statement: StatementInfo) 
     return ValueState(returned.graph, origin, kind=returned.kind)
 
 
+def cut_from_a_graph(origin: Optional[Origin]) -> bool:
+    """A value computed as part of a computation but without its graph: under a guard, detached,
+    or rebuilt from numbers read out of a tensor, directly or as what a local function returns
+    (not a fresh tensor from a factory, whose requires_grad makes a leaf to train)."""
+    while origin is not None and origin.kind is OriginKind.RETURNED:
+        origin = origin.cause
+    if origin is None:
+        return False
+    return origin.kind in (OriginKind.REGION, OriginKind.DETACH) or (
+        origin.kind is OriginKind.CREATED and origin.cause is not None
+    )
+
+
 def silenced(state: ValueState, stmt: ast.stmt) -> ValueState:
     """`requires_grad` switched on: a computed no-graph value now passes backward() silently."""
-    if state.is_no_graph and state.origin is not None and state.origin.kind in (OriginKind.REGION, OriginKind.DETACH):
+    if state.is_no_graph and cut_from_a_graph(state.origin):
         return ValueState(
             Graph.SILENCED,
             Origin(OriginKind.REQUIRES_GRAD, stmt.lineno, statement=stmt, cause=state.origin),
@@ -729,6 +781,15 @@ def _detached(statement: StatementInfo) -> ValueState:
     )
 
 
+def _copied(statement: StatementInfo, how: str) -> ValueState:
+    """`x.detach().clone()`: a fresh tensor with no graph, made on purpose (a reference copy)."""
+    return ValueState(
+        Graph.NO_GRAPH,
+        Origin(OriginKind.CREATED, statement.stmt.lineno, detail="a copy (" + how + ")", statement=statement.stmt),
+        kind=Kind.TENSOR,
+    )
+
+
 def _number(statement: StatementInfo, how: str) -> ValueState:
     return ValueState(
         Graph.NO_GRAPH,
@@ -767,20 +828,33 @@ class ValueFlow:
     parameter update), so the flow runs only for those a rule queries.
     """
 
-    def __init__(self, walker: StructureWalker, evaluator: Evaluator, back_propagated: Dict[int, List[ast.expr]]) -> None:
+    def __init__(
+        self,
+        walker: StructureWalker,
+        evaluator: Evaluator,
+        back_propagated: Dict[int, List[ast.expr]],
+        arguments: Optional[Dict[str, object]] = None,
+    ) -> None:
         self.walker = walker
         self.evaluator = evaluator
         self.name_states: Dict[int, ValueState] = {}
         self._done: Set[int] = set()
         self._end_reachable: Set[int] = set()
         # id(statement) -> the values its backward call walks: evidence that they have a graph.
-        self._back_propagated = back_propagated
+        self.back_propagated = back_propagated
+        # For one call site's flow: parameters bound to literal arguments (`return_tensor=True`),
+        # which decide the `if`s that test them; and the statements that flow then reaches.
+        self._arguments = arguments
+        self.reached: Optional[Set[int]] = set() if arguments else None
 
     def ensure(self, function: FunctionInfo) -> None:
         """Run the flow over `function` unless it already ran."""
         if id(function) not in self._done:
             self._done.add(id(function))
-            if self._block(function.node.body, {}) is not None:
+            entry: Env = {}
+            for name, value in (self._arguments or {}).items():
+                entry[name] = CONSTANT.with_tags(ARGUMENT_TAG + name)
+            if self._block(function.node.body, entry) is not None:
                 self._end_reachable.add(id(function))
 
     def end_reachable(self, function: FunctionInfo) -> bool:
@@ -791,8 +865,11 @@ class ValueFlow:
     # -- statements -----------------------------------------------------------------------------
     def _block(self, body: Iterable[ast.stmt], env: Env) -> Optional[Env]:
         """Apply a block to env (in place); None when the block always leaves (return/raise)."""
+        reached = self.reached
         for stmt in body:
             info = self.walker.statement_info[id(stmt)]
+            if reached is not None:
+                reached.add(id(stmt))
             self._record_names(info, env)
             if isinstance(stmt, (ast.Return, ast.Raise)):
                 return None
@@ -810,19 +887,68 @@ class ValueFlow:
         branches innermost first, exactly as applying each nested `If` would."""
         chain = elif_chain(stmt)
         then_envs = []
+        taken: Optional[ast.If] = None  # a branch a literal argument decides is taken
         for index, branch in enumerate(chain):
             info = self.walker.statement_info[id(branch)]
             if index:
+                if self.reached is not None:
+                    self.reached.add(id(branch))
                 self._record_names(info, env)
+            decided = self._decided(branch.test, env) if self._arguments else None
+            if decided is False:
+                continue
+            if decided is True:
+                taken = branch
+                break
             then_env = dict(env)
             narrowed = self.evaluator.narrowed_instance(branch.test, info) if type(branch.test) is ast.Call else None
             if narrowed is not None:
                 then_env[narrowed[0]] = then_env.get(narrowed[0], UNKNOWN).with_tags(narrowed[1])
             then_envs.append(self._block(branch.body, then_env))
-        after = self._block(chain[-1].orelse, dict(env))
+        after = self._block(taken.body if taken is not None else chain[-1].orelse, dict(env))
         for then_env in reversed(then_envs):
             after = _merge_envs([then_env, after])
         return _replace(env, after)
+
+    def _decided(self, test: ast.expr, env: Env) -> Optional[bool]:
+        """The outcome of `if flag:`, `if not flag:`, `if flag is None:`, `if mode == "x":` where
+        `flag` still holds the literal argument of this call site; None when it depends on more."""
+        negate = False
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            test, negate = test.operand, True
+        compared: Optional[ast.Compare] = None
+        if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.comparators[0], ast.Constant):
+            compared, test = test, test.left
+        if not isinstance(test, ast.Name):
+            return None
+        value = self._argument_held(test.id, env)
+        if value is _NOT_A_LITERAL:
+            return None
+        if compared is None:
+            outcome = bool(value)
+        else:
+            other = compared.comparators[0].value  # type: ignore[attr-defined]
+            op = type(compared.ops[0])
+            if op is ast.Is or op is ast.IsNot:
+                if other is not None:
+                    return None
+                outcome = (value is None) is (op is ast.Is)
+            elif op is ast.Eq or op is ast.NotEq:
+                outcome = (value == other) is (op is ast.Eq)
+            else:
+                return None
+        return not outcome if negate else outcome
+
+    def _argument_held(self, name: str, env: Env) -> object:
+        """The literal a parameter still holds (its state carries the argument's tag on every path)."""
+        state = env.get(name)
+        arguments = self._arguments
+        if state is None or arguments is None or not state.tags:
+            return _NOT_A_LITERAL
+        for tag in state.tags:
+            if tag.startswith(ARGUMENT_TAG):
+                return arguments.get(tag[len(ARGUMENT_TAG):], _NOT_A_LITERAL)
+        return _NOT_A_LITERAL
 
     def _statement(self, stmt: ast.stmt, info: StatementInfo, env: Env) -> Optional[Env]:
         if isinstance(stmt, ast.Assign):
@@ -854,7 +980,7 @@ class ValueFlow:
                 env[stmt.target.id] = self._augmented(stmt, info, current, self._evaluate_in(info, env))
         elif isinstance(stmt, ast.Expr):
             self._expression_statement(stmt, info, env)
-            for value in self._back_propagated.get(id(stmt), ()):
+            for value in self.back_propagated.get(id(stmt), ()):
                 current = env.get(value.id, UNKNOWN) if isinstance(value, ast.Name) else None
                 if current is not None and current.graph is Graph.UNKNOWN:
                     # backward() returned, so the value has a graph (it raises otherwise).
@@ -1018,6 +1144,8 @@ class ValueFlow:
 
 # The value expression when a part is bound from a known state (no expression to evaluate).
 _NO_EXPRESSION = ast.Constant(value=None)
+ARGUMENT_TAG = "argument:"  # "argument:flag": the state of parameter `flag`, bound to a literal
+_NOT_A_LITERAL = object()
 
 
 def _is_requires_grad_switch(stmt: ast.Assign) -> bool:
