@@ -19,7 +19,6 @@ HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
 # file name -> why the analysis misses it (gap numbers from ../shared/gaps/realworld-gaps.md).
 KNOWN_GAPS: Dict[str, str] = {
-    'a_self_forward_eval_nograd_path_bug.py': 'G7: self.forward(x) summary',
     'b_eval_ensemble_bug.py': 'G24: models in a ModuleList',
     'b_eval_generate_bug.py': "G27/G12: a model's own generate()",
     'b_eval_helper_forward_bug.py': 'G4: the forward inside a helper',

@@ -29,8 +29,8 @@ import ast
 from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
 from .model import CONSTANT, UNKNOWN, ValueState, merge_states
-from .structure import FunctionInfo, StatementInfo, StructureWalker, positional_parameters
-from .values import Evaluator, ValueFlow
+from .structure import FunctionInfo, StatementInfo, StructureWalker, dotted_key, positional_parameters
+from .values import TRAINING, Evaluator, ValueFlow
 
 Arguments = Tuple[Tuple[str, object], ...]  # (parameter, literal) pairs, sorted by parameter
 
@@ -45,6 +45,8 @@ class Summaries:
         self._attributes: Dict[str, Optional[ValueState]] = {}
         self._stores: Optional[Dict[str, Optional[List[StatementInfo]]]] = None  # name -> `self.name = v`
         self._tested: Dict[int, FrozenSet[str]] = {}  # id(function) -> parameters its `if`s test
+        self._eval_mode: Dict[tuple, bool] = {}  # (id(class), "self.encoder") -> left in eval mode
+        self._switched: Optional[bool] = None
         self._returned_with: Dict[Tuple[int, Arguments], Optional[ValueState]] = {}
 
     def attribute(self, name: str) -> Optional[ValueState]:
@@ -113,10 +115,13 @@ class Summaries:
         self._returned[key] = state
         return state
 
-    def returned_at(self, function: FunctionInfo, call: ast.Call, by_attribute: bool) -> Optional[ValueState]:
+    def returned_at(
+        self, function: FunctionInfo, call: ast.Call, by_attribute: bool, statement: StatementInfo
+    ) -> Optional[ValueState]:
         """What `call` of `function` returns: the summary for the literal arguments it passes to
-        parameters the function tests, else the function's summary."""
-        arguments = self._literal_arguments(function, call, by_attribute)
+        parameters the function tests (and the receiver's known `training` flag), else the
+        function's summary."""
+        arguments = self._literal_arguments(function, call, by_attribute, statement)
         if not arguments:
             return self.returned(function)
         key = (id(function), arguments)
@@ -133,10 +138,18 @@ class Summaries:
         self._returned_with[key] = state
         return state
 
-    def _literal_arguments(self, function: FunctionInfo, call: ast.Call, by_attribute: bool) -> Arguments:
+    def _literal_arguments(
+        self, function: FunctionInfo, call: ast.Call, by_attribute: bool, statement: StatementInfo
+    ) -> Arguments:
         tested = self._tested_parameters(function)
         if not tested:
             return ()
+        found = []
+        if TRAINING in tested:
+            func = call.func  # `self.encoder(x)` runs forward on `self.encoder`; `obj.m(x)` runs m on `obj`
+            receiver = func.value if isinstance(func, ast.Attribute) and func.attr == function.name else func
+            if self._left_in_eval_mode(receiver, statement):
+                found.append((TRAINING, False))
         args = function.node.args  # type: ignore[union-attr]
         positional = positional_parameters(function)
         defaults = dict(zip(positional[len(positional) - len(args.defaults):], args.defaults))
@@ -144,8 +157,7 @@ class Summaries:
         keywords = {kw.arg: kw.value for kw in call.keywords}
         splat = None in keywords or any(isinstance(a, ast.Starred) for a in call.args)
         bound = 1 if function.is_method and by_attribute else 0  # `self` for `obj.m(...)`, `obj(...)`
-        found = []
-        for name in sorted(tested):
+        for name in sorted(tested - {TRAINING}):
             index = positional.index(name) - bound if name in positional else None
             if name in keywords:
                 argument: Optional[ast.expr] = keywords[name]
@@ -175,10 +187,57 @@ class Summaries:
                             test = test.left
                         if isinstance(test, ast.Name):
                             names.add(test.id)
+                        elif function.is_method and dotted_key(test) == TRAINING:
+                            names.add(TRAINING)
                 args = function.node.args  # type: ignore[union-attr]
-                names &= {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+                names &= {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs} | {TRAINING}
             tested = self._tested[key] = frozenset(names)
         return tested
+
+    def _left_in_eval_mode(self, receiver: ast.expr, statement: StatementInfo) -> bool:
+        """Is `self.encoder` certainly in eval mode where `statement` calls it? When the class's
+        `__init__` puts it there (`self.encoder.requires_grad_(False).eval()`, not under a
+        condition), the module constructs the class, and nothing in the module switches a module
+        back to training (`.train()`, `.training = ...`): one module at a time, as for callers.
+        A LightningModule is put in training mode by the framework."""
+        key = dotted_key(receiver)
+        owner = self._evaluator.calls.enclosing_class(statement.function)
+        if key is None or not key.startswith("self.") or key.count(".") != 1 or owner is None:
+            return False
+        cached = self._eval_mode.get((id(owner), key))
+        if cached is None:
+            cached = self._eval_mode[(id(owner), key)] = self._compute_eval_mode(owner, key)
+        return cached
+
+    def _compute_eval_mode(self, owner: ast.ClassDef, key: str) -> bool:
+        walker = self._walker
+        if any("Lightning" in (dotted_key(base) or "") for base in owner.bases):
+            return False
+        if not any(owner.name in names for names in walker.constructed_from.values()):
+            return False  # built elsewhere: whoever builds it may train it
+        if self._training_switched():
+            return False
+        init = self._evaluator.calls.method(owner, "__init__")
+        if init is None:
+            return False
+        for stmt in init.node.body:  # type: ignore[union-attr]
+            if isinstance(stmt, ast.Expr) and _puts_in_eval_mode(stmt.value, key):
+                return True
+        return False
+
+    def _training_switched(self) -> bool:
+        """Does anything in the module switch a module to training mode?"""
+        if self._switched is None:
+            self._switched = any(
+                site.method_name == "train"
+                and not (len(site.node.args) == 1 and isinstance(site.node.args[0], ast.Constant) and site.node.args[0].value is False)
+                for site in self._walker.calls
+            ) or "training" in self._attribute_stores() or any(
+                isinstance(target, ast.Attribute) and target.attr == "training"
+                for statement in self._walker.statements
+                for target in _assigned_targets(statement.stmt)
+            )
+        return self._switched
 
     def _compute_returned(self, function: FunctionInfo, flow: ValueFlow) -> ValueState:
         statements = self._walker.statements_of(function)
@@ -229,3 +288,30 @@ def _constructs_a_layer(value: ast.expr) -> bool:
     func = value.func
     name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
     return name[:1].isupper() and name != "Parameter"
+
+
+def _puts_in_eval_mode(call: ast.expr, key: str) -> bool:
+    """`self.encoder.eval()`, `self.encoder.requires_grad_(False).eval()`: methods that return
+    the module itself, ending in `.eval()` (or `.train(False)`) on `key`."""
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+        return False
+    method = call.func.attr
+    if not (method == "eval" or (method == "train" and len(call.args) == 1 and isinstance(call.args[0], ast.Constant)
+                                 and call.args[0].value is False)):
+        return False
+    receiver = call.func.value
+    while isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Attribute) and receiver.func.attr in _RETURNS_SELF:
+        receiver = receiver.func.value
+    return dotted_key(receiver) == key
+
+
+# nn.Module methods that return the module itself.
+_RETURNS_SELF = frozenset(("requires_grad_", "to", "cpu", "cuda", "float", "half", "double", "bfloat16", "eval", "apply"))
+
+
+def _assigned_targets(stmt: ast.stmt) -> List[ast.expr]:
+    if isinstance(stmt, ast.Assign):
+        return list(stmt.targets)
+    if isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
+        return [stmt.target]
+    return []

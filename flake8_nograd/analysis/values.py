@@ -520,7 +520,7 @@ class Evaluator:
         callee = self.calls.callee(call, statement)
         if callee is None:
             return None
-        returned = summaries.returned_at(callee, call, isinstance(func, ast.Attribute) or callee.name == "forward")
+        returned = summaries.returned_at(callee, call, isinstance(func, ast.Attribute) or callee.name == "forward", statement)
         if returned is None or (returned.graph is Graph.UNKNOWN and returned.elements is None):
             return None
         return _as_returned(returned, callee.name, statement)
@@ -853,7 +853,8 @@ class ValueFlow:
             self._done.add(id(function))
             entry: Env = {}
             for name, value in (self._arguments or {}).items():
-                entry[name] = CONSTANT.with_tags(ARGUMENT_TAG + name)
+                if name != TRAINING:
+                    entry[name] = CONSTANT.with_tags(ARGUMENT_TAG + name)
             if self._block(function.node.body, entry) is not None:
                 self._end_reachable.add(id(function))
 
@@ -919,9 +920,12 @@ class ValueFlow:
         compared: Optional[ast.Compare] = None
         if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.comparators[0], ast.Constant):
             compared, test = test, test.left
-        if not isinstance(test, ast.Name):
+        if isinstance(test, ast.Attribute) and test.attr == "training" and dotted_key(test) == TRAINING:
+            value = self._arguments.get(TRAINING, _NOT_A_LITERAL) if "self" not in env else _NOT_A_LITERAL  # type: ignore[union-attr]
+        elif isinstance(test, ast.Name):
+            value = self._argument_held(test.id, env)
+        else:
             return None
-        value = self._argument_held(test.id, env)
         if value is _NOT_A_LITERAL:
             return None
         if compared is None:
@@ -1145,6 +1149,7 @@ class ValueFlow:
 # The value expression when a part is bound from a known state (no expression to evaluate).
 _NO_EXPRESSION = ast.Constant(value=None)
 ARGUMENT_TAG = "argument:"  # "argument:flag": the state of parameter `flag`, bound to a literal
+TRAINING = "self.training"  # the receiver's mode, bound like a parameter when known
 _NOT_A_LITERAL = object()
 
 
