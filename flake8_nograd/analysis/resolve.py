@@ -32,6 +32,7 @@ class CallResolver:
         self._callers: Optional[Dict[int, List[Reference]]] = None
         self._direct: Optional[Dict[int, List[Reference]]] = None
         self._parameter_classes: Dict[tuple, Optional[ast.ClassDef]] = {}
+        self._returned: Optional[List[tuple]] = None  # (nested function, the factory returning it)
         for function in walker.functions:
             if function.class_node is not None:
                 self._methods.setdefault(id(function.class_node), {})[function.name] = function
@@ -134,6 +135,8 @@ class CallResolver:
 
     def _returned_functions(self) -> List[tuple]:
         """(nested function, its parent) for each `def f` whose parent only ever returns `f`."""
+        if self._returned is not None:
+            return self._returned
         found = []
         for function in self._walker.functions:
             parent = function.parent
@@ -149,6 +152,7 @@ class CallResolver:
                 for r in returns
             ):
                 found.append((function, parent))
+        self._returned = found
         return found
 
     def _runs_of_result(self, function: FunctionInfo, call: Reference, through_parameters: bool) -> List[Reference]:
