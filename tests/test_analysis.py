@@ -362,3 +362,43 @@ def test_no_inference_facts_without_an_inference_region():
         """
     )
     assert not analysis.inference.active and analysis.inference.uses == []
+
+
+def test_optional_values_are_their_non_none_part_as_operands():
+    from flake8_nograd.analysis.model import CONSTANT, NONE, Kind, ValueState, combine_states, merge_states
+
+    loss = ValueState(Graph.HAS_GRAPH, kind=Kind.TENSOR)
+    maybe = merge_states(NONE, loss)  # `self.aux = None` in __init__, a loss in forward
+    assert maybe.graph is Graph.UNKNOWN  # appended as it is: it may be None
+    assert combine_states(maybe, CONSTANT).graph is Graph.HAS_GRAPH  # `total + aux`: None would raise
+    assert merge_states(maybe, loss) == maybe
+    assert merge_states(CONSTANT, loss).graph is Graph.UNKNOWN  # 0 or a loss: `total + x` may be either
+
+
+def test_parts_of_containers_views_and_dicts():
+    source = """\
+        import torch
+        from torch import nn
+        class Head(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.kv = nn.Linear(4, 8)
+                self.lstm = nn.LSTM(4, 4)
+            def step(self, x, loss):
+                k, v = self.kv(x).chunk(2, -1)
+                k.backward()
+                a, b = self.lstm(x)
+                a.backward()
+                terms = {"ce": loss.detach(), "n": 3}
+                for name in terms:
+                    name.backward()
+                for term in [loss.detach(), loss.detach()]:
+                    term.backward()
+                first, second = torch.split(self.kv(x), 4, -1)
+                second.backward()
+        """
+    assert graph_of(source, 10) is Graph.HAS_GRAPH
+    assert graph_of(source, 12) is Graph.UNKNOWN  # an LSTM returns (output, (h, c))
+    assert graph_of(source, 15) is Graph.UNKNOWN  # a dict's keys
+    assert graph_of(source, 17) is Graph.NO_GRAPH
+    assert graph_of(source, 19) is Graph.HAS_GRAPH

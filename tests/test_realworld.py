@@ -19,13 +19,6 @@ HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
 # file name -> why the analysis misses it (gap numbers from ../shared/gaps/realworld-gaps.md).
 KNOWN_GAPS: Dict[str, str] = {
-    'a_nograd_oom_retry_wrapper_bug.py': 'G13: callable run in a no_grad callee',
-    'a_requires_grad_item_rebuilt_bug.py': 'NG102 on values rebuilt from .item()',
-    'a_requires_grad_variable_bug.py': 'NG102 through Variable(..., requires_grad=True)',
-    'a_self_forward_eval_nograd_path_bug.py': 'G7: self.forward(x) summary',
-    'b_accum_aux_sum_bug.py': 'G15: sum() of a list of losses',
-    'b_accum_meters_append_bug.py': 'G23: append into a dict entry',
-    'b_accum_unpack_logging_bug.py': 'G16: tuple unpacking of a criterion output',
     'b_eval_ensemble_bug.py': 'G24: models in a ModuleList',
     'b_eval_generate_bug.py': "G27/G12: a model's own generate()",
     'b_eval_helper_forward_bug.py': 'G4: the forward inside a helper',

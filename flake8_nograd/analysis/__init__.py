@@ -125,7 +125,7 @@ class ModuleAnalysis:
         if function.is_module or function.base.kind is not RegionKind.DEFAULT:
             return []  # a decorator, a hook or its callers decide its mode, not one call site
         sites = self.calls_resolver.callers().get(id(function), [])
-        return [site.statement for site in sites if site.statement.region.mode is GradMode.OFF]
+        return [site.statement for site in sites if site.statement.region.mode is GradMode.OFF and not site.escaped]
 
     def state_when_called_in(self, expr: ast.expr, statement: StatementInfo, region: Region) -> ValueState:
         """The state of `expr` at `statement` if its function were called in `region` (a flow of its

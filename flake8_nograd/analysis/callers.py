@@ -70,7 +70,7 @@ def leaking_calls(walker: StructureWalker, calls: CallResolver) -> Dict[int, Reg
 
 
 def _base_from_callers(function: FunctionInfo, sites: List[Reference]) -> Region:
-    if not sites:
+    if not sites or any(site.escaped for site in sites):
         return GRAD_ON
     modes = {site.statement.region.mode for site in sites}
     if modes == {GradMode.OFF}:

@@ -143,7 +143,7 @@ class EvaluationFacts:
         functions = {id(function): function for function in self.walker.functions}
         resolved = [
             (reference, functions[key]) for key, references in self.evaluator.calls.callers().items()
-            for reference in references
+            for reference in references if not reference.escaped
         ]
         changed = True
         rounds = 0

@@ -335,6 +335,8 @@ class InferenceFacts:
                 for reference in self._callers.get(id(function), []):
                     statement = reference.statement
                     caller = statement.function
+                    if reference.escaped:
+                        continue
                     if statement.region.inference:
                         roots[id(function)] = (function, caller, statement.region)
                     elif statement.region is caller.base and id(caller) in roots:

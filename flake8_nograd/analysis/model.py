@@ -144,7 +144,12 @@ class Kind(enum.Enum):
 
     TENSOR = "tensor"
     NUMBER = "number"  # a Python number: .item(), float(), len()
-    CONTAINER = "container"  # a list, tuple, dict or set display (or one built by append)
+    CONTAINER = "container"  # a list, tuple or set display (or one built by append)
+    MAPPING = "mapping"  # a dict: it holds `item`s, but iterating or unpacking it gives its keys
+    NONE = "none"  # the literal None
+    # None on some paths, `item` on the others (`self.aux = None` in __init__, a loss in forward):
+    # unknown when read as it is, `item` where it is an operand (None there raises a TypeError).
+    OPTIONAL = "optional"
     UNKNOWN = "unknown"  # anything: a model output may be a tuple or a dict, `.data` an attribute
 
 
@@ -196,7 +201,15 @@ class ValueState(_Record):
 
     @property
     def is_container(self) -> bool:
-        return self.kind is Kind.CONTAINER
+        return self.kind is Kind.CONTAINER or self.kind is Kind.MAPPING
+
+    @property
+    def operand(self) -> "ValueState":
+        """The state where the value is used as an operand or receiver: an optional value is
+        then its non-None part (None would raise there)."""
+        if self.kind is Kind.OPTIONAL:
+            return self.item if self.item is not None else UNKNOWN
+        return self
 
     def element(self, index: int) -> Optional["ValueState"]:
         if self.elements is None or not -len(self.elements) <= index < len(self.elements):
@@ -210,6 +223,8 @@ class ValueState(_Record):
     @property
     def may_have_graph(self) -> bool:
         """Known to have a graph, or unknown but computed by something that may record one."""
+        if self.kind is Kind.OPTIONAL:
+            return self.operand.may_have_graph  # where it is not None
         return self.graph is Graph.HAS_GRAPH or (
             self.graph is Graph.UNKNOWN and self.origin is not None and self.origin.kind in _GRAPH_ORIGINS
         )
@@ -223,17 +238,34 @@ CONSTANT = ValueState(Graph.CONSTANT)
 _GRAPH_ORIGINS = frozenset((OriginKind.CALLED, OriginKind.GRAD_ON, OriginKind.BACKWARD))
 # The result of a call the analysis cannot see into (`agent.get_value(x)`, `helpers.run(net, x)`).
 CALLED = ValueState(Graph.UNKNOWN, Origin(OriginKind.CALLED, 0))
+NONE = ValueState(Graph.CONSTANT, kind=Kind.NONE)
 
 
-def container(item: Optional[ValueState], elements: Optional[Tuple[ValueState, ...]] = None) -> ValueState:
-    """A container holding values whose join is `item`; its graph is theirs."""
+def container(
+    item: Optional[ValueState],
+    elements: Optional[Tuple[ValueState, ...]] = None,
+    keeps: Optional[ValueState] = None,
+    kind: Kind = Kind.CONTAINER,
+) -> ValueState:
+    """A container holding values whose join is `item`; its graph is theirs. `keeps`: a
+    graph-carrying value it certainly holds (an entry of a display, an appended loss), whose graph
+    it keeps alive even where the join of its contents is unknown (`{"loss": loss, "n": n}`)."""
     if item is None:
         graph, origin = Graph.CONSTANT, None  # empty: neutral, like a literal
     elif item.graph in (Graph.HAS_GRAPH, Graph.NO_GRAPH, Graph.CONSTANT):
         graph, origin = item.graph, item.origin
+    elif keeps is not None and keeps.graph is Graph.HAS_GRAPH:
+        graph, origin = Graph.HAS_GRAPH, keeps.origin
     else:
         graph, origin = Graph.UNKNOWN, None
-    return ValueState(graph, origin, elements=elements, kind=Kind.CONTAINER, item=item)
+    return ValueState(graph, origin, elements=elements, kind=kind, item=item)
+
+
+def optional(state: ValueState) -> ValueState:
+    """None on some paths, `state` on the others."""
+    if state.kind is Kind.NONE or state.kind is Kind.OPTIONAL:
+        return state
+    return ValueState(Graph.UNKNOWN, kind=Kind.OPTIONAL, item=state)
 
 
 def merge_items(first: Optional[ValueState], second: Optional[ValueState]) -> Optional[ValueState]:
@@ -249,11 +281,18 @@ def merge_states(first: ValueState, second: ValueState) -> ValueState:
     """Join of two paths: a state survives only when every path agrees."""
     if first is second or first == second:
         return first
+    if first.kind is Kind.NONE or second.kind is Kind.NONE:
+        return optional(second if first.kind is Kind.NONE else first)
+    if first.kind is Kind.OPTIONAL or second.kind is Kind.OPTIONAL:
+        return optional(merge_states(first.operand, second.operand))
     if first.is_container and second.is_container:
         elements = None
         if first.elements is not None and second.elements is not None and len(first.elements) == len(second.elements):
             elements = tuple(merge_states(a, b) for a, b in zip(first.elements, second.elements))
-        return container(merge_items(first.item, second.item), elements)
+        # Holding a graph on every path is holding one; iterating what may be a dict gives keys.
+        keeps = first if first.graph is Graph.HAS_GRAPH and second.graph is Graph.HAS_GRAPH else None
+        kind = Kind.MAPPING if Kind.MAPPING in (first.kind, second.kind) else Kind.CONTAINER
+        return container(merge_items(first.item, second.item), elements, keeps, kind)
     tags = first.tags & second.tags
     elements = None
     if first.elements is not None and second.elements is not None and len(first.elements) == len(second.elements):
@@ -272,6 +311,8 @@ def combine_states(*states: ValueState) -> ValueState:
     for state in states:  # a plain loop: this runs for every operation the value flow evaluates
         if state.kind is Kind.TENSOR:
             kind = Kind.TENSOR
+        elif state.kind is Kind.OPTIONAL:
+            return combine_states(*(operand.operand for operand in states))  # None there raises
         if state.graph is Graph.SILENCED:
             silenced.append(state)
     if silenced:

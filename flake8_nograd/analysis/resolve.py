@@ -7,6 +7,10 @@
                          (`obj = Net()`, `self.net = Net()`), or is a parameter that every
                          call site passes such an instance; `obj(x)` runs `forward`
     anything else        unknown: `self.stats.update(obs)` is not the class's own `update()`
+
+A nested function its parent returns (`step = make_step(model); run(step, x)`) runs wherever
+the name bound to the parent's result is called, or where the function it is passed to calls it;
+any other use of that name (returned, stored) lets it escape, and its grad mode is unknown there.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ class CallResolver:
         self._callers: Optional[Dict[int, List[Reference]]] = None
         self._direct: Optional[Dict[int, List[Reference]]] = None
         self._parameter_classes: Dict[tuple, Optional[ast.ClassDef]] = {}
+        self._returned: Optional[List[tuple]] = None  # (nested function, the factory returning it)
         for function in walker.functions:
             if function.class_node is not None:
                 self._methods.setdefault(id(function.class_node), {})[function.name] = function
@@ -85,6 +90,12 @@ class CallResolver:
         """The class defined here that `receiver` is an instance of, when the module says so."""
         if isinstance(receiver, ast.Name) and receiver.id in ("self", "cls"):
             return self.enclosing_class(statement.function)
+        if type(receiver) is ast.Call and type(receiver.func) is ast.Name:  # type: ignore[attr-defined]
+            # `Loss()` passed or called at once: an instance of the class constructed there.
+            func = receiver.func  # type: ignore[attr-defined]
+            if self._walker.resolver.qualname(func, statement.scope) is None:
+                return self.class_named(func.id)
+            return None
         key = receiver.id if type(receiver) is ast.Name else dotted_name(receiver)  # type: ignore[attr-defined]
         if key is None:
             return None
@@ -114,7 +125,73 @@ class CallResolver:
             callee = self.callee_of(reference, through_parameters)
             if callee is not None:
                 found.setdefault(id(callee), []).extend(self._invocations(reference, through_parameters))
+        for function, factory in self._returned_functions():
+            for reference in list(found.get(id(factory), [])):
+                if reference.call is not None:
+                    found.setdefault(id(function), []).extend(
+                        self._runs_of_result(function, reference, through_parameters)
+                    )
         return found
+
+    def _returned_functions(self) -> List[tuple]:
+        """(nested function, its parent) for each `def f` whose parent only ever returns `f`."""
+        if self._returned is not None:
+            return self._returned
+        found = []
+        for function in self._walker.functions:
+            parent = function.parent
+            if parent is None or parent.is_module or function.class_node is not None:
+                continue
+            returns = [
+                statement for statement in self._walker.statements_of(parent)
+                if type(statement.stmt) is ast.Return and statement.stmt.value is not None  # type: ignore[attr-defined]
+            ]
+            if returns and all(
+                type(r.stmt.value) is ast.Name and r.stmt.value.id == function.name  # type: ignore[attr-defined]
+                and self.function_named(function.name, r) is function
+                for r in returns
+            ):
+                found.append((function, parent))
+        self._returned = found
+        return found
+
+    def _runs_of_result(self, function: FunctionInfo, call: Reference, through_parameters: bool) -> List[Reference]:
+        """Where the result of `call` (a call of `function`'s factory) runs `function`: the calls of
+        the name it is bound to, and the calls of the parameter it is passed to a local function as;
+        an escape for any other use."""
+        statement = call.statement
+        stmt = statement.stmt
+        escape = [Reference(function.name, False, statement, escaped=True)]
+        if not (
+            type(stmt) is ast.Assign and len(stmt.targets) == 1 and type(stmt.targets[0]) is ast.Name  # type: ignore[attr-defined]
+            and stmt.value is call.call and not statement.function.is_module  # type: ignore[attr-defined]
+        ):
+            return escape
+        name = stmt.targets[0].id  # type: ignore[attr-defined]
+        owner = statement.function
+        scope = [s for s in self._walker.statements if _within(s.function, owner)]
+        accounted = set()
+        runs: List[Reference] = []
+        for site in self._walker.calls:
+            if not _within(site.statement.function, owner):
+                continue
+            node = site.node
+            if type(node.func) is ast.Name and node.func.id == name:
+                accounted.add(id(node.func))
+                runs.append(Reference(function.name, False, site.statement, None, node))
+                continue
+            for argument in list(node.args) + [kw.value for kw in node.keywords]:
+                if type(argument) is ast.Name and argument.id == name:  # type: ignore[attr-defined]
+                    accounted.add(id(argument))
+                    passed = Reference(name, False, site.statement, passed_to=node)
+                    invoked = self._invocations(passed, through_parameters)
+                    if invoked == [passed]:
+                        return escape  # passed to code we cannot see into
+                    runs.extend(Reference(function.name, False, r.statement, None, r.call) for r in invoked)
+        for other in scope:
+            if any(n.id == name and id(n) not in accounted for n in other.names):
+                return escape
+        return runs
 
     def _invocations(self, reference: Reference, through_parameters: bool) -> List[Reference]:
         """Where a reference runs its function: the call itself, or, for a function passed to a
@@ -204,6 +281,15 @@ class CallResolver:
             function = function.parent
         return None
 
+
+
+def _within(function: Optional[FunctionInfo], owner: FunctionInfo) -> bool:
+    """Is `function` the owner or nested in it (a closure reads the owner's names)?"""
+    while function is not None:
+        if function is owner:
+            return True
+        function = function.parent
+    return False
 
 
 def _argument_for(call: ast.Call, name: str, index: Optional[int], bound_receiver: bool) -> Optional[ast.expr]:

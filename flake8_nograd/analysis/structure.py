@@ -92,6 +92,9 @@ class Reference:
     receiver: Optional[ast.expr] = None  # `x` in `x.f(...)`: which object's method runs (resolve.py)
     call: Optional[ast.Call] = None  # None for a function passed as a callback, not called here
     passed_to: Optional[ast.Call] = None  # for a callback: the call it is an argument of
+    # The function escapes here to code that may call it anywhere (a factory's result returned or
+    # stored): its grad mode there is unknown, so it counts as a grad-on caller.
+    escaped: bool = False
 
 
 class StructureWalker:

@@ -16,16 +16,23 @@ Attributes get one too: `self.x` reads the join of every `self.x = ...` in the m
 any method), and a `@property` its getter's return summary. An attribute also assigned through
 another object (`trainer.x = ...`), by unpacking, or to a layer, is unknown.
 
+A call that passes a literal for a parameter the function tests (`model(x, return_tensor=True)`
+with `if return_tensor: out = out.detach()`), or leaves it at a literal default, reads the summary
+of the function as run with that argument: the `if`s on it are decided. One flow per function and
+set of such arguments, built on first use; a function that tests none of its parameters has none.
+
 Recursion (direct or mutual) makes the result unknown for the call inside the cycle.
 """
 from __future__ import annotations
 
 import ast
-from typing import Dict, List, Optional, Set
+from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
 from .model import CONSTANT, UNKNOWN, ValueState, merge_states
-from .structure import FunctionInfo, StatementInfo, StructureWalker
-from .values import Evaluator, ValueFlow
+from .structure import FunctionInfo, StatementInfo, StructureWalker, dotted_key, positional_parameters
+from .values import TRAINING, Evaluator, ValueFlow
+
+Arguments = Tuple[Tuple[str, object], ...]  # (parameter, literal) pairs, sorted by parameter
 
 
 class Summaries:
@@ -37,6 +44,10 @@ class Summaries:
         self._in_progress: Set[int] = set()
         self._attributes: Dict[str, Optional[ValueState]] = {}
         self._stores: Optional[Dict[str, Optional[List[StatementInfo]]]] = None  # name -> `self.name = v`
+        self._tested: Dict[int, FrozenSet[str]] = {}  # id(function) -> parameters its `if`s test
+        self._eval_mode: Dict[tuple, bool] = {}  # (id(class), "self.encoder") -> left in eval mode
+        self._switched: Optional[bool] = None
+        self._returned_with: Dict[Tuple[int, Arguments], Optional[ValueState]] = {}
 
     def attribute(self, name: str) -> Optional[ValueState]:
         """The state `self.<name>` holds wherever it is read, or None when unknowable here."""
@@ -98,27 +109,155 @@ class Summaries:
             return None  # evaluated for one call site's grad mode: not the function's summary
         self._in_progress.add(key)
         try:
-            state = self._compute_returned(function)
+            state = self._compute_returned(function, self._flow)
         finally:
             self._in_progress.discard(key)
         self._returned[key] = state
         return state
 
-    def _compute_returned(self, function: FunctionInfo) -> ValueState:
+    def returned_at(
+        self, function: FunctionInfo, call: ast.Call, by_attribute: bool, statement: StatementInfo
+    ) -> Optional[ValueState]:
+        """What `call` of `function` returns: the summary for the literal arguments it passes to
+        parameters the function tests (and the receiver's known `training` flag), else the
+        function's summary."""
+        arguments = self._literal_arguments(function, call, by_attribute, statement)
+        if not arguments:
+            return self.returned(function)
+        key = (id(function), arguments)
+        if key in self._returned_with:
+            return self._returned_with[key]
+        if id(function) in self._in_progress or function.is_generator or self._evaluator.assumes_base_of(function):
+            return None
+        self._in_progress.add(id(function))
+        try:
+            flow = ValueFlow(self._walker, self._evaluator, self._flow.back_propagated, dict(arguments))
+            state: Optional[ValueState] = self._compute_returned(function, flow)
+        finally:
+            self._in_progress.discard(id(function))
+        self._returned_with[key] = state
+        return state
+
+    def _literal_arguments(
+        self, function: FunctionInfo, call: ast.Call, by_attribute: bool, statement: StatementInfo
+    ) -> Arguments:
+        tested = self._tested_parameters(function)
+        if not tested:
+            return ()
+        found = []
+        if TRAINING in tested:
+            func = call.func  # `self.encoder(x)` runs forward on `self.encoder`; `obj.m(x)` runs m on `obj`
+            receiver = func.value if isinstance(func, ast.Attribute) and func.attr == function.name else func
+            if self._left_in_eval_mode(receiver, statement):
+                found.append((TRAINING, False))
+        args = function.node.args  # type: ignore[union-attr]
+        positional = positional_parameters(function)
+        defaults = dict(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+        defaults.update((a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None)
+        keywords = {kw.arg: kw.value for kw in call.keywords}
+        splat = None in keywords or any(isinstance(a, ast.Starred) for a in call.args)
+        bound = 1 if function.is_method and by_attribute else 0  # `self` for `obj.m(...)`, `obj(...)`
+        for name in sorted(tested - {TRAINING}):
+            index = positional.index(name) - bound if name in positional else None
+            if name in keywords:
+                argument: Optional[ast.expr] = keywords[name]
+            elif index is not None and 0 <= index < len(call.args) and not splat:
+                argument = call.args[index]
+            elif splat:
+                continue  # `f(*args)`, `f(**options)`: anything may be passed
+            else:
+                argument = defaults.get(name)
+            if isinstance(argument, ast.Constant):
+                found.append((name, argument.value))
+        return tuple(found)
+
+    def _tested_parameters(self, function: FunctionInfo) -> FrozenSet[str]:
+        """The parameters an `if` of the function tests directly (`if flag:`, `if mode == "x":`)."""
+        key = id(function)
+        tested = self._tested.get(key)
+        if tested is None:
+            names: Set[str] = set()
+            if not function.is_module:
+                for statement in self._walker.statements_of(function):
+                    if type(statement.stmt) is ast.If:
+                        test = statement.stmt.test  # type: ignore[attr-defined]
+                        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+                            test = test.operand
+                        if isinstance(test, ast.Compare):
+                            test = test.left
+                        if isinstance(test, ast.Name):
+                            names.add(test.id)
+                        elif function.is_method and dotted_key(test) == TRAINING:
+                            names.add(TRAINING)
+                args = function.node.args  # type: ignore[union-attr]
+                names &= {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs} | {TRAINING}
+            tested = self._tested[key] = frozenset(names)
+        return tested
+
+    def _left_in_eval_mode(self, receiver: ast.expr, statement: StatementInfo) -> bool:
+        """Is `self.encoder` certainly in eval mode where `statement` calls it? When the class's
+        `__init__` puts it there (`self.encoder.requires_grad_(False).eval()`, not under a
+        condition), the module constructs the class, and nothing in the module switches a module
+        back to training (`.train()`, `.training = ...`): one module at a time, as for callers.
+        A LightningModule is put in training mode by the framework."""
+        key = dotted_key(receiver)
+        owner = self._evaluator.calls.enclosing_class(statement.function)
+        if key is None or not key.startswith("self.") or key.count(".") != 1 or owner is None:
+            return False
+        cached = self._eval_mode.get((id(owner), key))
+        if cached is None:
+            cached = self._eval_mode[(id(owner), key)] = self._compute_eval_mode(owner, key)
+        return cached
+
+    def _compute_eval_mode(self, owner: ast.ClassDef, key: str) -> bool:
+        walker = self._walker
+        if any("Lightning" in (dotted_key(base) or "") for base in owner.bases):
+            return False
+        if not any(owner.name in names for names in walker.constructed_from.values()):
+            return False  # built elsewhere: whoever builds it may train it
+        if self._training_switched():
+            return False
+        init = self._evaluator.calls.method(owner, "__init__")
+        if init is None:
+            return False
+        for stmt in init.node.body:  # type: ignore[union-attr]
+            if isinstance(stmt, ast.Expr) and _puts_in_eval_mode(stmt.value, key):
+                return True
+        return False
+
+    def _training_switched(self) -> bool:
+        """Does anything in the module switch a module to training mode?"""
+        if self._switched is None:
+            self._switched = any(
+                site.method_name == "train"
+                and not (len(site.node.args) == 1 and isinstance(site.node.args[0], ast.Constant) and site.node.args[0].value is False)
+                for site in self._walker.calls
+            ) or "training" in self._attribute_stores() or any(
+                isinstance(target, ast.Attribute) and target.attr == "training"
+                for statement in self._walker.statements
+                for target in _assigned_targets(statement.stmt)
+            )
+        return self._switched
+
+    def _compute_returned(self, function: FunctionInfo, flow: ValueFlow) -> ValueState:
+        statements = self._walker.statements_of(function)
+        reached = flow.reached
         returns = [
             statement
-            for statement in self._walker.statements_of(function)
+            for statement in statements
             if isinstance(statement.stmt, ast.Return) and statement.stmt.value is not None
         ]
         if not returns:
             return CONSTANT  # returns None (or never returns): no value flow needed
-        flow = self._flow
         flow.ensure(function)
+        if reached is not None:  # a call site's flow: the returns its arguments let it reach
+            returns = [statement for statement in returns if id(statement.stmt) in reached]
+            statements = [statement for statement in statements if id(statement.stmt) in reached]
         states = [
             self._evaluator.evaluate(statement.stmt.value, statement, lambda name: flow.name_states.get(id(name), UNKNOWN))  # type: ignore[union-attr]
             for statement in returns
         ]
-        if len(returns) != sum(isinstance(s.stmt, ast.Return) for s in self._walker.statements_of(function)):
+        if len(returns) != sum(isinstance(s.stmt, ast.Return) for s in statements):
             states.append(CONSTANT)  # a bare `return` somewhere
         if flow.end_reachable(function):
             states.append(CONSTANT)  # falls off the end: returns None
@@ -149,3 +288,30 @@ def _constructs_a_layer(value: ast.expr) -> bool:
     func = value.func
     name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
     return name[:1].isupper() and name != "Parameter"
+
+
+def _puts_in_eval_mode(call: ast.expr, key: str) -> bool:
+    """`self.encoder.eval()`, `self.encoder.requires_grad_(False).eval()`: methods that return
+    the module itself, ending in `.eval()` (or `.train(False)`) on `key`."""
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+        return False
+    method = call.func.attr
+    if not (method == "eval" or (method == "train" and len(call.args) == 1 and isinstance(call.args[0], ast.Constant)
+                                 and call.args[0].value is False)):
+        return False
+    receiver = call.func.value
+    while isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Attribute) and receiver.func.attr in _RETURNS_SELF:
+        receiver = receiver.func.value
+    return dotted_key(receiver) == key
+
+
+# nn.Module methods that return the module itself.
+_RETURNS_SELF = frozenset(("requires_grad_", "to", "cpu", "cuda", "float", "half", "double", "bfloat16", "eval", "apply"))
+
+
+def _assigned_targets(stmt: ast.stmt) -> List[ast.expr]:
+    if isinstance(stmt, ast.Assign):
+        return list(stmt.targets)
+    if isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
+        return [stmt.target]
+    return []

@@ -16,6 +16,7 @@ from .parameters import LEAF, ParameterSources, frozen_parameter
 from .model import (
     CALLED,
     CONSTANT,
+    NONE,
     Kind,
     UNKNOWN,
     Graph,
@@ -102,12 +103,19 @@ class Evaluator:
             self.model_keys |= receivers
         self.model_keys -= self.loss_modules
         # `self.fc = nn.Linear(...)` wherever it is assigned: a layer with parameters.
-        self.model_keys |= {
-            key
+        layers = {
+            key: callees
             for key, callees in walker.assigned_from.items()
             if "." in key and key not in walker.assigned_otherwise and key not in walker.constructed_from
             and all(_is_parameterized_module(callee) for callee in callees)
         }
+        self.model_keys |= layers.keys()
+        # Of those, the layers whose output is one tensor (an LSTM returns a tuple, a Sequential
+        # whatever its last layer returns).
+        self.tensor_layer_keys: Set[str] = {
+            key for key, callees in layers.items() if not any(_returns_other_than_a_tensor(c) for c in callees)
+        }
+        self._constructed = walker.constructed_from
         # Functions and methods defined here (`self.model_of(x)`, `build(...)`) are not models,
         # unless named exactly like one (d2l's `def net(X): ...`).
         self.local_functions = {f.name for f in walker.functions if not _MODEL_NAME.fullmatch(f.name)}
@@ -179,7 +187,7 @@ class Evaluator:
         if isinstance(expr, ast.Name):
             return lookup(expr)
         if isinstance(expr, ast.Constant):
-            return CONSTANT
+            return NONE if expr.value is None else CONSTANT
         if isinstance(expr, ast.Compare):
             return _integer(statement, "a comparison")
         if isinstance(expr, ast.IfExp):
@@ -190,15 +198,17 @@ class Evaluator:
         if isinstance(expr, ast.Attribute):
             if expr.attr == "data":
                 return self._data_of(expr, statement, lookup)
-            stored = self._stored_attribute(expr, statement)
+            stored = self._stored_attribute(expr, statement, lookup)
             if stored is not None:
                 return stored  # looked up, not computed: it keeps the state it was stored with
-            receiver = self._evaluate_off(expr.value, statement, region, lookup)
+            receiver = self._evaluate_off(expr.value, statement, region, lookup).operand
             return receiver if receiver.is_no_graph else UNKNOWN
+        if type(expr) in _COMPREHENSIONS:
+            return self._comprehension(expr, statement, lookup, lambda e, lk: self._evaluate_off(e, statement, region, lk))
         if type(expr) in _DISPLAYS:
             return _display(expr, lambda e: self._evaluate_off(e, statement, region, lookup))
         if isinstance(expr, ast.Subscript):
-            receiver = self._evaluate_off(expr.value, statement, region, lookup)
+            receiver = self._evaluate_off(expr.value, statement, region, lookup).operand
             element = _indexed(receiver, expr)
             if element is not None:
                 return element
@@ -246,21 +256,23 @@ class Evaluator:
                 return UNKNOWN
             if self.resolver.qualname(expr, statement.scope) is not None:
                 return CONSTANT  # torch.float32, torch.device
-            stored = self._stored_attribute(expr, statement)  # type: ignore[arg-type]
+            stored = self._stored_attribute(expr, statement, lookup)  # type: ignore[arg-type]
             if stored is not None:
                 return stored
-            receiver = self._evaluate_on(expr.value, statement, lookup)  # type: ignore[attr-defined]
-            return UNKNOWN if receiver.kind is Kind.CONTAINER else _without_tags(receiver)
+            receiver = self._evaluate_on(expr.value, statement, lookup).operand  # type: ignore[attr-defined]
+            return UNKNOWN if receiver.is_container else _without_tags(receiver)
         if kind is ast.Constant:
-            return CONSTANT
+            return NONE if expr.value is None else CONSTANT  # type: ignore[attr-defined]
         if kind is ast.BinOp:
             return combine_states(
                 self._evaluate_on(expr.left, statement, lookup), self._evaluate_on(expr.right, statement, lookup)  # type: ignore[attr-defined]
             )
         if kind is ast.Subscript:
-            receiver = self._evaluate_on(expr.value, statement, lookup)  # type: ignore[attr-defined]
+            receiver = self._evaluate_on(expr.value, statement, lookup).operand  # type: ignore[attr-defined]
             element = _indexed(receiver, expr)  # type: ignore[arg-type]
             return element if element is not None else _without_tags(receiver)
+        if kind in _COMPREHENSIONS:
+            return self._comprehension(expr, statement, lookup, lambda e, lk: self._evaluate_on(e, statement, lk))  # type: ignore[arg-type]
         if kind in _DISPLAYS:
             return _display(expr, lambda e: self._evaluate_on(e, statement, lookup))
         if kind is ast.Compare:
@@ -286,6 +298,8 @@ class Evaluator:
                 return self._loss_call(call, statement, lookup).of_kind(Kind.TENSOR)
             if qualname.startswith("torch."):
                 state = combine_states(*self._argument_states(call, statement, lookup))
+                if qualname in _SPLITTING_FUNCTIONS:
+                    return container(state.of_kind(Kind.TENSOR))  # a tuple of views of the input
                 return state.of_kind(Kind.TENSOR) if returns_tensor(qualname) else state.of_kind(Kind.UNKNOWN)
             return CALLED  # an imported function: it may run a model
         tensor_method = isinstance(func, ast.Attribute) and func.attr in TENSOR_METHODS
@@ -303,20 +317,32 @@ class Evaluator:
                 return _grad_on(statement)
         if isinstance(func, ast.Name) and func.id in NUMBER_BUILTINS:
             return _number(statement, func.id + "()")
+        if isinstance(func, ast.Name) and func.id in ("min", "max") and len(call.args) >= 2 and not call.keywords:
+            number = self._number_compared(call, statement, lookup)
+            if number is not None:
+                return number
         if isinstance(func, ast.Name) and func.id in _CONTAINER_BUILTINS and len(call.args) == 1 and not call.keywords:
             argument = self._evaluate_on(call.args[0], statement, lookup)
+            if argument.kind is Kind.MAPPING:
+                return UNKNOWN  # sum(d), list(d): over its keys
             if func.id == "sum":
-                # sum(losses): a computation over what the container holds.
-                return combine_states(argument.item if argument.is_container and argument.item else argument, CONSTANT)
-            return container(argument.item, argument.elements) if argument.is_container else UNKNOWN
+                # sum(losses): a computation over what the container holds; one graph-carrying
+                # value among them gives the sum a graph.
+                held = argument.item.operand if argument.is_container and argument.item is not None else argument
+                if held.graph is Graph.UNKNOWN and argument.graph is Graph.HAS_GRAPH:
+                    held = ValueState(Graph.HAS_GRAPH, argument.origin)
+                return combine_states(held, CONSTANT)
+            return container(argument.item, argument.elements, argument) if argument.is_container else UNKNOWN
         if self.is_loss_module(func):
             return self._loss_call(call, statement, lookup).of_kind(Kind.TENSOR)
         if self.is_model(func):
             key = dotted_key(func)
+            # `self.fc = nn.Linear(...)`: a layer whose output is one tensor (not an LSTM's tuple).
+            kind = Kind.TENSOR if key in self.tensor_layer_keys else Kind.UNKNOWN
             if key is not None and "." in key and self.parameters.is_frozen(key, through_self=False):
                 # A frozen model (requires_grad_(False)) records a graph only from its inputs.
-                return combine_states(*self._argument_states(call, statement, lookup)).of_kind(Kind.UNKNOWN)
-            return _grad_on(statement)
+                return combine_states(*self._argument_states(call, statement, lookup)).of_kind(kind)
+            return _grad_on(statement).of_kind(kind)
         return CALLED
 
     def _special_call(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> Optional[ValueState]:
@@ -341,13 +367,16 @@ class Evaluator:
                 return silenced(wrapped, statement.stmt)
             return wrapped
         if qualname in CREATION_FUNCTIONS:
-            if any(kw.arg == "requires_grad" and _is_true(kw.value) for kw in call.keywords):
-                return TENSOR.with_tags("requires_grad_leaf")
-            return ValueState(
-                Graph.NO_GRAPH,
-                Origin(OriginKind.CREATED, statement.stmt.lineno, detail=qualname + "()", statement=statement.stmt),
-                kind=Kind.TENSOR,
+            # `torch.tensor(loss.item())`: a copy of numbers read out of a tensor, not a new quantity.
+            read_out = self._numbers_read_out(call, qualname, statement, lookup)
+            created = Origin(
+                OriginKind.CREATED, statement.stmt.lineno, detail=qualname + "()", statement=statement.stmt, cause=read_out
             )
+            if any(kw.arg == "requires_grad" and _is_true(kw.value) for kw in call.keywords):
+                if read_out is not None:
+                    return silenced(ValueState(Graph.NO_GRAPH, created, kind=Kind.TENSOR), statement.stmt)
+                return TENSOR.with_tags("requires_grad_leaf")
+            return ValueState(Graph.NO_GRAPH, created, kind=Kind.TENSOR)
         if qualname in INTEGER_FUNCTIONS:
             return _integer(statement, qualname + "()")
         func = call.func
@@ -355,6 +384,9 @@ class Evaluator:
             if func.attr in INTEGER_METHODS:
                 return _integer(statement, "." + func.attr + "()")
             if func.attr == "detach":
+                inner = func.value
+                if type(inner) is ast.Call and isinstance(inner.func, ast.Attribute) and inner.func.attr == "clone":  # type: ignore[attr-defined]
+                    return _copied(statement, ".clone().detach()")
                 return _detached(statement)
             if func.attr in NUMBER_METHODS:
                 return _number(statement, "." + func.attr + "()")
@@ -365,19 +397,72 @@ class Evaluator:
                 return receiver
         return None
 
-    def _stored_attribute(self, expr: ast.Attribute, statement: StatementInfo) -> Optional[ValueState]:
-        """`self.cache`: what every `self.cache = ...` of the module stores, or a property's return."""
+    def _stored_attribute(self, expr: ast.Attribute, statement: StatementInfo, lookup: Lookup) -> Optional[ValueState]:
+        """`self.cache`: what every `self.cache = ...` of the module stores, or a property's return;
+        the same for `obj.cache` when `obj` is known to be an instance of a class defined here
+        (`obj = Cache()`, or `m` after `isinstance(m, Cache)`)."""
         receiver = expr.value
-        if type(receiver) is not ast.Name or receiver.id != "self":  # type: ignore[attr-defined]
+        if type(receiver) is not ast.Name:
             return None
+        getter = None
+        if receiver.id != "self":  # type: ignore[attr-defined]
+            if receiver.id in self._constructed:  # type: ignore[attr-defined]
+                known = self.calls.class_of(receiver, statement, through_parameters=False) is not None
+            else:
+                known = any(tag.startswith(INSTANCE_TAG) for tag in lookup(receiver).tags)  # type: ignore[arg-type]
+            if not known:
+                return None
         summaries = self.summaries() if self.summaries is not None else None
         if summaries is None:
             return None
-        getter = self._property_getter(expr.attr, statement)
+        if receiver.id == "self":  # type: ignore[attr-defined]
+            getter = self._property_getter(expr.attr, statement)
         state = summaries.returned(getter) if getter is not None else summaries.attribute(expr.attr)
-        if state is None or state.graph is Graph.UNKNOWN:
+        if state is None or (state.graph is Graph.UNKNOWN and state.kind is not Kind.OPTIONAL):
             return None
         return state
+
+    def _comprehension(
+        self,
+        expr: ast.expr,
+        statement: StatementInfo,
+        lookup: Lookup,
+        evaluate: Callable[[ast.expr, Lookup], ValueState],
+    ) -> ValueState:
+        """`[h(x) for h in heads if ...]`: a container of the element; the comprehension's own
+        names hold what they iterate over (a list's items), narrowed by `isinstance` filters."""
+        bound: Dict[str, ValueState] = {}
+
+        def inner(name: ast.Name) -> ValueState:
+            state = bound.get(name.id)
+            return state if state is not None else lookup(name)
+
+        for generator in expr.generators:  # type: ignore[attr-defined]
+            _bind_names(generator.target, _iterated(evaluate(generator.iter, inner)), bound)
+            for condition in generator.ifs:
+                narrowed = self.narrowed_instance(condition, statement)
+                if narrowed is not None and narrowed[0] in bound:
+                    bound[narrowed[0]] = bound[narrowed[0]].with_tags(narrowed[1])
+        if isinstance(expr, ast.DictComp):
+            return container(evaluate(expr.value, inner), kind=Kind.MAPPING)
+        return container(evaluate(expr.elt, inner))  # type: ignore[attr-defined]
+
+    def narrowed_instance(self, test: ast.expr, statement: StatementInfo) -> Optional[Tuple[str, str]]:
+        """('m', tag) for `isinstance(m, Router)` with `Router` a class defined here: where the
+        test holds, `m` is a Router, and `m.attr` reads what Router's methods store in it."""
+        if not (
+            type(test) is ast.Call
+            and type(test.func) is ast.Name  # type: ignore[attr-defined]
+            and test.func.id == "isinstance"  # type: ignore[attr-defined]
+            and len(test.args) == 2  # type: ignore[attr-defined]
+            and type(test.args[0]) is ast.Name  # type: ignore[attr-defined]
+            and type(test.args[1]) is ast.Name  # type: ignore[attr-defined]
+        ):
+            return None
+        class_name = test.args[1]  # type: ignore[attr-defined]
+        if self.resolver.qualname(class_name, statement.scope) is not None or self.calls.class_named(class_name.id) is None:
+            return None
+        return test.args[0].id, INSTANCE_TAG + class_name.id  # type: ignore[attr-defined]
 
     def _property_getter(self, name: str, statement: StatementInfo) -> Optional[FunctionInfo]:
         class_node = self.calls.enclosing_class(statement.function)
@@ -388,12 +473,34 @@ class Evaluator:
             return None
         return method
 
+    def _numbers_read_out(
+        self, call: ast.Call, qualname: str, statement: StatementInfo, lookup: Lookup
+    ) -> Optional[Origin]:
+        """For `torch.tensor(data)`: where `data` was read out of a tensor as Python numbers
+        (`.item()`, `.tolist()`, a list of them), else None."""
+        if qualname not in ("torch.tensor", "torch.as_tensor") or not call.args:
+            return None
+        data = self.evaluate(call.args[0], statement, lookup)
+        if data.is_container and data.item is not None:
+            data = data.item.operand
+        origin = data.origin  # arithmetic over numbers (`sum(values) / n`) keeps the first one's origin
+        if data.is_no_graph and origin is not None and origin.kind is OriginKind.NUMBER:
+            return origin
+        return None
+
     def _tensor_method(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> ValueState:
         """`x.sum()`, `x.view(...)`: computed from the receiver and the arguments; a tensor only
         when the receiver is known to be one."""
-        receiver = self._evaluate_on(call.func.value, statement, lookup)  # type: ignore[attr-defined]
+        receiver = self._evaluate_on(call.func.value, statement, lookup).operand  # type: ignore[attr-defined]
+        if call.func.attr == "clone" and receiver.is_no_graph and receiver.origin is not None:  # type: ignore[attr-defined]
+            if receiver.origin.kind is OriginKind.DETACH:
+                return _copied(statement, ".detach().clone()")  # a fresh copy, a leaf of its own
         state = combine_states(receiver, *self._argument_states(call, statement, lookup))
-        return state if receiver.is_tensor else state.of_kind(Kind.UNKNOWN)
+        if not receiver.is_tensor:
+            return state.of_kind(Kind.UNKNOWN)
+        if call.func.attr in _SPLITTING_METHODS:  # type: ignore[attr-defined]
+            return container(state)  # `mu, logvar = h.chunk(2, -1)`: every part is a view of h
+        return state
 
     def _data_of(self, expr: ast.Attribute, statement: StatementInfo, lookup: Lookup) -> ValueState:
         """`x.data` is `Tensor.data` (detached) only when `x` is known to be a tensor."""
@@ -413,18 +520,29 @@ class Evaluator:
         callee = self.calls.callee(call, statement)
         if callee is None:
             return None
-        returned = summaries.returned(callee)
+        returned = summaries.returned_at(callee, call, isinstance(func, ast.Attribute) or callee.name == "forward", statement)
         if returned is None or (returned.graph is Graph.UNKNOWN and returned.elements is None):
             return None
         return _as_returned(returned, callee.name, statement)
+
+    def _number_compared(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> Optional[ValueState]:
+        """`min(max(v.item(), low), high)`: clamping a Python number read out of a tensor gives a
+        Python number, when no other argument is known to be a tensor or to carry a graph."""
+        states = [self._evaluate_on(arg, statement, lookup).operand for arg in call.args]
+        numbers = [state for state in states if state.kind is Kind.NUMBER]
+        if not numbers or any(state.is_tensor or state.graph is Graph.HAS_GRAPH for state in states):
+            return None
+        return numbers[0]
 
     def _loss_call(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> ValueState:
         """A loss follows its input (first argument): targets come from data and carry no graph."""
         states = self._argument_states(call, statement, lookup)
         # A target the analysis cannot see is data (a loader's labels) unless it may be a model's
         # output: `F.mse_loss(returns, agent.value(obs))` has the graph of its second operand.
-        if states and states[0].is_no_graph and not any(s.may_have_graph for s in states[1:]):
-            return ValueState(Graph.NO_GRAPH, states[0].origin)
+        if states and states[0].graph in (Graph.NO_GRAPH, Graph.SILENCED) and not any(
+            s.may_have_graph for s in states[1:]
+        ):
+            return ValueState(states[0].graph, states[0].origin)
         return combine_states(*states)
 
     def _argument_states(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> List[ValueState]:
@@ -448,23 +566,53 @@ def _computed_off(statement: StatementInfo, region: Region) -> ValueState:
     return ValueState(Graph.NO_GRAPH, Origin(OriginKind.REGION, statement.stmt.lineno, region=region))
 
 
-_DISPLAYS = frozenset((ast.Tuple, ast.List, ast.Set, ast.Dict, ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp))
+_COMPREHENSIONS = frozenset((ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp))
+_DISPLAYS = frozenset((ast.Tuple, ast.List, ast.Set, ast.Dict))
+# Tensor methods and torch functions that return a tuple of views of their input.
+_SPLITTING_METHODS = frozenset(("chunk", "split", "unbind", "tensor_split"))
+_SPLITTING_FUNCTIONS = frozenset("torch." + name for name in _SPLITTING_METHODS)
+INSTANCE_TAG = "instance:"  # "instance:Router": the value is an instance of that local class
 
 
 def _display(expr: ast.expr, evaluate: Callable[[ast.expr], ValueState]) -> ValueState:
-    """A tuple, list, set or dict display, or a comprehension: a container of what it holds."""
-    if isinstance(expr, (ast.ListComp, ast.SetComp, ast.GeneratorExp)):
-        return container(evaluate(expr.elt))  # the loop's own names are unknown: a safe join
-    if isinstance(expr, ast.DictComp):
-        return container(evaluate(expr.value))
-    values: List[Optional[ast.expr]] = list(expr.values) if isinstance(expr, ast.Dict) else list(expr.elts)  # type: ignore[attr-defined]
+    """A tuple, list, set or dict display: a container of what it holds."""
+    mapping = isinstance(expr, ast.Dict)
+    values: List[Optional[ast.expr]] = list(expr.values) if mapping else list(expr.elts)  # type: ignore[attr-defined]
+    kind = Kind.MAPPING if mapping else Kind.CONTAINER
     if any(value is None or isinstance(value, ast.Starred) for value in values):  # `**d`, `*xs`
-        return container(UNKNOWN)
-    states = [CONSTANT if type(value) is ast.Constant else evaluate(value) for value in values]  # type: ignore[arg-type]
+        return container(UNKNOWN, kind=kind)
+    states = [
+        (NONE if value.value is None else CONSTANT) if type(value) is ast.Constant else evaluate(value)  # type: ignore[union-attr]
+        for value in values
+    ]
     item: Optional[ValueState] = None
+    keeps = None
     for state in states:
         item = merge_items(item, state)
-    return container(item, tuple(states) if isinstance(expr, ast.Tuple) else None)
+        if keeps is None and state.graph is Graph.HAS_GRAPH:
+            keeps = state
+    return container(item, tuple(states) if isinstance(expr, ast.Tuple) else None, keeps, kind)
+
+
+def _iterated(state: ValueState) -> ValueState:
+    """What a `for` over `state` binds: the items of a list or tuple (a dict gives its keys)."""
+    if state.kind is Kind.CONTAINER and state.item is not None:
+        return state.item
+    return UNKNOWN
+
+
+def _bind_names(target: ast.expr, state: ValueState, bound: Dict[str, ValueState]) -> None:
+    """Bind a comprehension's target names (`for k, v in ...`) to the parts of `state`."""
+    if isinstance(target, ast.Name):
+        bound[target.id] = state
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        elements = state.elements if state.elements is not None and len(state.elements) == len(target.elts) else None
+        for index, element in enumerate(target.elts):
+            part = elements[index] if elements is not None else _iterated(state)
+            _bind_names(element.value if isinstance(element, ast.Starred) else element,
+                        UNKNOWN if isinstance(element, ast.Starred) else part, bound)
+    elif isinstance(target, ast.Starred):
+        _bind_names(target.value, UNKNOWN, bound)
 
 
 def _indexed(receiver: ValueState, expr: ast.Subscript) -> Optional[ValueState]:
@@ -511,9 +659,22 @@ def _as_returned(returned: ValueState, function: str, statement: StatementInfo) 
     return ValueState(returned.graph, origin, kind=returned.kind)
 
 
+def cut_from_a_graph(origin: Optional[Origin]) -> bool:
+    """A value computed as part of a computation but without its graph: under a guard, detached,
+    or rebuilt from numbers read out of a tensor, directly or as what a local function returns
+    (not a fresh tensor from a factory, whose requires_grad makes a leaf to train)."""
+    while origin is not None and origin.kind is OriginKind.RETURNED:
+        origin = origin.cause
+    if origin is None:
+        return False
+    return origin.kind in (OriginKind.REGION, OriginKind.DETACH) or (
+        origin.kind is OriginKind.CREATED and origin.cause is not None
+    )
+
+
 def silenced(state: ValueState, stmt: ast.stmt) -> ValueState:
     """`requires_grad` switched on: a computed no-graph value now passes backward() silently."""
-    if state.is_no_graph and state.origin is not None and state.origin.kind in (OriginKind.REGION, OriginKind.DETACH):
+    if state.is_no_graph and cut_from_a_graph(state.origin):
         return ValueState(
             Graph.SILENCED,
             Origin(OriginKind.REQUIRES_GRAD, stmt.lineno, statement=stmt, cause=state.origin),
@@ -575,6 +736,17 @@ def _is_parameterized_module(qualname: str) -> bool:
     )
 
 
+# torch.nn layers whose output is not a single tensor (or not known to be one).
+_NOT_ONE_TENSOR_MODULES = frozenset(
+    "RNN LSTM GRU LSTMCell MultiheadAttention Sequential ModuleList ModuleDict ParameterList ParameterDict "
+    "AdaptiveLogSoftmaxWithLoss".split()
+)
+
+
+def _returns_other_than_a_tensor(qualname: str) -> bool:
+    return qualname.rpartition(".")[2] in _NOT_ONE_TENSOR_MODULES
+
+
 def _is_loss_class(qualname: str) -> bool:
     return qualname.startswith("torch.nn.") and qualname.endswith("Loss")
 
@@ -587,7 +759,8 @@ def _stored_into(held: ValueState, value: ValueState) -> ValueState:
     """`held[key] = value`: a container now also holds `value`; a tensor written in place takes the
     value's graph; anything else (a dict from an unknown call) is unknown from here on."""
     if held.is_container:
-        return container(merge_items(held.item, value))
+        keeps = value if value.graph is Graph.HAS_GRAPH else None
+        return container(merge_items(held.item, value), keeps=keeps, kind=held.kind)
     if held.is_tensor:
         return combine_states(held, value)
     return UNKNOWN
@@ -607,6 +780,15 @@ def _without_tags(state: ValueState) -> ValueState:
 def _detached(statement: StatementInfo) -> ValueState:
     return ValueState(
         Graph.NO_GRAPH, Origin(OriginKind.DETACH, statement.stmt.lineno, statement=statement.stmt), kind=Kind.TENSOR
+    )
+
+
+def _copied(statement: StatementInfo, how: str) -> ValueState:
+    """`x.detach().clone()`: a fresh tensor with no graph, made on purpose (a reference copy)."""
+    return ValueState(
+        Graph.NO_GRAPH,
+        Origin(OriginKind.CREATED, statement.stmt.lineno, detail="a copy (" + how + ")", statement=statement.stmt),
+        kind=Kind.TENSOR,
     )
 
 
@@ -648,20 +830,34 @@ class ValueFlow:
     parameter update), so the flow runs only for those a rule queries.
     """
 
-    def __init__(self, walker: StructureWalker, evaluator: Evaluator, back_propagated: Dict[int, List[ast.expr]]) -> None:
+    def __init__(
+        self,
+        walker: StructureWalker,
+        evaluator: Evaluator,
+        back_propagated: Dict[int, List[ast.expr]],
+        arguments: Optional[Dict[str, object]] = None,
+    ) -> None:
         self.walker = walker
         self.evaluator = evaluator
         self.name_states: Dict[int, ValueState] = {}
         self._done: Set[int] = set()
         self._end_reachable: Set[int] = set()
         # id(statement) -> the values its backward call walks: evidence that they have a graph.
-        self._back_propagated = back_propagated
+        self.back_propagated = back_propagated
+        # For one call site's flow: parameters bound to literal arguments (`return_tensor=True`),
+        # which decide the `if`s that test them; and the statements that flow then reaches.
+        self._arguments = arguments
+        self.reached: Optional[Set[int]] = set() if arguments else None
 
     def ensure(self, function: FunctionInfo) -> None:
         """Run the flow over `function` unless it already ran."""
         if id(function) not in self._done:
             self._done.add(id(function))
-            if self._block(function.node.body, {}) is not None:
+            entry: Env = {}
+            for name, value in (self._arguments or {}).items():
+                if name != TRAINING:
+                    entry[name] = CONSTANT.with_tags(ARGUMENT_TAG + name)
+            if self._block(function.node.body, entry) is not None:
                 self._end_reachable.add(id(function))
 
     def end_reachable(self, function: FunctionInfo) -> bool:
@@ -672,8 +868,11 @@ class ValueFlow:
     # -- statements -----------------------------------------------------------------------------
     def _block(self, body: Iterable[ast.stmt], env: Env) -> Optional[Env]:
         """Apply a block to env (in place); None when the block always leaves (return/raise)."""
+        reached = self.reached
         for stmt in body:
             info = self.walker.statement_info[id(stmt)]
+            if reached is not None:
+                reached.add(id(stmt))
             self._record_names(info, env)
             if isinstance(stmt, (ast.Return, ast.Raise)):
                 return None
@@ -691,14 +890,71 @@ class ValueFlow:
         branches innermost first, exactly as applying each nested `If` would."""
         chain = elif_chain(stmt)
         then_envs = []
+        taken: Optional[ast.If] = None  # a branch a literal argument decides is taken
         for index, branch in enumerate(chain):
+            info = self.walker.statement_info[id(branch)]
             if index:
-                self._record_names(self.walker.statement_info[id(branch)], env)
-            then_envs.append(self._block(branch.body, dict(env)))
-        after = self._block(chain[-1].orelse, dict(env))
+                if self.reached is not None:
+                    self.reached.add(id(branch))
+                self._record_names(info, env)
+            decided = self._decided(branch.test, env) if self._arguments else None
+            if decided is False:
+                continue
+            if decided is True:
+                taken = branch
+                break
+            then_env = dict(env)
+            narrowed = self.evaluator.narrowed_instance(branch.test, info) if type(branch.test) is ast.Call else None
+            if narrowed is not None:
+                then_env[narrowed[0]] = then_env.get(narrowed[0], UNKNOWN).with_tags(narrowed[1])
+            then_envs.append(self._block(branch.body, then_env))
+        after = self._block(taken.body if taken is not None else chain[-1].orelse, dict(env))
         for then_env in reversed(then_envs):
             after = _merge_envs([then_env, after])
         return _replace(env, after)
+
+    def _decided(self, test: ast.expr, env: Env) -> Optional[bool]:
+        """The outcome of `if flag:`, `if not flag:`, `if flag is None:`, `if mode == "x":` where
+        `flag` still holds the literal argument of this call site; None when it depends on more."""
+        negate = False
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            test, negate = test.operand, True
+        compared: Optional[ast.Compare] = None
+        if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.comparators[0], ast.Constant):
+            compared, test = test, test.left
+        if isinstance(test, ast.Attribute) and test.attr == "training" and dotted_key(test) == TRAINING:
+            value = self._arguments.get(TRAINING, _NOT_A_LITERAL) if "self" not in env else _NOT_A_LITERAL  # type: ignore[union-attr]
+        elif isinstance(test, ast.Name):
+            value = self._argument_held(test.id, env)
+        else:
+            return None
+        if value is _NOT_A_LITERAL:
+            return None
+        if compared is None:
+            outcome = bool(value)
+        else:
+            other = compared.comparators[0].value  # type: ignore[attr-defined]
+            op = type(compared.ops[0])
+            if op is ast.Is or op is ast.IsNot:
+                if other is not None:
+                    return None
+                outcome = (value is None) is (op is ast.Is)
+            elif op is ast.Eq or op is ast.NotEq:
+                outcome = (value == other) is (op is ast.Eq)
+            else:
+                return None
+        return not outcome if negate else outcome
+
+    def _argument_held(self, name: str, env: Env) -> object:
+        """The literal a parameter still holds (its state carries the argument's tag on every path)."""
+        state = env.get(name)
+        arguments = self._arguments
+        if state is None or arguments is None or not state.tags:
+            return _NOT_A_LITERAL
+        for tag in state.tags:
+            if tag.startswith(ARGUMENT_TAG):
+                return arguments.get(tag[len(ARGUMENT_TAG):], _NOT_A_LITERAL)
+        return _NOT_A_LITERAL
 
     def _statement(self, stmt: ast.stmt, info: StatementInfo, env: Env) -> Optional[Env]:
         if isinstance(stmt, ast.Assign):
@@ -730,7 +986,7 @@ class ValueFlow:
                 env[stmt.target.id] = self._augmented(stmt, info, current, self._evaluate_in(info, env))
         elif isinstance(stmt, ast.Expr):
             self._expression_statement(stmt, info, env)
-            for value in self._back_propagated.get(id(stmt), ()):
+            for value in self.back_propagated.get(id(stmt), ()):
                 current = env.get(value.id, UNKNOWN) if isinstance(value, ast.Name) else None
                 if current is not None and current.graph is Graph.UNKNOWN:
                     # backward() returned, so the value has a graph (it raises otherwise).
@@ -778,6 +1034,7 @@ class ValueFlow:
         elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
             env[target.value.id] = _stored_into(env.get(target.value.id, UNKNOWN), value)
         elif isinstance(target, (ast.Tuple, ast.List)):
+            value = value.operand  # unpacking None raises
             if isinstance(value_expr, (ast.Tuple, ast.List)) and len(value_expr.elts) == len(target.elts):
                 for element_target, element in zip(target.elts, value_expr.elts):
                     self._bind(element_target, element, evaluate(element), env, evaluate)
@@ -786,6 +1043,12 @@ class ValueFlow:
             ):
                 for element_target, part in zip(target.elts, value.elements):
                     self._bind(element_target, _NO_EXPRESSION, part, env, evaluate)
+            elif value.kind is Kind.CONTAINER and value.item is not None and not any(
+                isinstance(element_target, ast.Starred) for element_target in target.elts
+            ):
+                # `mu, logvar = h.chunk(2)`: each part is one of the things the container holds.
+                for element_target in target.elts:
+                    self._bind(element_target, _NO_EXPRESSION, value.item, env, evaluate)
             else:
                 # `out, aux = model(x)` under no_grad: every part is computed without a graph; with
                 # grad on, a part may be an integer (`_, idx = out.max(1)`), yet may have a graph.
@@ -822,9 +1085,11 @@ class ValueFlow:
             held = env.get(receiver.id, UNKNOWN)
             if held.is_container:
                 added = self._evaluate_in(info, env)(call.args[-1])
+                # What it held stays in it: a graph kept before or added now is kept after.
+                keeps = added if added.graph is Graph.HAS_GRAPH else held if held.graph is Graph.HAS_GRAPH else None
                 if call.func.attr == "extend":
-                    added = added.item if added.is_container and added.item is not None else UNKNOWN
-                env[receiver.id] = container(merge_items(held.item, added))
+                    added = added.item if added.kind is Kind.CONTAINER and added.item is not None else UNKNOWN
+                env[receiver.id] = container(merge_items(held.item, added), keeps=keeps, kind=held.kind)
             return
         if call.func.attr == "requires_grad_" and (not call.args or _is_true(call.args[0])):
             env[receiver.id] = silenced(env.get(receiver.id, UNKNOWN), stmt)
@@ -846,7 +1111,7 @@ class ValueFlow:
                     if type(stmt.iter) in _ITERABLE_FORMS
                     else UNKNOWN
                 )
-                if iterated.is_container and iterated.item is not None:
+                if iterated.kind is Kind.CONTAINER and iterated.item is not None:  # a dict gives its keys
                     self._bind(stmt.target, _NO_EXPRESSION, iterated.item, body_env, None)
                 tags = self.evaluator.parameters.loop_target_tags(
                     stmt.target, stmt.iter, lambda name: entry.get(name.id, UNKNOWN).tags
@@ -885,6 +1150,9 @@ class ValueFlow:
 
 # The value expression when a part is bound from a known state (no expression to evaluate).
 _NO_EXPRESSION = ast.Constant(value=None)
+ARGUMENT_TAG = "argument:"  # "argument:flag": the state of parameter `flag`, bound to a literal
+TRAINING = "self.training"  # the receiver's mode, bound like a parameter when known
+_NOT_A_LITERAL = object()
 
 
 def _is_requires_grad_switch(stmt: ast.Assign) -> bool:

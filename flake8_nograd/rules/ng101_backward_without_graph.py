@@ -49,10 +49,16 @@ class BackwardWithoutGraph(Rule):
 def explain(name: str, origin: Origin, api: str) -> str:
     """Why `name` has no graph, and what to do instead."""
     if origin.kind is OriginKind.RETURNED:
-        cause = f", {returned_value(origin.cause)}" if origin.cause is not None else ""
+        hops = []  # the calls it came back through, innermost last
+        root: Optional[Origin] = origin.cause
+        while root is not None and root.kind is OriginKind.RETURNED:
+            hops.append(f"'{root.detail}()' (line {root.line})")
+            root = root.cause
+        through = f", through {', '.join(hops)}" if hops else ""
+        cause = f", {returned_value(root)}" if root is not None else ""
         return (
-            f"'{name}' comes from what '{origin.detail}()' returns (line {origin.line}){cause}, and has no graph; "
-            f"call {api} on a value computed with grad, or make '{origin.detail}' return one"
+            f"'{name}' comes from what '{origin.detail}()' returns (line {origin.line}){through}{cause}, and has no "
+            f"graph; call {api} on a value computed with grad, or make '{origin.detail}' return one"
         )
     if origin.kind is OriginKind.GRADIENT:
         return (

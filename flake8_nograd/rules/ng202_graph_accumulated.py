@@ -1,7 +1,8 @@
 """NG202: a graph-carrying tensor accumulated across loop iterations (the history is kept alive)."""
 from __future__ import annotations
 
-from typing import Dict, Iterator, List
+import ast
+from typing import Dict, Iterator, List, Optional
 
 from ..analysis import Graph, GradMode, ModuleAnalysis
 from ..analysis.accumulation import Accumulation, AccumulatorUses, find_accumulations, is_scalar_expression
@@ -31,7 +32,8 @@ class GraphAccumulated(Rule):
                 statement = accumulation.statement
                 if statement.region.mode is not GradMode.ON:
                     continue
-                if analysis.state_of(accumulation.value, statement).graph is not Graph.HAS_GRAPH:
+                state = analysis.state_of(accumulation.value, statement)
+                if state.graph is not Graph.HAS_GRAPH:
                     continue
                 if evaluation.in_evaluation_loop(statement):
                     continue  # NG201 reports the loop: no_grad() there fixes this too
@@ -46,7 +48,29 @@ class GraphAccumulated(Rule):
                     # Outside training and data loops, a sum or list the function hands back (a
                     # forward over tiles, heads or chunks) is the computation itself, not history.
                     continue
-                yield self._finding(accumulation, uses, escapes, evaluation)
+                if state.is_container:
+                    yield self._container_finding(analysis, accumulation, escapes)
+                else:
+                    yield self._finding(accumulation, uses, escapes, evaluation)
+
+    def _container_finding(self, analysis: ModuleAnalysis, accumulation: Accumulation, escapes: bool) -> Finding:
+        """A dict, list or tuple that holds a graph-carrying tensor: the entry is what to detach."""
+        stmt = accumulation.statement.stmt
+        name = accumulation.accumulator
+        value = describe(accumulation.value)
+        how = "appended to" if accumulation.kind == "append" else "added to"
+        entry = _graph_entry(analysis, accumulation)
+        if entry is not None:
+            advice = f"store '{describe(entry)}.detach()' (or '.item()' for a number) in it"
+            fix = Fix(f"store '{describe(entry)}.detach()'", safe=not escapes, action="append_detach", target=span(entry))
+        else:
+            advice = "store detached tensors ('.detach()', or '.item()' for a number) in it"
+            fix = None
+        message = (
+            f"'{value}' holds a tensor with a graph and is {how} '{name}' on every iteration, which keeps "
+            f"every iteration's graph alive; {advice}"
+        )
+        return finding_at(stmt, stmt, self.code, message, fix)
 
     def _finding(self, accumulation: Accumulation, uses: AccumulatorUses, escapes: bool, evaluation) -> Finding:
         stmt = accumulation.statement.stmt
@@ -72,3 +96,14 @@ class GraphAccumulated(Rule):
             f"iteration's graph alive; {advice}"
         )
         return finding_at(stmt, stmt, self.code, message, fix)
+
+
+def _graph_entry(analysis: ModuleAnalysis, accumulation: Accumulation) -> Optional[ast.expr]:
+    """The entry of a display (`{"loss": loss, "step": step}`) that carries the graph."""
+    value = accumulation.value
+    entries = value.values if isinstance(value, ast.Dict) else value.elts if isinstance(value, (ast.List, ast.Tuple)) else []
+    for entry in entries:
+        if entry is not None and not isinstance(entry, ast.Starred):
+            if analysis.state_of(entry, accumulation.statement).graph is Graph.HAS_GRAPH:
+                return entry
+    return None
