@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ast
-from typing import ClassVar, Iterator, Tuple
+from typing import ClassVar, Iterator, Optional, Tuple
 
 from ..analysis import ModuleAnalysis
+from ..analysis.structure import FunctionInfo
 from ..analysis.evaluation import may_import_torch
-from ..analysis.limits import short_source
+from ..analysis.limits import DEEP_EXPRESSION, short_source
 from ..findings import Finding
 
 DOCS_URL = "https://github.com/flake8-nograd/flake8-nograd/blob/main/docs/rules/{code}.md"
@@ -39,6 +40,43 @@ class Rule:
         return DOCS_URL.format(code=cls.code)
 
 
-def describe(expr: ast.expr, limit: int = 40) -> str:
-    """How a message names a value: the variable, or short source text."""
-    return expr.id if isinstance(expr, ast.Name) and len(expr.id) <= limit else short_source(expr, limit)
+# Longest code a message quotes; a longer expression is named by its line instead of being cut.
+SNIPPET_LIMIT = 60
+# Expressions a method call attaches to without parentheses (what the fixer's `_append_call` keeps bare).
+_ATOMS = (ast.Name, ast.Attribute, ast.Call, ast.Subscript)
+
+
+def code_of(expr: ast.expr, limit: int = SNIPPET_LIMIT) -> Optional[str]:
+    """The whole source text of `expr`, or None when it is longer than `limit` (never cut)."""
+    text = short_source(expr, 10_000)
+    return text if len(text) <= limit and text != DEEP_EXPRESSION else None
+
+
+def describe(expr: ast.expr) -> str:
+    """How a message names a value: its code in quotes, or "the expression on line N" when too long."""
+    text = code_of(expr)
+    return f"'{text}'" if text is not None else f"the expression on line {expr.lineno}"
+
+
+def with_method(expr: ast.expr, method: str) -> str:
+    """The code the fixer writes for `expr.method()`, quoted: `'(a / n).detach()'`, parenthesised as
+    the fix parenthesises it, so the call applies to the whole expression; a long expression is named
+    by its line instead."""
+    text = code_of(expr)
+    if text is None:
+        return f"'.{method}()' applied to the whole expression on line {expr.lineno}"
+    if not isinstance(expr, _ATOMS) and not isinstance(expr, (ast.Tuple, ast.GeneratorExp)):  # those bring their own
+        text = f"({text})"
+    return f"'{text}.{method}()'"
+
+
+def decorate_advice(function: FunctionInfo) -> str:
+    """" or decorate 'f' with '@torch.no_grad()'", saying where when `f` has other decorators: a
+    decorator that replaces the function (`@register(...)` returning something else) would leave a
+    guard placed above it guarding nothing."""
+    if function.is_module:
+        return ""
+    advice = f" or decorate '{function.name}' with '@torch.no_grad()'"
+    if getattr(function.node, "decorator_list", None):
+        advice += f" directly above 'def {function.name}', below its other decorators"
+    return advice

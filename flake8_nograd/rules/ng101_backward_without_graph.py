@@ -39,7 +39,7 @@ class BackwardWithoutGraph(Rule):
                 origin = state.origin
                 if state.is_no_graph and origin is not None and origin.kind is OriginKind.REGION:
                     return (
-                        f"'{describe(value)}' has no graph when '{statement.function.name}' is called on line "
+                        f"{describe(value)} has no graph when '{statement.function.name}' is called on line "
                         f"{call.stmt.lineno}, {call.region.describe()}; call it with grad enabled there, "
                         f"or move {backward.api} out of '{statement.function.name}'"
                     )
@@ -57,37 +57,37 @@ def explain(name: str, origin: Origin, api: str) -> str:
         through = f", through {', '.join(hops)}" if hops else ""
         cause = f", {returned_value(root)}" if root is not None else ""
         return (
-            f"'{name}' comes from what '{origin.detail}()' returns (line {origin.line}){through}{cause}, and has no "
+            f"{name} comes from what '{origin.detail}()' returns (line {origin.line}){through}{cause}, and has no "
             f"graph; call {api} on a value computed with grad, or make '{origin.detail}' return one"
         )
     if origin.kind is OriginKind.GRADIENT:
         return (
-            f"'{name}' comes from torch.autograd.grad() without create_graph=True (line {origin.line}) and has "
+            f"{name} comes from torch.autograd.grad() without create_graph=True (line {origin.line}) and has "
             f"no graph; pass create_graph=True to differentiate through the gradient"
         )
     if origin.kind is OriginKind.DETACH:
         return (
-            f"'{name}' comes from a detached tensor (line {origin.line}) and has no graph; "
+            f"{name} comes from a detached tensor (line {origin.line}) and has no graph; "
             f"call {api} on the value before .detach()"
         )
     if origin.kind is OriginKind.CREATED:
         return (
-            f"'{name}' comes from {origin.detail} without requires_grad (line {origin.line}) and has no "
-            f"graph; call {api} on a value computed from parameters, or create it with requires_grad=True"
+            f"{name} comes from {origin.detail} without requires_grad (line {origin.line}) and has no "
+            f"graph; call {api} on a value computed from parameters"
         )
     if origin.kind is OriginKind.INTEGER:
         return (
-            f"'{name}' comes from {origin.detail} (line {origin.line}), whose integer/bool result has no "
+            f"{name} comes from {origin.detail} (line {origin.line}), whose integer/bool result has no "
             f"gradient; compute the loss from the float outputs (e.g. logits) instead"
         )
     if origin.kind is OriginKind.NUMBER:
         return (
-            f"'{name}' is a Python number from {origin.detail} (line {origin.line}), not a tensor; "
+            f"{name} is a Python number from {origin.detail} (line {origin.line}), not a tensor; "
             f"call {api} on the tensor itself"
         )
     region = origin.region
     assert region is not None
-    where = f"'{name}' was computed {region.describe()}"
+    where = f"{name} was computed {region.describe()}"
     why = "is an inference tensor without a graph" if region.inference else "has no graph"
     # enable_grad() cannot leave inference mode; inference_mode(False) can.
     enabling = "with torch.inference_mode(False):" if region.inference else "with torch.enable_grad():"

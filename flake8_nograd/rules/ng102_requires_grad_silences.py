@@ -37,7 +37,7 @@ class RequiresGradSilencesError(Rule):
                     switch,
                     switch,
                     self.code,
-                    f"requires_grad switched on for '{target}', which was {how} and has no graph: "
+                    f"requires_grad switched on for {target}, which was {how} and has no graph: "
                     f"{backward.api} then runs but no parameter gets a gradient; {fix}",
                 )
 
@@ -48,7 +48,7 @@ def _explain(cause: Optional[Origin], target: str) -> tuple:
     while cause is not None and cause.kind is OriginKind.RETURNED:
         returned.append(f"computed from what '{cause.detail}()' returns (line {cause.line}), which was")
         cause = cause.cause
-    fix = f"compute '{target}' with grad enabled instead"
+    fix = f"compute {target} with grad enabled instead"
     if cause is not None and cause.region is not None:
         how = "computed " + cause.region.describe()
     elif cause is not None and cause.kind is OriginKind.CREATED and cause.cause is not None:
@@ -57,6 +57,8 @@ def _explain(cause: Optional[Origin], target: str) -> tuple:
         fix = "back-propagate a loss computed from the tensor itself, not from a copy of its numbers"
     else:
         how = "computed by .detach()"
+        # More grad cannot help a value cut from its graph on purpose: the .detach() is the mistake.
+        fix = "remove the .detach() so that it keeps its graph"
     if returned:
         how = " ".join(returned) + " " + how + ","
     return how, fix

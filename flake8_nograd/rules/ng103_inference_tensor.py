@@ -26,7 +26,7 @@ from ..analysis.parameters import frozen_parameter
 from ..analysis.structure import FunctionInfo
 from ..analysis.values import TENSOR_METHODS, is_loss_function
 from ..findings import Finding, finding_at
-from .base import Rule, describe
+from .base import Rule, describe, with_method
 
 # torch.nn layers that save their input for the weight gradient (each checked under torch 2.13;
 # LSTM, MultiheadAttention, TransformerEncoderLayer and RMSNorm do not, on CPU).
@@ -39,9 +39,10 @@ SAVING_LAYERS = frozenset(
 )
 # Layers that hand their input on unchanged (a view or the same tensor) to the next one.
 _PASS_ON_LAYERS = frozenset("torch.nn." + name for name in ("Flatten", "Identity", "Unflatten"))
-_SAVED = "'Inference tensors cannot be saved for backward'"
-_INPLACE = "'Inplace update to inference tensor outside InferenceMode is not allowed'"
-_REQUIRES_GRAD = "'Setting requires_grad=True on inference tensor outside InferenceMode is not allowed'"
+# PyTorch's own words in double quotes: single quotes in a message are code.
+_SAVED = '"Inference tensors cannot be saved for backward"'
+_INPLACE = '"Inplace update to inference tensor outside InferenceMode is not allowed"'
+_REQUIRES_GRAD = '"Setting requires_grad=True on inference tensor outside InferenceMode is not allowed"'
 _SAVING_KINDS = (UseKind.OPERAND, UseKind.INDEX, UseKind.MODULE_INPUT, UseKind.LOSS_TARGET)
 _GRAPH_METHODS = TENSOR_METHODS | frozenset(("log_prob", "entropy", "rsample", "gather", "index_select", "where"))
 
@@ -104,14 +105,14 @@ def _raises(use: InferenceUse, resolved: Resolved, autograd: "_Autograd") -> Opt
                 autograd.back_propagated(use.op, statement)
                 or (source is not None and autograd.requires_grad(source, statement))
             ):
-                return f"'{describe(callee)}' ({loss.rpartition('.')[2]}) saves it for backward as the target"
+                return f"{describe(callee)} ({loss.rpartition('.')[2]}) saves it for backward as the target"
             return None
         if autograd.trainable_layer(callee, statement):
-            return f"'{describe(callee)}' saves it for backward"
+            return f"{describe(callee)} saves it for backward"
         if taint.integer and not _is_main_input(use):
             return None  # a timestep or a mask: it may only meet arithmetic (a float copy) in there
         if autograd.back_propagated(use.op, statement) and autograd.is_module_object(callee, statement):
-            return f"'{describe(callee)}', whose output is back-propagated, saves it for backward"
+            return f"{describe(callee)}, whose output is back-propagated, saves it for backward"
         return None
     if kind is UseKind.LOSS_TARGET:
         if autograd.back_propagated(use.op, statement) or autograd.requires_grad(use.others[0], statement):
@@ -120,12 +121,12 @@ def _raises(use: InferenceUse, resolved: Resolved, autograd: "_Autograd") -> Opt
     if kind is UseKind.INDEX:
         for other in use.others:
             if taint.integer and autograd.requires_grad(other, statement):
-                return f"{use.detail} saves it for backward as the index into '{describe(other)}' (which requires grad)"
+                return f"{use.detail} saves it for backward as the index into {describe(other)} (which requires grad)"
         return None
     # OPERAND: `a * w` saves `a` when `w` requires grad; a Python number is no tensor.
     for other in use.others:
         if taint.is_tensor and autograd.requires_grad(other, statement):
-            return f"{use.detail} with '{describe(other)}' (which requires grad) saves it for backward"
+            return f"{use.detail} with {describe(other)} (which requires grad) saves it for backward"
     return None
 
 
@@ -164,9 +165,9 @@ def _message(use: InferenceUse, resolved: Resolved, consumer: str) -> str:
     if resolved.via:
         origin += f" and {resolved.via}"
     if isinstance(use.node, ast.Name):
-        clone = f"clone it outside inference mode ('{name} = {name}.clone()')"
+        clone = f"clone it outside inference mode ('{use.node.id} = {use.node.id}.clone()')"
     else:
-        clone = f"clone it outside inference mode ('{name}.clone()')"
+        clone = f"clone it outside inference mode ({with_method(use.node, 'clone')})"
     fix = f"{clone} or compute it under torch.no_grad() instead"
     if use.kind is UseKind.INPLACE:
         what = f"updating it in place ({consumer}) outside inference mode raises {_INPLACE}"
@@ -174,7 +175,7 @@ def _message(use: InferenceUse, resolved: Resolved, consumer: str) -> str:
         what = f"'{consumer}' on it raises {_REQUIRES_GRAD}"
     else:
         what = f"{consumer} and raises {_SAVED}"
-    return f"'{name}' is an inference tensor {origin}; {what}; {fix}"
+    return f"{name} is an inference tensor {origin}; {what}; {fix}"
 
 
 class _Autograd:

@@ -7,7 +7,7 @@ from typing import Iterator
 from ..analysis import Graph, ModuleAnalysis
 from ..analysis.evaluation import EvaluationLoop
 from ..findings import Finding, Fix, finding_at, span
-from .base import Rule
+from .base import Rule, decorate_advice
 
 
 class EvalLoopWithGrad(Rule):
@@ -22,7 +22,7 @@ class EvalLoopWithGrad(Rule):
             loop = found.loop.stmt
             keyword = "while" if isinstance(loop, ast.While) else "for"
             function = found.loop.function
-            decorate = "" if function.is_module else f" or decorate '{function.name}' with '@torch.no_grad()'"
+            decorate = decorate_advice(function)
             message = (
                 f"'{keyword}' loop {found.context.describe()} runs '{found.model}' (line {found.call.node.lineno}) "
                 f"with grad enabled, building a graph for every iteration; wrap the loop in "

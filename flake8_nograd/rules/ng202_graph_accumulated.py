@@ -7,7 +7,7 @@ from typing import Dict, Iterator, List, Optional
 from ..analysis import Graph, GradMode, ModuleAnalysis
 from ..analysis.accumulation import Accumulation, AccumulatorUses, find_accumulations, is_scalar_expression
 from ..findings import Finding, Fix, finding_at, span
-from .base import Rule, describe
+from .base import Rule, describe, with_method
 
 
 class GraphAccumulated(Rule):
@@ -61,13 +61,13 @@ class GraphAccumulated(Rule):
         how = "appended to" if accumulation.kind == "append" else "added to"
         entry = _graph_entry(analysis, accumulation)
         if entry is not None:
-            advice = f"store '{describe(entry)}.detach()' (or '.item()' for a number) in it"
-            fix = Fix(f"store '{describe(entry)}.detach()'", safe=not escapes, action="append_detach", target=span(entry))
+            advice = f"store {with_method(entry, 'detach')} (or '.item()' for a number) in it"
+            fix = Fix(f"store {with_method(entry, 'detach')}", safe=not escapes, action="append_detach", target=span(entry))
         else:
             advice = "store detached tensors ('.detach()', or '.item()' for a number) in it"
             fix = None
         message = (
-            f"'{value}' holds a tensor with a graph and is {how} '{name}' on every iteration, which keeps "
+            f"{value} holds a tensor with a graph and is {how} '{name}' on every iteration, which keeps "
             f"every iteration's graph alive; {advice}"
         )
         return finding_at(stmt, stmt, self.code, message, fix)
@@ -78,21 +78,21 @@ class GraphAccumulated(Rule):
         value = describe(accumulation.value)
         if uses.only_numbers and is_scalar_expression(accumulation.value, evaluation):
             target = span(accumulation.value)
-            fix = Fix(f"accumulate '{value}.item()'", safe=True, action="append_item", target=target)
-            advice = f"accumulate '{value}.item()'"
+            advice = f"accumulate {with_method(accumulation.value, 'item')}"
+            fix = Fix(advice, safe=True, action="append_item", target=target)
         else:
             fix = Fix(
-                f"accumulate '{value}.detach()'",
+                f"accumulate {with_method(accumulation.value, 'detach')}",
                 safe=not escapes,
                 action="append_detach",
                 target=span(accumulation.value),
             )
-            advice = f"accumulate '{value}.detach()'" + (
+            advice = f"accumulate {with_method(accumulation.value, 'detach')}" + (
                 " (or '.item()' for a number)" if is_scalar_expression(accumulation.value, evaluation) else ""
             )
         how = "appended to" if accumulation.kind == "append" else "added to"
         message = (
-            f"'{value}' has a graph and is {how} '{name}' on every iteration, which keeps every "
+            f"{value} has a graph and is {how} '{name}' on every iteration, which keeps every "
             f"iteration's graph alive; {advice}"
         )
         return finding_at(stmt, stmt, self.code, message, fix)

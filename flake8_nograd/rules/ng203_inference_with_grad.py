@@ -7,7 +7,7 @@ from typing import Iterator, Optional
 from ..analysis import Graph, ModuleAnalysis, StatementInfo
 from ..analysis.evaluation import grad_on_by_default
 from ..findings import Finding, Fix, finding_at, span
-from .base import Rule
+from .base import Rule, decorate_advice
 
 
 class InferenceWithGrad(Rule):
@@ -47,7 +47,7 @@ class InferenceWithGrad(Rule):
                     continue
                 stmt = statement.stmt
                 keeps = "returns" if isinstance(stmt, ast.Return) else "keeps"
-                decorate = "" if function.is_module else f" or decorate '{function.name}' with '@torch.no_grad()'"
+                decorate = decorate_advice(function)
                 message = (
                     f"'{model}' runs with grad enabled after {switch.key}.eval() (line {switch.line}) and the "
                     f"code {keeps} its output, so the graph and activations stay alive; run it under "
