@@ -166,3 +166,37 @@ def test_a_division_gets_detach_on_the_whole() -> None:
     texts = [f.text for f in check_source(source) if f.code == "NG202"]
     assert len(texts) == 1
     assert "accumulate '(loss / len(loader)).detach()'" in texts[0]
+
+
+def test_decorator_advice_says_where_when_the_function_has_decorators() -> None:
+    source = (
+        "import torch\n"
+        "def register(fn):\n"
+        "    return fn\n"
+        "@register\n"
+        "def evaluate(model, loader):\n"
+        "    model.eval()\n"
+        "    correct = 0\n"
+        "    for x, y in loader:\n"
+        "        correct += (model(x).argmax(1) == y).sum().item()\n"
+        "    return correct\n"
+    )
+    assert [f.message for f in check_source(source)] == [
+        "'for' loop after model.eval() (line 6) runs 'model' (line 9) with grad enabled, building a graph for "
+        "every iteration; wrap the loop in 'with torch.no_grad():' or decorate 'evaluate' with "
+        "'@torch.no_grad()' directly above 'def evaluate', below its other decorators"
+    ]
+
+
+def test_a_detached_value_is_told_to_keep_its_graph_not_to_get_more_grad() -> None:
+    source = (
+        "import torch\n"
+        "def train(model, x, y):\n"
+        "    loss = torch.nn.functional.mse_loss(model(x), y).detach()\n"
+        "    loss.requires_grad_()\n"
+        "    loss.backward()\n"
+    )
+    assert [f.message for f in check_source(source)] == [
+        "requires_grad switched on for 'loss', which was computed by .detach() and has no graph: backward() "
+        "then runs but no parameter gets a gradient; remove the .detach() so that it keeps its graph"
+    ]
