@@ -54,6 +54,9 @@ _OPTIMIZER_NAME = re.compile(r"(?i)(optim|^opt(_|$)|^opt\w*\d$|scaler$)")
 _SAME_MODULE_METHODS = frozenset(("to", "cuda", "cpu", "float", "half", "double", "bfloat16", "eval", "train"))
 # Methods `_mode_switch` and `_call_needs_grad` look at when the callee is not an imported name.
 _SWITCH_OR_GRAD_METHODS = frozenset(("eval", "train", "requires_grad_", "step"))
+# `Variable(x)` returns `x` since PyTorch 0.4 (`volatile=True` is ignored with a warning): no need
+# for grad unless it asks for one (`Variable(x, requires_grad=True)`).
+_VARIABLE_WRAPPERS = frozenset(("torch.autograd.Variable", "torch.autograd.variable.Variable"))
 _WORD_SPLIT = re.compile(r"_+|(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -196,6 +199,8 @@ class EvaluationFacts:
     def _call_needs_grad(self, site: CallSite) -> bool:
         qualname = site.qualname
         if qualname is not None:
+            if qualname in _VARIABLE_WRAPPERS:
+                return _asks_for_grad(site.node)
             return qualname.startswith(("torch.autograd.", "torch.func."))
         method = site.method_name
         func = site.node.func
@@ -490,6 +495,16 @@ def _identifiers(expr: ast.expr) -> List[str]:
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
             found.append(node.value)
     return found
+
+
+def _asks_for_grad(call: ast.Call) -> bool:
+    """`Variable(x, requires_grad=True)` (or a flag that is not a constant False)."""
+    flag = call.args[1] if len(call.args) > 1 else next(
+        (kw.value for kw in call.keywords if kw.arg == "requires_grad"), None
+    )
+    if flag is None:
+        return False
+    return not (isinstance(flag, ast.Constant) and not flag.value)
 
 
 def _switches_requires_grad_on(stmt: ast.Assign) -> bool:
