@@ -323,6 +323,15 @@ def find_parameter_updates(analysis) -> List[ParameterUpdate]:  # analysis: Modu
             update = finder.classify_call(site)
             if update is not None:
                 updates.append(update)
+        elif site.qualname is not None and site.qualname.startswith("torch."):
+            # `torch.arange(n, out=self.freqs)` writes into the parameter: with grad on, torch refuses
+            # an out= tensor that requires grad ("functions with out=... arguments don't support
+            # automatic differentiation").
+            for keyword in site.node.keywords:
+                if keyword.arg == "out":
+                    update = finder.classify(site.statement, site.node, keyword.value, "out= write", [])
+                    if update is not None:
+                        updates.append(update)
     updates.sort(key=lambda u: (u.statement.stmt.lineno, u.statement.stmt.col_offset))
     return updates
 
