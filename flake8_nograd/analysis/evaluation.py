@@ -22,6 +22,7 @@ from typing import Dict, FrozenSet, Iterable, List, Optional, Set
 
 from .backward import BackwardCall
 from .model import GradMode, RegionKind
+from .parameters import requires_grad_argument
 from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, dotted_key
 from .values import Evaluator
 
@@ -499,9 +500,7 @@ def _identifiers(expr: ast.expr) -> List[str]:
 
 def _asks_for_grad(call: ast.Call) -> bool:
     """`Variable(x, requires_grad=True)` (or a flag that is not a constant False)."""
-    flag = call.args[1] if len(call.args) > 1 else next(
-        (kw.value for kw in call.keywords if kw.arg == "requires_grad"), None
-    )
+    flag = requires_grad_argument(call)
     if flag is None:
         return False
     return not (isinstance(flag, ast.Constant) and not flag.value)

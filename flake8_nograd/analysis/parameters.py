@@ -208,10 +208,17 @@ def _frozen_modules(walker: StructureWalker) -> Set[str]:
     return frozen
 
 
+def requires_grad_argument(call: ast.Call) -> Optional[ast.expr]:
+    """The flag of `nn.Parameter(data, requires_grad)` and `Variable(data, requires_grad)`: the second
+    positional argument or the keyword; None when not given."""
+    if len(call.args) > 1:
+        return call.args[1]
+    return next((kw.value for kw in call.keywords if kw.arg == "requires_grad"), None)
+
+
 def frozen_parameter(call: ast.Call) -> bool:
     """`nn.Parameter(t, requires_grad=False)`: a parameter that does not require grad."""
-    keyword = next((kw.value for kw in call.keywords if kw.arg == "requires_grad"), None)
-    arg = call.args[1] if len(call.args) > 1 else keyword
+    arg = requires_grad_argument(call)
     return isinstance(arg, ast.Constant) and arg.value is False
 
 

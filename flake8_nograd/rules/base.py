@@ -6,9 +6,9 @@ import ast
 from typing import ClassVar, Iterator, Optional, Tuple
 
 from ..analysis import ModuleAnalysis
-from ..analysis.structure import FunctionInfo
 from ..analysis.evaluation import may_import_torch
 from ..analysis.limits import DEEP_EXPRESSION, short_source
+from ..analysis.structure import FunctionInfo
 from ..findings import Finding
 
 DOCS_URL = "https://github.com/flake8-nograd/flake8-nograd/blob/main/docs/rules/{code}.md"
@@ -42,8 +42,9 @@ class Rule:
 
 # Longest code a message quotes; a longer expression is named by its line instead of being cut.
 SNIPPET_LIMIT = 60
-# Expressions a method call attaches to without parentheses (what the fixer's `_append_call` keeps bare).
-_ATOMS = (ast.Name, ast.Attribute, ast.Call, ast.Subscript)
+# Expressions a method call attaches to without added parentheses: the atoms the fixer's
+# `_append_call` keeps bare, and tuples and generators, whose source text brings its own.
+_NO_PARENTHESES_NEEDED = (ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.Tuple, ast.GeneratorExp)
 
 
 def code_of(expr: ast.expr, limit: int = SNIPPET_LIMIT) -> Optional[str]:
@@ -65,7 +66,7 @@ def with_method(expr: ast.expr, method: str) -> str:
     text = code_of(expr)
     if text is None:
         return f"'.{method}()' applied to the whole expression on line {expr.lineno}"
-    if not isinstance(expr, _ATOMS) and not isinstance(expr, (ast.Tuple, ast.GeneratorExp)):  # those bring their own
+    if not isinstance(expr, _NO_PARENTHESES_NEEDED):
         text = f"({text})"
     return f"'{text}.{method}()'"
 

@@ -61,8 +61,9 @@ class GraphAccumulated(Rule):
         how = "appended to" if accumulation.kind == "append" else "added to"
         entry = _graph_entry(analysis, accumulation)
         if entry is not None:
-            advice = f"store {with_method(entry, 'detach')} (or '.item()' for a number) in it"
-            fix = Fix(f"store {with_method(entry, 'detach')}", safe=not escapes, action="append_detach", target=span(entry))
+            store = f"store {with_method(entry, 'detach')}"
+            advice = f"{store} (or '.item()' for a number) in it"
+            fix = Fix(store, safe=not escapes, action="append_detach", target=span(entry))
         else:
             advice = "store detached tensors ('.detach()', or '.item()' for a number) in it"
             fix = None
@@ -81,13 +82,9 @@ class GraphAccumulated(Rule):
             advice = f"accumulate {with_method(accumulation.value, 'item')}"
             fix = Fix(advice, safe=True, action="append_item", target=target)
         else:
-            fix = Fix(
-                f"accumulate {with_method(accumulation.value, 'detach')}",
-                safe=not escapes,
-                action="append_detach",
-                target=span(accumulation.value),
-            )
-            advice = f"accumulate {with_method(accumulation.value, 'detach')}" + (
+            accumulate = f"accumulate {with_method(accumulation.value, 'detach')}"
+            fix = Fix(accumulate, safe=not escapes, action="append_detach", target=span(accumulation.value))
+            advice = accumulate + (
                 " (or '.item()' for a number)" if is_scalar_expression(accumulation.value, evaluation) else ""
             )
         how = "appended to" if accumulation.kind == "append" else "added to"
