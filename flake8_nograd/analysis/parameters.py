@@ -146,7 +146,9 @@ class ParameterSources:
             self._parameter_attributes = found
         return self._parameter_attributes
 
-    def attribute_kind(self, base: ast.Attribute, statement: StatementInfo, evaluator, tags_of: StateLookup) -> Optional[str]:
+    def attribute_kind(
+        self, base: ast.Attribute, statement: StatementInfo, evaluator, tags_of: StateLookup
+    ) -> Optional[str]:
         """PARAMETER when `base` (`model.fc.weight`, `self.scale`) is a parameter of a module that
         is not frozen and whose requires_grad is not switched off here; else None (unknown)."""
         if base.attr in ("data", "grad") or base.attr not in self.attribute_names():
@@ -572,7 +574,9 @@ def find_parameter_updates(analysis) -> List[ParameterUpdate]:  # analysis: Modu
     return updates
 
 
-def scan_updates(statements: List[StatementInfo], calls: List[CallSite], finder: "_UpdateFinder") -> List[ParameterUpdate]:
+def scan_updates(
+    statements: List[StatementInfo], calls: List[CallSite], finder: "_UpdateFinder"
+) -> List[ParameterUpdate]:
     """The in-place updates of parameters among these statements and calls."""
     updates: List[ParameterUpdate] = []
     for statement in statements:
@@ -625,7 +629,8 @@ def _updates_through_calls(analysis) -> List[ParameterUpdate]:
             continue
         func = site.node.func
         named = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
-        applies = named == "apply" and isinstance(func, ast.Attribute) and len(site.node.args) == 1 and not site.node.keywords
+        applies = named == "apply" and isinstance(func, ast.Attribute) and len(site.node.args) == 1
+        applies = applies and not site.node.keywords
         if applies:
             bindings = _applied_function(analysis, site, sources)
         elif named in local_functions:
@@ -642,7 +647,8 @@ def _updates_through_calls(analysis) -> List[ParameterUpdate]:
                     continue
                 found.append(
                     ParameterUpdate(
-                        statement, statement.stmt, statement.stmt, written.name, LEAF if kind == LEAF else PARAMETER, written.how,
+                        statement, statement.stmt, statement.stmt, written.name,
+                        LEAF if kind == LEAF else PARAMETER, written.how,
                         via=site.statement,
                         via_how=f"applies it to the modules of '{_describe(argument)}'"
                         if applies else f"passes '{_describe(argument)}'",
@@ -718,7 +724,8 @@ def _bound_arguments(analysis, site: CallSite, sources: ParameterSources):
         elif LEAF in tags:
             bound[parameter] = (LEAF, argument)
         elif MODULE in tags or (
-            isinstance(argument, (ast.Attribute, ast.Name)) and sources.is_module(argument, statement, evaluator, tags_of)
+            isinstance(argument, (ast.Attribute, ast.Name))
+            and sources.is_module(argument, statement, evaluator, tags_of)
         ):
             bound[parameter] = (MODULE, argument)
     return (callee, bound) if bound else None
@@ -730,7 +737,8 @@ def _keyword_parameters(function: FunctionInfo) -> Set[str]:
 
 
 def _is_static(function: FunctionInfo) -> bool:
-    return any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in function.node.decorator_list)  # type: ignore[union-attr]
+    decorators = function.node.decorator_list  # type: ignore[union-attr]
+    return any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in decorators)
 
 
 def argument_updates(walker, evaluator, function: FunctionInfo, flow, plain_flow) -> Tuple[ArgumentUpdate, ...]:
@@ -748,7 +756,8 @@ def argument_updates(walker, evaluator, function: FunctionInfo, flow, plain_flow
     bound = scan_updates(statements, calls, _UpdateFinder(evaluator, states(flow)))
     if not bound:
         return ()
-    plain = {(id(u.statement), u.name) for u in scan_updates(statements, calls, _UpdateFinder(evaluator, states(plain_flow)))}
+    unbound = scan_updates(statements, calls, _UpdateFinder(evaluator, states(plain_flow)))
+    plain = {(id(u.statement), u.name) for u in unbound}
     return tuple(
         ArgumentUpdate(u.statement.stmt.lineno, u.statement.stmt.col_offset, u.name, u.how)
         for u in bound

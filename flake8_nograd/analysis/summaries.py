@@ -59,7 +59,10 @@ class Summaries:
         key = (id(function), parameter, kind)
         known = self._argument_updates.get(key)
         if known is None:
-            bound = UNKNOWN.with_tags(MODULE) if kind == MODULE else ValueState(UNKNOWN.graph, tags=frozenset((kind,)), kind=Kind.TENSOR)
+            if kind == MODULE:
+                bound = UNKNOWN.with_tags(MODULE)
+            else:
+                bound = ValueState(UNKNOWN.graph, tags=frozenset((kind,)), kind=Kind.TENSOR)
             flow = ValueFlow(self._walker, self._evaluator, self._flow.back_propagated, bound={parameter: bound})
             self._argument_updates[key] = ()  # while computing (recursion): nothing
             known = argument_updates(self._walker, self._evaluator, function, flow, self._flow)
