@@ -402,3 +402,20 @@ def test_parts_of_containers_views_and_dicts():
     assert graph_of(source, 15) is Graph.UNKNOWN  # a dict's keys
     assert graph_of(source, 17) is Graph.NO_GRAPH
     assert graph_of(source, 19) is Graph.HAS_GRAPH
+
+
+def test_a_function_only_stored_in_a_registry_has_an_unknown_base():
+    """Run from a lookup whose grad mode is not visible (G30); an unreferenced helper stays grad-on."""
+    import ast as _ast
+
+    from flake8_nograd.analysis import GradMode, ModuleAnalysis
+
+    source = (
+        "import torch\n"
+        "def ema_(a, b):\n    pass\n"
+        "def helper(a):\n    pass\n"
+        "HOOKS = {'ema': ema_}\n"
+    )
+    analysis = ModuleAnalysis(_ast.parse(source))
+    bases = {f.name: f.base.mode for f in analysis.functions if not f.is_module}
+    assert bases == {"ema_": GradMode.UNKNOWN, "helper": GradMode.ON}

@@ -112,3 +112,62 @@ def test_ng302_names_the_unguarded_call_for_a_plain_class():
     findings = check_source(source)
     assert [(f.code, f.line) for f in findings] == [("NG302", 8)]
     assert "is called with grad enabled (line 16: 'opt.step()')" in findings[0].message
+
+
+HELPER_WRITES_ITS_ARGUMENT = textwrap.dedent(
+    """\
+    import torch
+    from torch import nn
+
+
+    def fill_(t, value):
+        t[:] = value
+
+
+    def init(m):
+        m.bias.zero_()
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(2, 2)
+            fill_(self.fc.weight, 1.0)
+            y = fill_(self.fc.bias, 0.0)
+            self.apply(init)
+            with torch.no_grad():
+                fill_(self.fc.weight, 2.0)
+            fill_(torch.zeros(2), 3.0)
+    """
+)
+
+
+def test_ng301_in_a_helper_names_the_call_and_wraps_it():
+    findings = [f for f in check_source(HELPER_WRITES_ITS_ARGUMENT) if f.code == "NG301"]
+    assert [(f.line, f.col) for f in findings] == [(6, 4), (10, 4)]
+    helper, applied = findings
+    assert helper.message == (
+        "item assignment into parameter 't' (the call at line 17 passes 'self.fc.weight') with grad enabled "
+        "raises at run time; wrap the call at line 17 in 'with torch.no_grad():'"
+    )
+    assert helper.fix.action == "wrap_no_grad" and helper.fix.target == (17, 8, 17, 34)
+    assert applied.message == (
+        "in-place update of parameter 'm.bias' (the call at line 19 applies it to the modules of 'self') with "
+        "grad enabled raises at run time; wrap the call at line 19 in 'with torch.no_grad():'"
+    )
+    assert applied.fix.target == (19, 8, 19, 24)
+
+
+def test_argument_updates_summary_is_plain_and_follows_the_binding():
+    import ast
+
+    from flake8_nograd.analysis import ModuleAnalysis
+    from flake8_nograd.analysis.parameters import LEAF, MODULE, PARAMETER, ArgumentUpdate
+
+    analysis = ModuleAnalysis(ast.parse(HELPER_WRITES_ITS_ARGUMENT))
+    fill, init = (f for f in analysis.functions if f.name in ("fill_", "init"))
+    assert analysis.summaries.argument_updates(fill, "t", PARAMETER) == (ArgumentUpdate(6, 4, "t", "item assignment"),)
+    assert analysis.summaries.argument_updates(fill, "t", LEAF) == (ArgumentUpdate(6, 4, "t", "item assignment"),)
+    assert analysis.summaries.argument_updates(fill, "value", PARAMETER) == ()
+    assert analysis.summaries.argument_updates(init, "m", MODULE) == (ArgumentUpdate(10, 4, "m.bias", ".zero_()"),)
+    assert analysis.summaries.argument_updates(init, "m", PARAMETER) == ()

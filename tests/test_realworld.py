@@ -24,10 +24,6 @@ KNOWN_GAPS: Dict[str, str] = {
     'b_eval_helper_forward_bug.py': 'G4: the forward inside a helper',
     'b_eval_policy_act_bug.py': 'G2/G12: policy.act(), eval() in the caller',
     'b_eval_vae_decode_bug.py': "G2: a model's other methods",
-    'c_anchor_head_bias_view_bug.py': 'G10/G3: views and model.apply()',
-    'c_foreach_decoupled_decay_bug.py': 'torch._foreach_*_ and list containers',
-    'c_neuron_surgery_alias_bug.py': 'G10: aliases of a parameter',
-    'c_sinusoid_embedding_helper_bug.py': 'G3: a parameter passed to a helper that writes it',
 }
 
 

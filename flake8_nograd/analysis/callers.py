@@ -35,17 +35,36 @@ def resolve_bases(walker: StructureWalker, resolver: NameResolver, config: Confi
             undecided.append(function)
 
     callers = calls.callers()
+    registered = _registered_functions(walker, [f for f in undecided if id(f) not in callers])
 
     # Least fixpoint from "grad on": a function turns grad-off only once all its callers are.
     for _ in range(len(undecided) + 1):
         changed = False
         for function in undecided:
+            if id(function) in registered:
+                continue
             base = _base_from_callers(function, callers.get(id(function), []))
             if base != function.base:
                 function.base = base
                 changed = True
         if not changed:
             break
+
+
+def _registered_functions(walker: StructureWalker, uncalled: List[FunctionInfo]) -> Set[int]:
+    """Functions never called or passed here but stored as values (`HOOKS = {"ema": ema_}`): they
+    run from a registry lookup whose grad mode is not visible, so their base is unknown (G30). A
+    function not referenced at all stays grad-on (a library helper)."""
+    plain = [f for f in uncalled if f.class_node is None and not f.is_module]
+    if not plain:
+        return set()
+    loaded = {name.id for statement in walker.statements for name in statement.names}
+    found: Set[int] = set()
+    for function in plain:
+        if function.name in loaded:
+            function.base = Region(GradMode.UNKNOWN, RegionKind.CALLERS, function=function.name)
+            found.add(id(function))
+    return found
 
 
 def leaking_calls(walker: StructureWalker, calls: CallResolver) -> Dict[int, Region]:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Set, Union
+from typing import Callable, Dict, List, NamedTuple, Optional, Set, Tuple, Union
 
-from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, dotted_key
+from .model import UNKNOWN, GradMode
+from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, dotted_key, positional_parameters
 
 # Value tags (ValueState.tags). "parameter" is also what values.py gives `nn.Parameter(...)`.
 PARAMETER = "parameter"  # an nn.Parameter of a module that is not frozen
@@ -28,6 +29,19 @@ PARAM_GROUPS = "param_groups"  # optimizer.param_groups
 PARAM_GROUP = "param_group"  # one element of param_groups: a dict whose "params" are parameters
 MODULE = "module"  # an element of model.modules() / children()
 GRAD_REQUIRING = frozenset((PARAMETER, LEAF))
+# Beside PARAMETER/LEAF: the value is a view of that tensor, not the tensor itself (its strides are
+# unknown, so a reshape of it may copy).
+VIEW = "view_of_leaf"
+
+# Tensor methods and attributes that return a view sharing the receiver's storage: an in-place
+# write to a view of a leaf that requires grad raises with grad on ("a view of a leaf Variable that
+# requires grad is being used in an in-place operation"; each checked under torch 2.13).
+VIEW_METHODS = frozenset(
+    "view view_as t transpose permute narrow select expand expand_as squeeze unsqueeze unflatten diagonal".split()
+)
+VIEW_ATTRIBUTES = frozenset(("T", "mT"))
+# Views of a contiguous tensor (a parameter itself), copies of others (`p.t().reshape(-1)` copies).
+_CONTIGUOUS_VIEW_METHODS = frozenset(("reshape", "reshape_as", "flatten"))
 
 # In-place tensor methods that change a tensor's values (or its shape): on a leaf that requires grad
 # they raise with grad enabled. Not requires_grad_/detach_/retain_grad/share_memory_: they change
@@ -44,6 +58,11 @@ INPLACE_METHODS = frozenset(
     ).split()
 )
 _MODULE_ATTRIBUTES = ("weight", "bias")
+# torch layers whose `weight` (and `bias`, when it has one) are parameters.
+_LAYERS_WITH_WEIGHT = frozenset(
+    "Linear Bilinear Conv1d Conv2d Conv3d ConvTranspose1d ConvTranspose2d ConvTranspose3d Embedding "
+    "EmbeddingBag LayerNorm GroupNorm BatchNorm1d BatchNorm2d BatchNorm3d".split()
+)
 _PARAMETER_METHODS = ("parameters",)
 _NAMED_PARAMETER_METHODS = ("named_parameters",)
 _MODULE_METHODS = ("modules", "children")
@@ -61,6 +80,13 @@ class ParameterSources:
     def __init__(self, walker: StructureWalker) -> None:
         self._walker = walker
         self._frozen: Optional[Set[str]] = None  # found on first use: most modules never ask
+        # 'self.scale' for `self.scale = nn.Parameter(...)`; under "" the bare attribute names.
+        self._parameter_attributes: Optional[Dict[str, Set[str]]] = None
+        self._attribute_names: Optional[frozenset] = None
+        self._module_classes: Dict[int, bool] = {}
+        self._switches: Dict[int, List[tuple]] = {}  # id(function) -> its `x.requires_grad = flag`
+        self._writes: Dict[int, bool] = {}  # id(function) -> writes_in_place
+        self._writing_calls: Optional[Set[int]] = None  # ids of functions with in-place calls
 
     def is_frozen(self, key: Optional[str], through_self: bool = True) -> bool:
         """Is `key` ('self.ema', 'ema.fc') a module frozen in this module, or part of one?
@@ -85,6 +111,178 @@ class ParameterSources:
                 return key
             key = key.rpartition(".")[0]
         return None
+
+    # -- parameter attributes -----------------------------------------------------------------
+    def attribute_names(self) -> frozenset:
+        """Attribute names that may name a parameter (`weight`, `bias`, `self.scale`'s `scale`):
+        a cheap test before `attribute_kind`, which the value flow asks of every attribute."""
+        if self._attribute_names is None:
+            walker = self._walker
+            if not any(
+                qualname == "torch" or qualname.startswith(("torch.", "lightning"))
+                for scope in walker.resolver.scopes.values()
+                for qualname in scope.imports.values()
+            ):
+                self._attribute_names = frozenset()  # parameters matter only in PyTorch code
+            else:
+                attributes = self.parameter_attributes()
+                self._attribute_names = frozenset(_MODULE_ATTRIBUTES) | {
+                    key.rpartition(".")[2] for key in attributes if key
+                }
+        return self._attribute_names
+
+    def parameter_attributes(self) -> Dict[str, Set[str]]:
+        if self._parameter_attributes is None:
+            walker = self._walker
+            found: Dict[str, Set[str]] = {"": set()}
+            frozen = _frozen_parameter_attributes(walker.calls)
+            for key, callees in walker.assigned_from.items():
+                if key in walker.assigned_otherwise or key in walker.constructed_from or callees != {"torch.nn.Parameter"}:
+                    continue  # a Parameter on one path, a dict or None on another: unknown
+                if key not in frozen:
+                    found[key] = callees
+                    if key.startswith("self.") and key.count(".") == 1:
+                        found[""].add(key[len("self."):])
+            self._parameter_attributes = found
+        return self._parameter_attributes
+
+    def attribute_kind(
+        self, base: ast.Attribute, statement: StatementInfo, evaluator, tags_of: StateLookup
+    ) -> Optional[str]:
+        """PARAMETER when `base` (`model.fc.weight`, `self.scale`) is a parameter of a module that
+        is not frozen and whose requires_grad is not switched off here; else None (unknown)."""
+        if base.attr in ("data", "grad") or base.attr not in self.attribute_names():
+            return None
+        key = dotted_key(_without_subscripts(base))  # model.layers[0].weight -> 'model.layers.weight'
+        if key is None or self.is_frozen(key) or self._switched_off_here(key, statement):
+            return None
+        attributes = self.parameter_attributes()
+        if key in attributes:
+            return PARAMETER  # self.scale = nn.Parameter(...)
+        if (
+            base.attr in _MODULE_ATTRIBUTES
+            and isinstance(base.value, ast.Name)
+            and base.value.id == "self"
+            and key not in self._walker.assigned_from
+            and key not in self._walker.assigned_otherwise
+            and self._subclasses_a_layer(statement.function)
+        ):
+            return PARAMETER  # `self.weight` in `class Positions(nn.Embedding)`: the layer's own
+        if (base.attr in _MODULE_ATTRIBUTES or base.attr in attributes[""]) and self.is_module(
+            base.value, statement, evaluator, tags_of
+        ):
+            return PARAMETER  # model.fc.weight, net.scale
+        return None
+
+    def _switched_off_here(self, key: str, statement: StatementInfo) -> bool:
+        """`emb.weight.requires_grad = False` earlier in the function, not switched back on since:
+        the write in between is to a tensor that does not require grad (legal)."""
+        function = statement.function
+        switches = self._switches.get(id(function))
+        if switches is None:
+            switches = self._switches[id(function)] = [
+                (earlier.stmt, dotted_key(earlier.stmt.targets[0].value), earlier.stmt.value.value is False)  # type: ignore[attr-defined]
+                for earlier in self._walker.statements_of(function)
+                if isinstance(earlier.stmt, ast.Assign)
+                and len(earlier.stmt.targets) == 1
+                and isinstance(earlier.stmt.targets[0], ast.Attribute)
+                and earlier.stmt.targets[0].attr == "requires_grad"
+                and isinstance(earlier.stmt.value, ast.Constant)
+            ]
+        if not switches:
+            return False
+        off = False
+        position = (statement.stmt.lineno, statement.stmt.col_offset)
+        for stmt, switched, flag in switches:
+            if (stmt.lineno, stmt.col_offset) >= position:
+                break
+            if switched == key:
+                off = flag
+        return off
+
+    def is_module(self, receiver: ast.expr, statement: StatementInfo, evaluator, tags_of: StateLookup) -> bool:
+        """Is `receiver` (of `.weight`) an nn.Module: a model, a submodule, a loop over modules()?"""
+        if evaluator.is_loss_module(receiver):
+            return False  # CrossEntropyLoss.weight is a buffer
+        root: ast.expr = receiver
+        while isinstance(root, (ast.Attribute, ast.Subscript)):
+            root = root.value
+        if not isinstance(root, ast.Name):
+            return False
+        if root.id == "self":
+            # self.fc.weight in an nn.Module subclass; bare self.weight is decided by assigned_from
+            return receiver is not root and self.in_module_class(statement.function)
+        if MODULE in tags_of(root):
+            return True
+        callees = self._walker.assigned_from.get(dotted_key(_without_subscripts(receiver)) or "", ())
+        if any(is_module_class(callee) for callee in callees):
+            return True  # conv = nn.Conv2d(...)
+        return evaluator.is_model(root) or (isinstance(receiver, ast.Attribute) and evaluator.is_model(receiver))
+
+    def writes_in_place(self, function: FunctionInfo) -> bool:
+        """Does `function` write anything in place (a quick test of its shape, before following a
+        call's arguments into it)? In-place methods, foreach kernels, `out=`, item assignment,
+        augmented assignment of an item or of a parameter of the function."""
+        known = self._writes.get(id(function))
+        if known is None:
+            known = False
+            parameters = set(positional_parameters(function))
+            for statement in self._walker.statements_of(function):
+                stmt = statement.stmt
+                if isinstance(stmt, ast.AugAssign) and (
+                    isinstance(stmt.target, ast.Subscript)
+                    or (isinstance(stmt.target, ast.Name) and stmt.target.id in parameters)
+                ):
+                    known = True
+                elif isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Subscript) for t in stmt.targets):
+                    known = True
+                if known:
+                    break
+            if not known:
+                if self._writing_calls is None:
+                    self._writing_calls = {
+                        id(site.statement.function)
+                        for site in self._walker.calls
+                        if (site.qualname is None and site.method_name in INPLACE_METHODS)
+                        or (site.qualname is not None and site.qualname.startswith("torch._foreach_"))
+                        or any(keyword.arg == "out" for keyword in site.node.keywords)
+                    }
+                known = id(function) in self._writing_calls
+            self._writes[id(function)] = known
+        return known
+
+    def constructs_module(self, class_node: Optional[ast.ClassDef]) -> bool:
+        """Is `class_node` (of `Block(...)`) an nn.Module subclass defined here?"""
+        if class_node is None:
+            return False
+        cached = self._module_classes.get(id(class_node))
+        if cached is not None:
+            return cached
+        method = next((f for f in self._walker.functions if f.class_node is class_node), None)
+        return method is not None and self.in_module_class(method)
+
+    def _subclasses_a_layer(self, function: FunctionInfo) -> bool:
+        """A method of a class deriving from a torch layer whose `weight`/`bias` are parameters."""
+        cls = function.class_node
+        if cls is None:
+            return False
+        scope = function.parent.scope if function.parent else function.scope
+        for base in cls.bases:
+            qualname = self._walker.resolver.qualname(base, scope) or ""
+            head, _, last = qualname.rpartition(".")
+            if head in ("torch.nn", "torch.nn.modules") and last in _LAYERS_WITH_WEIGHT:
+                return True
+        return False
+
+    def in_module_class(self, function: FunctionInfo) -> bool:
+        cls = function.class_node
+        if cls is None:
+            return False
+        cached = self._module_classes.get(id(cls))
+        if cached is None:
+            cached = any(_names_a_module_class(base, self._walker.resolver, function) for base in cls.bases)
+            self._module_classes[id(cls)] = cached
+        return cached
 
     # -- collections ----------------------------------------------------------------------------
     def collection_tag(self, expr: ast.expr, tags_of: StateLookup) -> Optional[str]:
@@ -153,6 +351,49 @@ class ParameterSources:
         bound: Dict[str, str] = {}
         _bind_tags(target, self.element_tag(iterable, tags_of), bound)
         return bound
+
+
+def view_tags(method: str, tags: frozenset) -> frozenset:
+    """The tags of `x.<method>(...)` for `x` with `tags`: a view of a parameter (or leaf) is still
+    written through to it; anything else computed from it is a new tensor (no tags)."""
+    kept = tags & GRAD_REQUIRING
+    if not kept:
+        return frozenset()
+    if method in VIEW_METHODS or method in VIEW_ATTRIBUTES:
+        return kept | {VIEW}
+    if method in _CONTIGUOUS_VIEW_METHODS and VIEW not in tags:
+        return kept | {VIEW}
+    if method == "contiguous" and VIEW not in tags:
+        return tags  # a contiguous tensor's contiguous() is the tensor itself
+    return frozenset()
+
+
+def indexed_tags(tags: frozenset, index: ast.expr) -> Optional[frozenset]:
+    """The tags of `x[index]` for `x` with `tags`, or None when indexing keeps none of them:
+    `params[0]` of a parameter list is a parameter, `params[1:]` still a list of them; basic
+    indexing (integers, slices, None, ...) of a parameter is a view of it, advanced indexing
+    (`p[[0, 1]]`, a tensor of indices) a copy."""
+    if PARAMETERS in tags:
+        return tags if isinstance(index, ast.Slice) else frozenset((PARAMETER,))
+    kept = tags & GRAD_REQUIRING
+    if kept and _basic_index(index):
+        return kept | {VIEW}
+    return None
+
+
+def _basic_index(index: ast.expr) -> bool:
+    parts = index.elts if isinstance(index, ast.Tuple) else [index]
+    for part in parts:
+        if isinstance(part, ast.UnaryOp) and isinstance(part.op, ast.USub):
+            part = part.operand
+        if isinstance(part, ast.Slice):
+            continue
+        if not isinstance(part, ast.Constant):
+            return False  # `p[i]`: `i` may be a list or a tensor of indices
+        value = part.value
+        if not (value is None or value is Ellipsis or (isinstance(value, int) and not isinstance(value, bool))):
+            return False
+    return True
 
 
 def _single(tag: Tags) -> Optional[str]:
@@ -296,6 +537,9 @@ class ParameterUpdate:
     name: str  # how messages name it
     kind: str  # PARAMETER or LEAF
     how: str  # "augmented assignment", "item assignment", or "p.add_()"-style method
+    # For an update in a helper of what a call passes it: that call, and what it passes.
+    via: Optional[StatementInfo] = None
+    via_how: str = ""  # "passes 'self.weight'", "applies it to the modules of 'self'"
 
     @property
     def function(self) -> FunctionInfo:
@@ -306,13 +550,36 @@ class ParameterUpdate:
         return self.statement.stmt.lineno
 
 
+class ArgumentUpdate(NamedTuple):
+    """A function summary's "updates its argument in place": the statement (line, column) that
+    writes the argument (or what its `.weight`/`.bias` is) in place. Plain, so it can be stored."""
+
+    line: int
+    col: int
+    name: str  # how the helper names what it writes: `table`, `m.weight`
+    how: str
+
+
 def find_parameter_updates(analysis) -> List[ParameterUpdate]:  # analysis: ModuleAnalysis (no cycle)
-    """Every in-place update of a known parameter or grad-requiring leaf, in statement order."""
+    """Every in-place update of a known parameter or grad-requiring leaf, in statement order; and,
+    for a helper called with grad on that writes what the call passes it (a parameter, a module's
+    parameters through `.weight`), the helper's update, with the call that passes the parameter."""
     updates: List[ParameterUpdate] = []
     if not imports_torch(analysis):
         return updates
-    finder = _UpdateFinder(analysis)
-    for statement in analysis.statements:
+    finder = _UpdateFinder(analysis.evaluator, analysis.state_of)
+    updates = scan_updates(analysis.statements, analysis.calls, finder)
+    updates.extend(_updates_through_calls(analysis))
+    updates.sort(key=lambda u: (u.statement.stmt.lineno, u.statement.stmt.col_offset))
+    return updates
+
+
+def scan_updates(
+    statements: List[StatementInfo], calls: List[CallSite], finder: "_UpdateFinder"
+) -> List[ParameterUpdate]:
+    """The in-place updates of parameters among these statements and calls."""
+    updates: List[ParameterUpdate] = []
+    for statement in statements:
         stmt = statement.stmt
         if isinstance(stmt, ast.AugAssign):
             update = finder.classify(statement, stmt, stmt.target, "augmented assignment", [stmt.value])
@@ -325,11 +592,16 @@ def find_parameter_updates(analysis) -> List[ParameterUpdate]:  # analysis: Modu
                     if update is not None:
                         updates.append(update)
                         break
-    for site in analysis.calls:
+    for site in calls:
         if site.qualname is None and site.method_name in INPLACE_METHODS:
             update = finder.classify_call(site)
             if update is not None:
                 updates.append(update)
+        elif site.qualname is not None and site.qualname.startswith("torch._foreach_") and site.qualname.endswith("_"):
+            if site.node.args:
+                update = finder.classify_collection(site)
+                if update is not None:
+                    updates.append(update)
         elif site.qualname is not None and site.qualname.startswith("torch."):
             # `torch.arange(n, out=self.freqs)` writes into the parameter: with grad on, torch refuses
             # an out= tensor that requires grad ("functions with out=... arguments don't support
@@ -339,27 +611,165 @@ def find_parameter_updates(analysis) -> List[ParameterUpdate]:  # analysis: Modu
                     update = finder.classify(site.statement, site.node, keyword.value, "out= write", [])
                     if update is not None:
                         updates.append(update)
-    updates.sort(key=lambda u: (u.statement.stmt.lineno, u.statement.stmt.col_offset))
     return updates
 
 
-class _UpdateFinder:
-    def __init__(self, analysis) -> None:
-        self.analysis = analysis
-        self.sources: ParameterSources = analysis.evaluator.parameters
-        self._module_classes: Dict[int, bool] = {}
-        # 'self.scale' for `self.scale = nn.Parameter(...)`; under "" the bare attribute names.
-        self.parameter_attributes: Dict[str, Set[str]] = {"": set()}
-        frozen = _frozen_parameter_attributes(analysis)
-        walker = analysis.walker
-        for key, callees in walker.assigned_from.items():
-            if key in walker.assigned_otherwise or key in walker.constructed_from or callees != {"torch.nn.Parameter"}:
-                continue  # a Parameter on one path, a dict or None on another: unknown
-            if key not in frozen:
-                self.parameter_attributes[key] = callees
-                if key.startswith("self.") and key.count(".") == 1:
-                    self.parameter_attributes[""].add(key[len("self."):])
+def _updates_through_calls(analysis) -> List[ParameterUpdate]:
+    """`fill_(self.weight)` with `def fill_(t): t[:] = ...`, and `self.apply(init)` with `def
+    init(m): m.weight.fill_(1.0)`: the helper's update, reported where the helper writes, for each
+    call with grad on that passes it a parameter (or a module)."""
+    found: List[ParameterUpdate] = []
+    local_functions = analysis.resolver.function_names
+    if not local_functions:
+        return found
+    sources: ParameterSources = analysis.evaluator.parameters
+    summaries = analysis.summaries
+    for site in analysis.calls:
+        if site.qualname is not None or site.statement.region.mode is not GradMode.ON:
+            continue
+        func = site.node.func
+        named = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+        applies = named == "apply" and isinstance(func, ast.Attribute) and len(site.node.args) == 1
+        applies = applies and not site.node.keywords
+        if applies:
+            bindings = _applied_function(analysis, site, sources)
+        elif named in local_functions:
+            bindings = _bound_arguments(analysis, site, sources)
+        else:
+            continue
+        if bindings is None:
+            continue
+        callee, bound = bindings
+        for parameter, (kind, argument) in bound.items():
+            for written in summaries.argument_updates(callee, parameter, kind):
+                statement = _statement_at(analysis, callee, written)
+                if statement is None:
+                    continue
+                found.append(
+                    ParameterUpdate(
+                        statement, statement.stmt, statement.stmt, written.name,
+                        LEAF if kind == LEAF else PARAMETER, written.how,
+                        via=site.statement,
+                        via_how=f"applies it to the modules of '{_describe(argument)}'"
+                        if applies else f"passes '{_describe(argument)}'",
+                    )
+                )
+    return found
 
+
+def _statement_at(analysis, function: FunctionInfo, written: ArgumentUpdate) -> Optional[StatementInfo]:
+    for statement in analysis.statements_of(function):
+        if statement.stmt.lineno == written.line and statement.stmt.col_offset == written.col:
+            return statement
+    return None
+
+
+def _applied_function(analysis, site: CallSite, sources: ParameterSources):
+    """`model.apply(fn)`: fn runs on every submodule of a module that is not frozen."""
+    receiver = site.node.func.value  # type: ignore[attr-defined]
+    statement = site.statement
+    evaluator = analysis.evaluator
+    tags_of = lambda name: analysis.state_of(name, statement).tags  # noqa: E731
+    if isinstance(receiver, ast.Name) and receiver.id == "self":
+        module = sources.in_module_class(statement.function)
+    else:
+        module = MODULE in analysis.state_of(receiver, statement).tags or sources.is_module(
+            receiver, statement, evaluator, tags_of
+        ) or evaluator.is_model(receiver)
+    key = dotted_key(receiver)
+    if not module or key is None or sources.is_frozen(key) or sources.has_frozen_part(key):
+        return None
+    applied = site.node.args[0]
+    if not isinstance(applied, (ast.Name, ast.Attribute)):
+        return None
+    callee = analysis.calls_resolver.callee(ast.Call(func=applied, args=[], keywords=[]), statement)
+    if callee is None or callee.is_module or not sources.writes_in_place(callee):
+        return None
+    parameters = positional_parameters(callee)
+    offset = 1 if isinstance(applied, ast.Attribute) and callee.is_method and not _is_static(callee) else 0
+    if len(parameters) <= offset:
+        return None
+    return callee, {parameters[offset]: (MODULE, receiver)}
+
+
+def _bound_arguments(analysis, site: CallSite, sources: ParameterSources):
+    """The callee of `helper(a, b=c)` and the parameters it binds to parameters or modules."""
+    statement = site.statement
+    call = site.node
+    callee = analysis.calls_resolver.callee(call, statement)
+    if callee is None or callee.is_module or callee.is_generator or not sources.writes_in_place(callee):
+        return None  # before the arguments' states: they run the caller's flow
+    parameters = positional_parameters(callee)
+    offset = 1 if isinstance(call.func, ast.Attribute) and callee.is_method and not _is_static(callee) else 0
+    arguments: List[tuple] = []
+    for index, argument in enumerate(call.args):
+        if isinstance(argument, ast.Starred):
+            break
+        if index + offset < len(parameters):
+            arguments.append((parameters[index + offset], argument))
+    names = _keyword_parameters(callee)
+    arguments.extend((kw.arg, kw.value) for kw in call.keywords if kw.arg is not None and kw.arg in names)
+    bound: Dict[str, tuple] = {}
+    evaluator = analysis.evaluator
+    tags_of = lambda name: analysis.state_of(name, statement).tags  # noqa: E731
+    for parameter, argument in arguments:
+        if isinstance(argument, (ast.Constant, ast.JoinedStr, ast.Lambda)):
+            continue
+        key = dotted_key(argument)
+        if key is not None and (sources.is_frozen(key) or sources.has_frozen_part(key)):
+            continue  # a frozen module, or a parameter of one: writes to it are legal
+        tags = analysis.state_of(argument, statement).tags
+        if PARAMETER in tags:
+            bound[parameter] = (PARAMETER, argument)
+        elif LEAF in tags:
+            bound[parameter] = (LEAF, argument)
+        elif MODULE in tags or (
+            isinstance(argument, (ast.Attribute, ast.Name))
+            and sources.is_module(argument, statement, evaluator, tags_of)
+        ):
+            bound[parameter] = (MODULE, argument)
+    return (callee, bound) if bound else None
+
+
+def _keyword_parameters(function: FunctionInfo) -> Set[str]:
+    args = function.node.args  # type: ignore[union-attr]
+    return {a.arg for a in args.args + args.kwonlyargs}
+
+
+def _is_static(function: FunctionInfo) -> bool:
+    decorators = function.node.decorator_list  # type: ignore[union-attr]
+    return any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in decorators)
+
+
+def argument_updates(walker, evaluator, function: FunctionInfo, flow, plain_flow) -> Tuple[ArgumentUpdate, ...]:
+    """What `function` updates in place in `flow` (a parameter bound to a parameter or a module)
+    and not in `plain_flow` (the module's own flow, parameters unknown)."""
+    statements = walker.statements_of(function)
+    calls = [site for site in walker.calls if site.statement.function is function]
+
+    def states(used_flow):
+        def state_of(expr: ast.expr, statement: StatementInfo):
+            used_flow.ensure(function)
+            return evaluator.evaluate(expr, statement, lambda name: used_flow.name_states.get(id(name), UNKNOWN))
+        return state_of
+
+    bound = scan_updates(statements, calls, _UpdateFinder(evaluator, states(flow)))
+    if not bound:
+        return ()
+    unbound = scan_updates(statements, calls, _UpdateFinder(evaluator, states(plain_flow)))
+    plain = {(id(u.statement), u.name) for u in unbound}
+    return tuple(
+        ArgumentUpdate(u.statement.stmt.lineno, u.statement.stmt.col_offset, u.name, u.how)
+        for u in bound
+        if (id(u.statement), u.name) not in plain
+    )
+
+
+class _UpdateFinder:
+    def __init__(self, evaluator, state_of) -> None:
+        self.evaluator = evaluator
+        self.state_of = state_of  # (expr, statement) -> ValueState
+        self.sources: ParameterSources = evaluator.parameters
     def classify_call(self, site: CallSite) -> Optional[ParameterUpdate]:
         func = site.node.func
         assert isinstance(func, ast.Attribute)
@@ -375,6 +785,14 @@ class _UpdateFinder:
         if isinstance(target, ast.Subscript) and how.startswith("."):
             how = "item update"
         kind = self._kind(base, statement)
+        if kind is None and isinstance(target, ast.Subscript):
+            # `params[0].add_(eps)` of a parameter list; an item assignment writes into what is
+            # indexed (`params[0] = p` only rebinds a list item).
+            written = target.value if how == "item assignment" else target
+            tags = self.state_of(written, statement).tags
+            kind = PARAMETER if PARAMETER in tags else LEAF if LEAF in tags else None
+            if kind is not None:
+                base = written
         if kind is None and _reads_own_grad(base, values):
             # `w -= lr * w.grad`: only a leaf that requires grad has a .grad to step along.
             kind = LEAF
@@ -382,74 +800,32 @@ class _UpdateFinder:
             return None
         return ParameterUpdate(statement, node, target, _describe(base), kind, how)
 
+    def classify_collection(self, site: CallSite) -> Optional[ParameterUpdate]:
+        """`torch._foreach_mul_(params, c)`: the kernel writes every tensor of its first argument
+        in place, and refuses a leaf that requires grad like an in-place method does."""
+        collection = site.node.args[0]
+        state = self.state_of(collection, site.statement)
+        item = state.item
+        if PARAMETERS in state.tags or (item is not None and PARAMETER in item.tags):
+            return ParameterUpdate(
+                site.statement, site.node, collection, _describe(collection), PARAMETER, f"{site.qualname}()"
+            )
+        return None
+
     def _kind(self, base: ast.expr, statement: StatementInfo) -> Optional[str]:
-        if isinstance(base, ast.Name):
-            tags = self.analysis.state_of(base, statement).tags
+        if isinstance(base, ast.Attribute) and base.attr not in VIEW_ATTRIBUTES:
+            return self.sources.attribute_kind(
+                base, statement, self.evaluator, lambda name: self.state_of(name, statement).tags
+            )
+        if isinstance(base, (ast.Name, ast.Call, ast.Attribute)):
+            # A name bound to a parameter, an alias or a view of one (`w = fc.weight`,
+            # `b = conv.bias.view(3, -1)`), or such a view written directly (`fc.weight.t().copy_(w)`).
+            tags = self.state_of(base, statement).tags
             if PARAMETER in tags:
                 return PARAMETER
             if LEAF in tags:
                 return LEAF
-            return None
-        if not isinstance(base, ast.Attribute) or base.attr in ("data", "grad"):
-            return None
-        key = dotted_key(_without_subscripts(base))  # model.layers[0].weight -> 'model.layers.weight'
-        if key is None or self.sources.is_frozen(key) or self._switched_off_here(key, statement):
-            return None
-        if key in self.parameter_attributes:
-            return PARAMETER  # self.scale = nn.Parameter(...)
-        attribute_names = self.parameter_attributes.get("", set())
-        if (base.attr in _MODULE_ATTRIBUTES or base.attr in attribute_names) and self._is_module(base.value, statement):
-            return PARAMETER  # model.fc.weight, net.scale
         return None
-
-    def _switched_off_here(self, key: str, statement: StatementInfo) -> bool:
-        """`emb.weight.requires_grad = False` earlier in the function, not switched back on since:
-        the write in between is to a tensor that does not require grad (legal)."""
-        off = False
-        for earlier in self.analysis.statements_of(statement.function):
-            if earlier is statement:
-                return off
-            stmt = earlier.stmt
-            if (
-                isinstance(stmt, ast.Assign)
-                and len(stmt.targets) == 1
-                and isinstance(stmt.targets[0], ast.Attribute)
-                and stmt.targets[0].attr == "requires_grad"
-                and dotted_key(stmt.targets[0].value) == key
-                and isinstance(stmt.value, ast.Constant)
-            ):
-                off = stmt.value.value is False
-        return False
-
-    def _is_module(self, receiver: ast.expr, statement: StatementInfo) -> bool:
-        """Is `receiver` (of `.weight`) an nn.Module: a model, a submodule, a loop over modules()?"""
-        evaluator = self.analysis.evaluator
-        if evaluator.is_loss_module(receiver):
-            return False  # CrossEntropyLoss.weight is a buffer
-        root: ast.expr = receiver
-        while isinstance(root, (ast.Attribute, ast.Subscript)):
-            root = root.value
-        if not isinstance(root, ast.Name):
-            return False
-        if root.id == "self":
-            # self.fc.weight in an nn.Module subclass; bare self.weight is decided by assigned_from
-            return receiver is not root and self._in_module_class(statement.function)
-        if MODULE in self.analysis.state_of(root, statement).tags:
-            return True
-        callees = self.analysis.walker.assigned_from.get(dotted_key(_without_subscripts(receiver)) or "", ())
-        if any(_is_module_class(callee) for callee in callees):
-            return True  # conv = nn.Conv2d(...)
-        return evaluator.is_model(root) or (isinstance(receiver, ast.Attribute) and evaluator.is_model(receiver))
-
-    def _in_module_class(self, function: FunctionInfo) -> bool:
-        cls = function.class_node
-        if cls is None:
-            return False
-        cached = self._module_classes.get(id(cls))
-        if cached is None:
-            cached = any(_names_a_module_class(base, self.analysis, function) for base in cls.bases)
-            self._module_classes[id(cls)] = cached
-        return cached
 
 
 def _without_subscripts(expr: ast.expr) -> ast.expr:
@@ -469,17 +845,17 @@ def _without_subscripts(expr: ast.expr) -> ast.expr:
     return rebuilt
 
 
-def _is_module_class(qualname: str) -> bool:
+def is_module_class(qualname: str) -> bool:
     head, _, last = qualname.rpartition(".")
     if head not in ("torch.nn", "torch.nn.modules") or not last[:1].isupper():
         return False
     return last != "Parameter" and not last.endswith("Loss")
 
 
-def _frozen_parameter_attributes(analysis) -> Set[str]:
+def _frozen_parameter_attributes(calls: List[CallSite]) -> Set[str]:
     """'self.step_count' for `self.step_count = nn.Parameter(t, requires_grad=False)`."""
     frozen: Set[str] = set()
-    for site in analysis.calls:
+    for site in calls:
         stmt = site.statement.stmt
         if site.qualname == "torch.nn.Parameter" and isinstance(stmt, ast.Assign) and stmt.value is site.node:
             if frozen_parameter(site.node):
@@ -487,8 +863,8 @@ def _frozen_parameter_attributes(analysis) -> Set[str]:
     return frozen
 
 
-def _names_a_module_class(base: ast.expr, analysis, function: FunctionInfo) -> bool:
-    qualname = analysis.resolver.qualname(base, function.parent.scope if function.parent else function.scope)
+def _names_a_module_class(base: ast.expr, resolver, function: FunctionInfo) -> bool:
+    qualname = resolver.qualname(base, function.parent.scope if function.parent else function.scope)
     written = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
     last = (qualname or "").rpartition(".")[2] or written
     if qualname is not None and qualname.startswith("torch.nn.") and last[:1].isupper():

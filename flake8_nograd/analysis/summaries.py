@@ -28,7 +28,8 @@ from __future__ import annotations
 import ast
 from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
-from .model import CONSTANT, UNKNOWN, ValueState, merge_states
+from .model import CONSTANT, UNKNOWN, Kind, ValueState, merge_states
+from .parameters import MODULE, ArgumentUpdate, argument_updates
 from .structure import FunctionInfo, StatementInfo, StructureWalker, dotted_key, positional_parameters
 from .values import TRAINING, Evaluator, ValueFlow
 
@@ -48,6 +49,25 @@ class Summaries:
         self._eval_mode: Dict[tuple, bool] = {}  # (id(class), "self.encoder") -> left in eval mode
         self._switched: Optional[bool] = None
         self._returned_with: Dict[Tuple[int, Arguments], Optional[ValueState]] = {}
+        self._argument_updates: Dict[Tuple[int, str, str], Tuple[ArgumentUpdate, ...]] = {}
+
+    def argument_updates(self, function: FunctionInfo, parameter: str, kind: str) -> Tuple[ArgumentUpdate, ...]:
+        """"Updates argument `parameter` in place": the statements of `function` that write it
+        when it is bound to a parameter or leaf (`kind` "parameter" / "requires_grad_leaf") or, for
+        kind "module", a module whose `.weight`/`.bias` it writes. Follows the function's own flow
+        from that binding (aliases, views, loops, requires_grad switched off first)."""
+        key = (id(function), parameter, kind)
+        known = self._argument_updates.get(key)
+        if known is None:
+            if kind == MODULE:
+                bound = UNKNOWN.with_tags(MODULE)
+            else:
+                bound = ValueState(UNKNOWN.graph, tags=frozenset((kind,)), kind=Kind.TENSOR)
+            flow = ValueFlow(self._walker, self._evaluator, self._flow.back_propagated, bound={parameter: bound})
+            self._argument_updates[key] = ()  # while computing (recursion): nothing
+            known = argument_updates(self._walker, self._evaluator, function, flow, self._flow)
+            self._argument_updates[key] = known
+        return known
 
     def attribute(self, name: str) -> Optional[ValueState]:
         """The state `self.<name>` holds wherever it is read, or None when unknowable here."""

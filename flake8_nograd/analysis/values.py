@@ -12,7 +12,9 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
-from .parameters import LEAF, ParameterSources, frozen_parameter
+from .parameters import (
+    LEAF, MODULE, VIEW_ATTRIBUTES, ParameterSources, frozen_parameter, indexed_tags, is_module_class, view_tags,
+)
 from .model import (
     CALLED,
     CONSTANT,
@@ -201,6 +203,9 @@ class Evaluator:
             stored = self._stored_attribute(expr, statement, lookup)
             if stored is not None:
                 return stored  # looked up, not computed: it keeps the state it was stored with
+            parameter = self._parameter_attribute(expr, statement, lookup)
+            if parameter is not None:
+                return parameter  # a parameter under no_grad too
             receiver = self._evaluate_off(expr.value, statement, region, lookup).operand
             return receiver if receiver.is_no_graph else UNKNOWN
         if type(expr) in _COMPREHENSIONS:
@@ -259,7 +264,12 @@ class Evaluator:
             stored = self._stored_attribute(expr, statement, lookup)  # type: ignore[arg-type]
             if stored is not None:
                 return stored
+            parameter = self._parameter_attribute(expr, statement, lookup)  # type: ignore[arg-type]
+            if parameter is not None:
+                return parameter
             receiver = self._evaluate_on(expr.value, statement, lookup).operand  # type: ignore[attr-defined]
+            if attr in VIEW_ATTRIBUTES and receiver.tags:
+                return _viewed(receiver, attr)  # `w.T`: a view of w
             return UNKNOWN if receiver.is_container else _without_tags(receiver)
         if kind is ast.Constant:
             return NONE if expr.value is None else CONSTANT  # type: ignore[attr-defined]
@@ -269,6 +279,10 @@ class Evaluator:
             )
         if kind is ast.Subscript:
             receiver = self._evaluate_on(expr.value, statement, lookup).operand  # type: ignore[attr-defined]
+            if receiver.tags:
+                tags = indexed_tags(receiver.tags, expr.slice)  # type: ignore[attr-defined]
+                if tags is not None:  # `params[0]` of a parameter list, `w[:, 0]` of a parameter
+                    return receiver if tags == receiver.tags else TENSOR.with_tags(*tags)
             element = _indexed(receiver, expr)  # type: ignore[arg-type]
             return element if element is not None else _without_tags(receiver)
         if kind in _COMPREHENSIONS:
@@ -293,7 +307,8 @@ class Evaluator:
         qualname = self._qualname(call)
         if qualname is not None:
             if qualname.startswith("torch.nn.") and qualname.rpartition(".")[2][:1].isupper():
-                return UNKNOWN  # constructing a module
+                # constructing a module: its `.weight` is a parameter (`head = nn.Linear(...)`)
+                return UNKNOWN.with_tags(MODULE) if is_module_class(qualname) else UNKNOWN
             if is_loss_function(qualname):
                 return self._loss_call(call, statement, lookup).of_kind(Kind.TENSOR)
             if qualname.startswith("torch."):
@@ -343,6 +358,8 @@ class Evaluator:
                 # A frozen model (requires_grad_(False)) records a graph only from its inputs.
                 return combine_states(*self._argument_states(call, statement, lookup)).of_kind(kind)
             return _grad_on(statement).of_kind(kind)
+        if isinstance(func, ast.Name) and self.parameters.constructs_module(self.calls.class_named(func.id)):
+            return CALLED.with_tags(MODULE)  # `block = Block()` of a local nn.Module subclass
         return CALLED
 
     def _special_call(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> Optional[ValueState]:
@@ -488,6 +505,14 @@ class Evaluator:
             return origin
         return None
 
+    def _parameter_attribute(self, expr: ast.Attribute, statement: StatementInfo, lookup: Lookup) -> Optional[ValueState]:
+        """`block.ffn_out.weight`: a parameter, so that an alias of it is one too (`w = ...weight`)."""
+        parameters = self.parameters
+        if expr.attr not in parameters.attribute_names():
+            return None
+        kind = parameters.attribute_kind(expr, statement, self, lambda name: lookup(name).tags)
+        return TENSOR.with_tags(kind) if kind is not None else None
+
     def _tensor_method(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> ValueState:
         """`x.sum()`, `x.view(...)`: computed from the receiver and the arguments; a tensor only
         when the receiver is known to be one."""
@@ -500,6 +525,10 @@ class Evaluator:
             return state.of_kind(Kind.UNKNOWN)
         if call.func.attr in _SPLITTING_METHODS:  # type: ignore[attr-defined]
             return container(state)  # `mu, logvar = h.chunk(2, -1)`: every part is a view of h
+        if receiver.tags:
+            tags = view_tags(call.func.attr, receiver.tags)  # type: ignore[attr-defined]
+            if tags:
+                return state.with_tags(*tags)  # `b = conv.bias.view(3, -1)`: written through to the bias
         return state
 
     def _data_of(self, expr: ast.Attribute, statement: StatementInfo, lookup: Lookup) -> ValueState:
@@ -773,6 +802,11 @@ _CONTAINER_BUILTINS = frozenset(("sum", "list", "tuple", "sorted", "reversed"))
 _ADDING_METHODS = frozenset(("append", "add", "insert", "extend", "appendleft"))
 
 
+def _viewed(receiver: ValueState, attr: str) -> ValueState:
+    tags = view_tags(attr, receiver.tags)
+    return TENSOR.with_tags(*tags) if tags else _without_tags(receiver)
+
+
 def _without_tags(state: ValueState) -> ValueState:
     return ValueState(state.graph, state.origin, kind=state.kind) if state.tags or state.elements else state
 
@@ -836,8 +870,12 @@ class ValueFlow:
         evaluator: Evaluator,
         back_propagated: Dict[int, List[ast.expr]],
         arguments: Optional[Dict[str, object]] = None,
+        bound: Optional[Env] = None,
     ) -> None:
         self.walker = walker
+        # For one call site's flow: the states its arguments bind the parameters to (parameters.py
+        # follows a parameter passed to a helper this way).
+        self._bound = bound
         self.evaluator = evaluator
         self.name_states: Dict[int, ValueState] = {}
         self._done: Set[int] = set()
@@ -857,6 +895,8 @@ class ValueFlow:
             for name, value in (self._arguments or {}).items():
                 if name != TRAINING:
                     entry[name] = CONSTANT.with_tags(ARGUMENT_TAG + name)
+            if self._bound:
+                entry.update(self._bound)
             if self._block(function.node.body, entry) is not None:
                 self._end_reachable.add(id(function))
 

@@ -49,10 +49,16 @@ class InPlaceParameterUpdate(Rule):
             if id(anchor) in reported:
                 continue
             reported.add(id(anchor))
-            fix = Fix(
-                "put the update under 'with torch.no_grad():'", safe=True, action="wrap_no_grad", target=span(anchor)
-            )
-            yield finding_at(anchor, anchor, self.code, message(update, anchor), fix)
+            wrapped = anchor
+            if update.via is not None:
+                # The helper may also be given tensors whose writes should be recorded: guard the
+                # call that passes the parameter, when it is a statement of its own.
+                call = update.via.stmt
+                if isinstance(call, ast.Expr) and isinstance(call.value, ast.Call):
+                    wrapped = call
+            what = "the update" if wrapped is anchor else "the call"
+            fix = Fix(f"put {what} under 'with torch.no_grad():'", safe=True, action="wrap_no_grad", target=span(wrapped))
+            yield finding_at(anchor, anchor, self.code, message(update, anchor, wrapped), fix)
 
 
 def _left_to_ng302(update: ParameterUpdate, analysis: ModuleAnalysis) -> bool:
@@ -62,17 +68,25 @@ def _left_to_ng302(update: ParameterUpdate, analysis: ModuleAnalysis) -> bool:
     return update.statement.local is None and is_step_method(update.function, analysis.trains(update.function))
 
 
-def message(update: ParameterUpdate, anchor: ast.stmt) -> str:
+def message(update: ParameterUpdate, anchor: ast.stmt, wrapped: Optional[ast.stmt] = None) -> str:
     if update.kind == LEAF:
         what = f"'{update.name}', a leaf tensor that requires grad,"
+    elif update.how.startswith("torch._foreach_"):
+        what = f"the parameters in '{update.name}' ({update.how[:-2]})"
     else:
         what = f"parameter '{update.name}'"
+    fix = FIX
+    if update.via is not None:
+        # In a helper: name the call that hands it the parameter (the helper alone does not say).
+        what += f" (the call at line {update.via.stmt.lineno} {update.via_how})"
+        if wrapped is not None and wrapped is update.via.stmt:
+            fix = f"wrap the call at line {update.via.stmt.lineno} in 'with torch.no_grad():'"
     if anchor is not update.statement.stmt:
         where = f"in place (line {update.line}) with grad enabled"
-        return f"this loop updates {what} {where}, which raises at run time; {FIX}"
+        return f"this loop updates {what} {where}, which raises at run time; {fix}"
     if update.how == "item assignment":
-        return f"item assignment into {what} with grad enabled raises at run time; {FIX}"
-    return f"in-place update of {what} with grad enabled raises at run time; {FIX}"
+        return f"item assignment into {what} with grad enabled raises at run time; {fix}"
+    return f"in-place update of {what} with grad enabled raises at run time; {fix}"
 
 
 class _UpdateLoops:
