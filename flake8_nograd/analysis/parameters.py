@@ -913,10 +913,9 @@ def _reads_own_grad(base: ast.expr, values: List[ast.expr]) -> bool:
     return False
 
 
-def describe(expr: ast.expr, limit: int = 40) -> str:
-    """How messages write an expression: as in the source, cut at `limit` characters."""
-    text = expr.id if isinstance(expr, ast.Name) else ast.unparse(expr)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def describe(expr: ast.expr) -> str:
+    """How messages write an expression: as in the source, whole (a quoted snippet is code)."""
+    return expr.id if isinstance(expr, ast.Name) else ast.unparse(expr)
 
 
 def is_step_method(function: FunctionInfo, trains: bool) -> bool:

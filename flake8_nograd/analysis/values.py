@@ -13,7 +13,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from .parameters import (
-    GRAD_REQUIRING, LEAF, MODULE, VIEW_ATTRIBUTES, ParameterSources, frozen_parameter, indexed_tags, is_module_class, view_tags,
+    GRAD_REQUIRING, LEAF, MODULE, VIEW_ATTRIBUTES, ParameterSources, frozen_parameter, indexed_tags, is_module_class,
+    view_tags,
 )
 from .model import (
     CALLED,

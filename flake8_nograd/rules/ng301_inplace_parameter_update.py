@@ -68,7 +68,9 @@ class InPlaceParameterUpdate(Rule):
             how = "wrap the call in 'with torch.no_grad():'"
         else:  # `y = helper(p)`: guarding the statement would also drop y's graph; guard the write
             written = update.statement.stmt
-            fix = Fix("put the helper's update under 'with torch.no_grad():'", safe=True, action="wrap_no_grad", target=span(written))
+            fix = Fix(
+                "put the helper's update under 'with torch.no_grad():'", safe=True, action="wrap_no_grad", target=span(written)
+            )
             how = f"wrap line {written.lineno} of '{update.function.name}' in 'with torch.no_grad():'"
         return finding_at(call, stmt, self.code, call_message(update, how), fix)
 
@@ -108,9 +110,12 @@ def call_message(update: ParameterUpdate, fix: str) -> str:
         what = f"'{argument}', a leaf tensor that requires grad,"
     else:
         what = f"parameter '{argument}'"
-    call = describe(update.via_call, 60)  # type: ignore[arg-type]
-    where = f"line {update.line}, in {update.function.name}"
-    return f"'{call}' updates {what} in place ({where}) with grad enabled, which raises at run time; {fix}"
+    call = describe(update.via_call)  # type: ignore[arg-type]
+    helper = update.function.name
+    # A long call is named by its helper: a quoted snippet is whole code, never cut.
+    called = f"'{call}'" if len(call) <= 60 else f"the call of '{helper}'"
+    where = f"line {update.line}, in {helper}"
+    return f"{called} updates {what} in place ({where}) with grad enabled, which raises at run time; {fix}"
 
 
 class _UpdateLoops:
