@@ -142,20 +142,61 @@ HELPER_WRITES_ITS_ARGUMENT = textwrap.dedent(
 )
 
 
-def test_ng301_in_a_helper_names_the_call_and_wraps_it():
+def test_ng301_in_a_helper_is_reported_at_each_grad_on_call():
+    """The call's grad mode decides: one finding per unguarded call that passes a parameter (or a
+    module to `apply`), naming the helper's line; the fix guards the call when it is a statement of
+    its own, else the helper's write. The guarded call and the call with a plain tensor are quiet,
+    and the helper itself, whose argument is not a parameter there, gives nothing."""
     findings = [f for f in check_source(HELPER_WRITES_ITS_ARGUMENT) if f.code == "NG301"]
-    assert [(f.line, f.col) for f in findings] == [(6, 4), (10, 4)]
-    helper, applied = findings
-    assert helper.message == (
-        "item assignment into parameter 't' (the call at line 17 passes 'self.fc.weight') with grad enabled "
-        "raises at run time; wrap the call at line 17 in 'with torch.no_grad():'"
+    assert [(f.line, f.col) for f in findings] == [(17, 8), (18, 12), (19, 8)]
+    called, assigned, applied = findings
+    assert called.message == (
+        "'fill_(self.fc.weight, 1.0)' updates parameter 'self.fc.weight' in place (line 6, in fill_) with grad "
+        "enabled, which raises at run time; wrap the call in 'with torch.no_grad():'"
     )
-    assert helper.fix.action == "wrap_no_grad" and helper.fix.target == (17, 8, 17, 34)
+    assert called.fix.action == "wrap_no_grad" and called.fix.target == (17, 8, 17, 34)
+    assert assigned.message.endswith("(line 6, in fill_) with grad enabled, which raises at run time; "
+                                     "wrap line 6 of 'fill_' in 'with torch.no_grad():'")
+    assert assigned.fix.target == (6, 4, 6, 16)
     assert applied.message == (
-        "in-place update of parameter 'm.bias' (the call at line 19 applies it to the modules of 'self') with "
-        "grad enabled raises at run time; wrap the call at line 19 in 'with torch.no_grad():'"
+        "'self.apply(init)' updates 'm.bias', a parameter of 'self', in place (line 10, in init) with grad "
+        "enabled, which raises at run time; wrap the call in 'with torch.no_grad():'"
     )
     assert applied.fix.target == (19, 8, 19, 24)
+
+
+TWO_CALLERS = textwrap.dedent(
+    """\
+    import torch
+    from torch import nn
+
+
+    def scale_(params, c):
+        for p in params:
+            p.mul_(c)
+
+
+    def warm_up(model):
+        scale_(model.parameters(), 0.5)
+
+
+    def train(model, frozen):
+        frozen.requires_grad_(False)
+        scale_(model.parameters(), 0.9)
+        scale_(frozen.parameters(), 0.9)
+        scale_([torch.zeros(2)], 0.9)
+        with torch.no_grad():
+            scale_(model.parameters(), 0.9)
+    """
+)
+
+
+def test_ng301_helper_given_a_parameter_collection_by_two_unguarded_callers():
+    findings = check_source(TWO_CALLERS)
+    assert [(f.code, f.line, f.col) for f in findings] == [("NG301", 11, 4), ("NG301", 16, 4)]
+    assert findings[0].message.startswith(
+        "'scale_(model.parameters(), 0.5)' updates the parameters in 'model.parameters()' in place (line 7, in scale_)"
+    )
 
 
 def test_argument_updates_summary_is_plain_and_follows_the_binding():

@@ -25,6 +25,7 @@ from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, d
 PARAMETER = "parameter"  # an nn.Parameter of a module that is not frozen
 LEAF = "requires_grad_leaf"  # torch.zeros(..., requires_grad=True), x.requires_grad_()
 PARAMETERS = "parameters"  # a collection of parameters: model.parameters(), list(...), group["params"]
+NAMED_PARAMETERS = "named_parameters"  # dict(model.named_parameters()): parameters by name
 PARAM_GROUPS = "param_groups"  # optimizer.param_groups
 PARAM_GROUP = "param_group"  # one element of param_groups: a dict whose "params" are parameters
 MODULE = "module"  # an element of model.modules() / children()
@@ -292,6 +293,15 @@ class ParameterSources:
             return PARAMETERS
         if element == PARAM_GROUP:
             return PARAM_GROUPS
+        if (
+            isinstance(expr, ast.Call)
+            and isinstance(expr.func, ast.Name)
+            and expr.func.id == "dict"
+            and len(expr.args) == 1
+            and not expr.keywords
+            and self.element_tag(expr.args[0], tags_of) == (None, PARAMETER)
+        ):
+            return NAMED_PARAMETERS  # its values are the parameters: `params["fc.weight"].fill_(0)`
         return None
 
     def element_tag(self, iterable: ast.expr, tags_of: StateLookup) -> Tags:
@@ -323,6 +333,10 @@ class ParameterSources:
             return None
         func = iterable.func
         if isinstance(func, ast.Attribute):
+            if func.attr in ("values", "items") and isinstance(func.value, ast.Name) and not iterable.args:
+                if NAMED_PARAMETERS in tags_of(func.value):
+                    return PARAMETER if func.attr == "values" else (None, PARAMETER)
+                return None
             if func.attr in _ITERATION_METHODS:
                 if self.is_frozen(dotted_key(func.value)) or _is_call_chain_freezing(func.value):
                     return None
@@ -375,6 +389,8 @@ def indexed_tags(tags: frozenset, index: ast.expr) -> Optional[frozenset]:
     (`p[[0, 1]]`, a tensor of indices) a copy."""
     if PARAMETERS in tags:
         return tags if isinstance(index, ast.Slice) else frozenset((PARAMETER,))
+    if NAMED_PARAMETERS in tags:
+        return frozenset((PARAMETER,))  # `params[name]` of dict(model.named_parameters())
     kept = tags & GRAD_REQUIRING
     if kept and _basic_index(index):
         return kept | {VIEW}
@@ -537,9 +553,13 @@ class ParameterUpdate:
     name: str  # how messages name it
     kind: str  # PARAMETER or LEAF
     how: str  # "augmented assignment", "item assignment", or "p.add_()"-style method
-    # For an update in a helper of what a call passes it: that call, and what it passes.
+    # For an update in a helper of what a call passes it: that call's statement and expression
+    # (where it is reported: the call's grad mode decides), what it passes, and how it is bound
+    # (PARAMETER, LEAF, PARAMETERS, or MODULE for a module whose parameters the helper writes).
     via: Optional[StatementInfo] = None
-    via_how: str = ""  # "passes 'self.weight'", "applies it to the modules of 'self'"
+    via_call: Optional[ast.Call] = None
+    via_argument: str = ""
+    via_binding: str = ""
 
     @property
     def function(self) -> FunctionInfo:
@@ -569,7 +589,12 @@ def find_parameter_updates(analysis) -> List[ParameterUpdate]:  # analysis: Modu
         return updates
     finder = _UpdateFinder(analysis.evaluator, analysis.state_of)
     updates = scan_updates(analysis.statements, analysis.calls, finder)
-    updates.extend(_updates_through_calls(analysis))
+    through_calls = _updates_through_calls(analysis)
+    if through_calls:
+        # A helper's write of what its calls pass it is reported at those calls, not in the helper.
+        written = {id(u.statement) for u in through_calls}
+        updates = [u for u in updates if id(u.statement) not in written]
+        updates.extend(through_calls)
     updates.sort(key=lambda u: (u.statement.stmt.lineno, u.statement.stmt.col_offset))
     return updates
 
@@ -616,8 +641,8 @@ def scan_updates(
 
 def _updates_through_calls(analysis) -> List[ParameterUpdate]:
     """`fill_(self.weight)` with `def fill_(t): t[:] = ...`, and `self.apply(init)` with `def
-    init(m): m.weight.fill_(1.0)`: the helper's update, reported where the helper writes, for each
-    call with grad on that passes it a parameter (or a module)."""
+    init(m): m.weight.fill_(1.0)`: the helper's update, for each call with grad on that passes it a
+    parameter (a list of them, or a module); rules report it at the call."""
     found: List[ParameterUpdate] = []
     local_functions = analysis.resolver.function_names
     if not local_functions:
@@ -649,9 +674,7 @@ def _updates_through_calls(analysis) -> List[ParameterUpdate]:
                     ParameterUpdate(
                         statement, statement.stmt, statement.stmt, written.name,
                         LEAF if kind == LEAF else PARAMETER, written.how,
-                        via=site.statement,
-                        via_how=f"applies it to the modules of '{_describe(argument)}'"
-                        if applies else f"passes '{_describe(argument)}'",
+                        via=site.statement, via_call=site.node, via_argument=describe(argument), via_binding=kind,
                     )
                 )
     return found
@@ -723,6 +746,8 @@ def _bound_arguments(analysis, site: CallSite, sources: ParameterSources):
             bound[parameter] = (PARAMETER, argument)
         elif LEAF in tags:
             bound[parameter] = (LEAF, argument)
+        elif PARAMETERS in tags:
+            bound[parameter] = (PARAMETERS, argument)  # clip_(model.parameters(), c)
         elif MODULE in tags or (
             isinstance(argument, (ast.Attribute, ast.Name))
             and sources.is_module(argument, statement, evaluator, tags_of)
@@ -757,11 +782,13 @@ def argument_updates(walker, evaluator, function: FunctionInfo, flow, plain_flow
     if not bound:
         return ()
     unbound = scan_updates(statements, calls, _UpdateFinder(evaluator, states(plain_flow)))
-    plain = {(id(u.statement), u.name) for u in unbound}
+    # Found the same way without the binding: not the argument's doing. Found only as a tensor
+    # stepped along its own .grad without it (`p.add_(p.grad)` over `params`) is the argument's.
+    plain = {(id(u.statement), u.name, u.kind) for u in unbound}
     return tuple(
         ArgumentUpdate(u.statement.stmt.lineno, u.statement.stmt.col_offset, u.name, u.how)
         for u in bound
-        if (id(u.statement), u.name) not in plain
+        if (id(u.statement), u.name, u.kind) not in plain
     )
 
 
@@ -790,6 +817,9 @@ class _UpdateFinder:
             # indexed (`params[0] = p` only rebinds a list item).
             written = target.value if how == "item assignment" else target
             tags = self.state_of(written, statement).tags
+            if not tags & GRAD_REQUIRING and isinstance(written, ast.Subscript):
+                # `dict(model.named_parameters())["fc.weight"]`: an item of a collection written inline
+                tags = indexed_tags(self.state_of(written.value, statement).tags, written.slice) or tags
             kind = PARAMETER if PARAMETER in tags else LEAF if LEAF in tags else None
             if kind is not None:
                 base = written
@@ -798,7 +828,7 @@ class _UpdateFinder:
             kind = LEAF
         if kind is None:
             return None
-        return ParameterUpdate(statement, node, target, _describe(base), kind, how)
+        return ParameterUpdate(statement, node, target, describe(base), kind, how)
 
     def classify_collection(self, site: CallSite) -> Optional[ParameterUpdate]:
         """`torch._foreach_mul_(params, c)`: the kernel writes every tensor of its first argument
@@ -808,7 +838,7 @@ class _UpdateFinder:
         item = state.item
         if PARAMETERS in state.tags or (item is not None and PARAMETER in item.tags):
             return ParameterUpdate(
-                site.statement, site.node, collection, _describe(collection), PARAMETER, f"{site.qualname}()"
+                site.statement, site.node, collection, describe(collection), PARAMETER, f"{site.qualname}()"
             )
         return None
 
@@ -883,9 +913,9 @@ def _reads_own_grad(base: ast.expr, values: List[ast.expr]) -> bool:
     return False
 
 
-def _describe(expr: ast.expr, limit: int = 40) -> str:
-    text = expr.id if isinstance(expr, ast.Name) else ast.unparse(expr)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def describe(expr: ast.expr) -> str:
+    """How messages write an expression: as in the source, whole (a quoted snippet is code)."""
+    return expr.id if isinstance(expr, ast.Name) else ast.unparse(expr)
 
 
 def is_step_method(function: FunctionInfo, trains: bool) -> bool:

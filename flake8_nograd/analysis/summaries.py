@@ -29,7 +29,7 @@ import ast
 from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
 from .model import CONSTANT, UNKNOWN, Kind, ValueState, merge_states
-from .parameters import MODULE, ArgumentUpdate, argument_updates
+from .parameters import MODULE, PARAMETERS, ArgumentUpdate, argument_updates
 from .structure import FunctionInfo, StatementInfo, StructureWalker, dotted_key, positional_parameters
 from .values import TRAINING, Evaluator, ValueFlow
 
@@ -54,13 +54,14 @@ class Summaries:
     def argument_updates(self, function: FunctionInfo, parameter: str, kind: str) -> Tuple[ArgumentUpdate, ...]:
         """"Updates argument `parameter` in place": the statements of `function` that write it
         when it is bound to a parameter or leaf (`kind` "parameter" / "requires_grad_leaf") or, for
-        kind "module", a module whose `.weight`/`.bias` it writes. Follows the function's own flow
+        kind "module", a module whose `.weight`/`.bias` it writes; kind "parameters", a collection of
+        parameters it writes the items of. Follows the function's own flow
         from that binding (aliases, views, loops, requires_grad switched off first)."""
         key = (id(function), parameter, kind)
         known = self._argument_updates.get(key)
         if known is None:
-            if kind == MODULE:
-                bound = UNKNOWN.with_tags(MODULE)
+            if kind in (MODULE, PARAMETERS):
+                bound = UNKNOWN.with_tags(kind)
             else:
                 bound = ValueState(UNKNOWN.graph, tags=frozenset((kind,)), kind=Kind.TENSOR)
             flow = ValueFlow(self._walker, self._evaluator, self._flow.back_propagated, bound={parameter: bound})

@@ -13,7 +13,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from .parameters import (
-    LEAF, MODULE, VIEW_ATTRIBUTES, ParameterSources, frozen_parameter, indexed_tags, is_module_class, view_tags,
+    GRAD_REQUIRING, LEAF, MODULE, VIEW_ATTRIBUTES, ParameterSources, frozen_parameter, indexed_tags, is_module_class,
+    view_tags,
 )
 from .model import (
     CALLED,
@@ -550,7 +551,9 @@ class Evaluator:
         if callee is None:
             return None
         returned = summaries.returned_at(callee, call, isinstance(func, ast.Attribute) or callee.name == "forward", statement)
-        if returned is None or (returned.graph is Graph.UNKNOWN and returned.elements is None):
+        if returned is None or (
+            returned.graph is Graph.UNKNOWN and returned.elements is None and not returned.tags & GRAD_REQUIRING
+        ):
             return None
         return _as_returned(returned, callee.name, statement)
 
@@ -677,7 +680,11 @@ def _as_returned(returned: ValueState, function: str, statement: StatementInfo) 
             Graph.UNKNOWN, elements=tuple(_as_returned(part, function, statement) for part in returned.elements)
         )
     if returned.graph is Graph.UNKNOWN:
-        return CALLED.of_kind(returned.kind) if returned.may_have_graph else ValueState(returned.graph, kind=returned.kind)
+        state = CALLED.of_kind(returned.kind) if returned.may_have_graph else ValueState(returned.graph, kind=returned.kind)
+        # `def fresh(n): return torch.randn(n).requires_grad_()`: every path returns a leaf that
+        # requires grad (or a parameter), and so does the call.
+        leaf = returned.tags & GRAD_REQUIRING
+        return state.with_tags(*leaf) if leaf else state
     if returned.graph is Graph.CONSTANT:
         return ValueState(returned.graph, kind=returned.kind)
     if returned.graph is Graph.SILENCED:

@@ -5,7 +5,7 @@ import ast
 from typing import Dict, Iterator, List, Optional
 
 from ..analysis import CallSite, GradMode, ModuleAnalysis, ParameterUpdate
-from ..analysis.parameters import INPLACE_METHODS, LEAF, is_step_method
+from ..analysis.parameters import INPLACE_METHODS, LEAF, MODULE, PARAMETERS, describe, is_step_method
 from ..analysis.values import TENSOR_METHODS
 from ..findings import Finding, Fix, finding_at, span
 from .base import Rule
@@ -45,48 +45,77 @@ class InPlaceParameterUpdate(Rule):
         loops = _UpdateLoops(analysis)
         reported = set()
         for update in candidates:
+            if update.via is not None:
+                # A helper that updates what it is given: the call's grad mode decides, so the call
+                # is reported (once, whatever the helper writes) and guarded.
+                if id(update.via_call) not in reported:
+                    reported.add(id(update.via_call))
+                    yield self._at_call(update)
+                continue
             anchor = loops.anchor(update.statement.stmt)
             if id(anchor) in reported:
                 continue
             reported.add(id(anchor))
-            wrapped = anchor
-            if update.via is not None:
-                # The helper may also be given tensors whose writes should be recorded: guard the
-                # call that passes the parameter, when it is a statement of its own.
-                call = update.via.stmt
-                if isinstance(call, ast.Expr) and isinstance(call.value, ast.Call):
-                    wrapped = call
-            what = "the update" if wrapped is anchor else "the call"
-            fix = Fix(f"put {what} under 'with torch.no_grad():'", safe=True, action="wrap_no_grad", target=span(wrapped))
-            yield finding_at(anchor, anchor, self.code, message(update, anchor, wrapped), fix)
+            fix = Fix("put the update under 'with torch.no_grad():'", safe=True, action="wrap_no_grad", target=span(anchor))
+            yield finding_at(anchor, anchor, self.code, message(update, anchor), fix)
+
+    def _at_call(self, update: ParameterUpdate) -> Finding:
+        assert update.via is not None and update.via_call is not None
+        call, stmt = update.via_call, update.via.stmt
+        if isinstance(stmt, ast.Expr) and stmt.value is call:
+            # The helper may also be given tensors whose writes should be recorded: guard the call.
+            fix = Fix("put the call under 'with torch.no_grad():'", safe=True, action="wrap_no_grad", target=span(stmt))
+            how = "wrap the call in 'with torch.no_grad():'"
+        else:  # `y = helper(p)`: guarding the statement would also drop y's graph; guard the write
+            written = update.statement.stmt
+            fix = Fix(
+                "put the helper's update under 'with torch.no_grad():'", safe=True, action="wrap_no_grad", target=span(written)
+            )
+            how = f"wrap line {written.lineno} of '{update.function.name}' in 'with torch.no_grad():'"
+        return finding_at(call, stmt, self.code, call_message(update, how), fix)
 
 
 def _left_to_ng302(update: ParameterUpdate, analysis: ModuleAnalysis) -> bool:
     """An optimizer step()'s update in the grad mode step() is called in: NG302's, whose
     `@torch.no_grad()` covers it. One under a switch inside step() (`with torch.enable_grad():`)
     outlasts that decorator, so it stays here."""
+    if update.via is not None:
+        return False
     return update.statement.local is None and is_step_method(update.function, analysis.trains(update.function))
 
 
-def message(update: ParameterUpdate, anchor: ast.stmt, wrapped: Optional[ast.stmt] = None) -> str:
+def message(update: ParameterUpdate, anchor: ast.stmt) -> str:
     if update.kind == LEAF:
         what = f"'{update.name}', a leaf tensor that requires grad,"
     elif update.how.startswith("torch._foreach_"):
         what = f"the parameters in '{update.name}' ({update.how[:-2]})"
     else:
         what = f"parameter '{update.name}'"
-    fix = FIX
-    if update.via is not None:
-        # In a helper: name the call that hands it the parameter (the helper alone does not say).
-        what += f" (the call at line {update.via.stmt.lineno} {update.via_how})"
-        if wrapped is not None and wrapped is update.via.stmt:
-            fix = f"wrap the call at line {update.via.stmt.lineno} in 'with torch.no_grad():'"
     if anchor is not update.statement.stmt:
         where = f"in place (line {update.line}) with grad enabled"
-        return f"this loop updates {what} {where}, which raises at run time; {fix}"
+        return f"this loop updates {what} {where}, which raises at run time; {FIX}"
     if update.how == "item assignment":
-        return f"item assignment into {what} with grad enabled raises at run time; {fix}"
-    return f"in-place update of {what} with grad enabled raises at run time; {fix}"
+        return f"item assignment into {what} with grad enabled raises at run time; {FIX}"
+    return f"in-place update of {what} with grad enabled raises at run time; {FIX}"
+
+
+def call_message(update: ParameterUpdate, fix: str) -> str:
+    """`'fill_(self.weight)' updates parameter 'self.weight' in place (line 24, in fill_) ...`."""
+    argument = update.via_argument
+    if update.via_binding == MODULE:
+        what = f"'{update.name}', a parameter of '{argument}',"
+    elif update.via_binding == PARAMETERS:
+        what = f"the parameters in '{argument}'"
+    elif update.via_binding == LEAF:
+        what = f"'{argument}', a leaf tensor that requires grad,"
+    else:
+        what = f"parameter '{argument}'"
+    call = describe(update.via_call)  # type: ignore[arg-type]
+    helper = update.function.name
+    # A long call is named by its helper: a quoted snippet is whole code, never cut.
+    called = f"'{call}'" if len(call) <= 60 else f"the call of '{helper}'"
+    where = f"line {update.line}, in {helper}"
+    return f"{called} updates {what} in place ({where}) with grad enabled, which raises at run time; {fix}"
 
 
 class _UpdateLoops:

@@ -16,7 +16,7 @@ import torch.nn as nn
 def _init_norm(m):
     if isinstance(m, nn.BatchNorm2d):
         m.eps = 1e-3
-        m.weight.fill_(1.0)  # finding: NG301
+        m.weight.fill_(1.0)
 
 
 class AnchorHead(nn.Module):
@@ -27,7 +27,7 @@ class AnchorHead(nn.Module):
         self.pred = nn.Conv2d(channels, n_anchors * (5 + n_classes), 1)
         b = self.pred.bias.view(self.n_anchors, -1)
         b[:, 4] += math.log(prior / (1 - prior))  # finding: NG301  # raises: leaf Variable that requires grad is being used in an in-place operation
-        self.apply(_init_norm)
+        self.apply(_init_norm)  # finding: NG301
 
     def forward(self, feats):
         return self.pred(self.stem(feats))

@@ -5,7 +5,8 @@ projection's weight into a local name, `w = block.ffn_out.weight`, and zeroes th
 columns with `w[:, idx] = 0.0`. The alias is the Parameter itself, so with grad on the item
 assignment raises "a leaf Variable that requires grad is being used in an in-place operation".
 The follow-up that re-initialises the task head zeroes `(head.weight, head.bias)` in a loop, the
-same bug through a tuple of parameters; the run stops before it.
+same bug through a tuple of parameters; the run stops before it. Both helpers are given the
+modules by their calls, whose grad mode decides: the findings are at the calls.
 """
 import torch
 import torch.nn as nn
@@ -24,16 +25,16 @@ class Block(nn.Module):
 def erase_neurons(block, idx):
     saved = block.ffn_out.weight[:, idx].detach().clone()
     w = block.ffn_out.weight
-    w[:, idx] = 0.0  # finding: NG301  # raises: leaf Variable that requires grad is being used in an in-place operation
+    w[:, idx] = 0.0  # raises: leaf Variable that requires grad is being used in an in-place operation
     return saved
 
 
 def reset_head(head):
-    for t in (head.weight, head.bias):  # finding: NG301
+    for t in (head.weight, head.bias):
         t.zero_()
 
 
 if __name__ == "__main__":
     block, head = Block(), nn.Linear(8, 3)
-    erase_neurons(block, [2, 5])
-    reset_head(head)
+    erase_neurons(block, [2, 5])  # finding: NG301
+    reset_head(head)  # finding: NG301

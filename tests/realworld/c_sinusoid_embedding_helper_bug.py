@@ -4,8 +4,8 @@
 module-level helper, `fill_sinusoid_(self.weight)`. Inside the helper the argument is just a name,
 but it is the embedding's weight Parameter (requires grad), and grad is on during construction,
 so the slice assignment in the helper raises "a leaf Variable that requires grad is being used
-in an in-place operation". The finding belongs in the helper; the call in `__init__` is where the
-parameter comes from.
+in an in-place operation". The call in `__init__` decides the grad mode and is where the parameter
+comes from, so the finding is at the call.
 """
 import math
 
@@ -21,14 +21,14 @@ def sinusoid_table(n_pos, dim):
 
 def fill_sinusoid_(table):
     n_pos, dim = table.shape
-    table[:] = sinusoid_table(n_pos, dim)  # finding: NG301  # raises: leaf Variable that requires grad is being used in an in-place operation
+    table[:] = sinusoid_table(n_pos, dim)  # raises: leaf Variable that requires grad is being used in an in-place operation
     return table
 
 
 class SinusoidalPositions(nn.Embedding):
     def __init__(self, n_pos, dim):
         super().__init__(n_pos, dim)
-        fill_sinusoid_(self.weight)
+        fill_sinusoid_(self.weight)  # finding: NG301
 
     def forward(self, input_ids):
         positions = torch.arange(input_ids.shape[1]).expand_as(input_ids)
