@@ -114,6 +114,9 @@ class EvaluationFacts:
         self.walker = walker
         self.evaluator = evaluator
         self._calls_by_statement: Optional[Dict[int, List[CallSite]]] = None  # built on first use
+        self._calls_by_function: Optional[Dict[int, List[CallSite]]] = None  # built on first use
+        # (id(callee), parameters bound to modules, depth) -> the callee runs a forward with grad on
+        self._forward_runs: Dict[tuple, bool] = {}
         self._optimizers: Set[str] = {
             key for key, callees in walker.assigned_from.items() if any(c.startswith("torch.optim.") for c in callees)
         }
@@ -277,12 +280,22 @@ class EvaluationFacts:
             return False  # unknown, lazily run, or run grad-off (`@torch.no_grad()`, guarded callers)
         if callee.is_method and not self._is_module_class(callee.class_node, callee):  # type: ignore[arg-type]
             return False  # a trainer's or a buffer's method: not the model's own code
-        modules = self._module_arguments(callee, call, statement)
-        for inner in self.walker.calls:
+        modules = frozenset(self._module_arguments(callee, call, statement))
+        key = (id(callee), modules, depth)
+        cached = self._forward_runs.get(key)
+        if cached is None:
+            self._forward_runs[key] = False  # while computing: recursion runs nothing more
+            cached = self._forward_runs[key] = self._body_runs_forward(callee, modules, depth)
+        return cached
+
+    def _body_runs_forward(self, callee: FunctionInfo, modules: FrozenSet[str], depth: int) -> bool:
+        if self._calls_by_function is None:
+            self._calls_by_function = {}
+            for site in self.walker.calls:
+                self._calls_by_function.setdefault(id(site.statement.function), []).append(site)
+        for inner in self._calls_by_function.get(id(callee), []):
             inner_statement = inner.statement
-            if inner_statement.function is not callee or not grad_on_by_default(inner_statement):
-                continue
-            if inner.qualname is not None:
+            if not grad_on_by_default(inner_statement) or inner.qualname is not None:
                 continue
             func = inner.node.func
             if isinstance(func, ast.Name) and func.id in modules:
