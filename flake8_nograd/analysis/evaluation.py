@@ -3,9 +3,11 @@
 Read by NG201/NG202/NG203 (and by the fixer, which wraps the loops and statements found here):
 
     model_of(call)            the model a call runs forward ('model', 'self.net'), else None
+    forward_of(call)          model_of, or a forward one step removed: a container member, a local
+                              model's method, a helper handed a module (NG201's loops only)
     eval_switch_before(stmt)  the `X.eval()` in effect at a statement: same function, no X.train() since
     loop_context(loop)        why a loop evaluates: after X.eval(), an evaluation-named function, a
-                              val/test loader
+                              val/test loader, an X.eval() before every call of the function
     needs_grad(function)      the function back-propagates, steps an optimizer or asks for input
                               gradients (adversarial attacks, saliency, test-time training)
     evaluation_loops()        loops that run a model forward with grad on in evaluation context (NG201)
