@@ -263,15 +263,19 @@ class EvaluationFacts:
         if site.qualname is not None:
             return None
         func = site.node.func
-        if isinstance(func, ast.Subscript) and isinstance(func.value, (ast.Name, ast.Attribute)):
-            if self.evaluator.is_model(func.value):
-                return dotted_key(func.value)
-            return None
+        if isinstance(func, ast.Subscript):
+            return self._module_container(func.value)
         if self._runs_forward(site.node, site.statement, _FORWARD_DEPTH):
             if isinstance(func, ast.Attribute):
                 return dotted_key(func.value) if func.attr == "forward" else dotted_key(func)
             return dotted_key(func)
         return None
+
+    def _module_container(self, value: ast.expr) -> Optional[str]:
+        """`self.members` in `self.members[k](x)`: a container known to hold modules (assigned an
+        nn.ModuleList/ModuleDict/Sequential, or switched with `.eval()`), not a dict named `models`."""
+        key = dotted_key(value)
+        return key if key is not None and key in self.evaluator.model_keys else None
 
     def _runs_forward(self, call: ast.Call, statement: StatementInfo, depth: int) -> bool:
         """Does this call of a local function or method run a module forward with grad on?"""
@@ -304,9 +308,8 @@ class EvaluationFacts:
                 return True
             if self.model_of(inner) is not None:
                 return True
-            if isinstance(func, ast.Subscript) and isinstance(func.value, (ast.Name, ast.Attribute)):
-                if self.evaluator.is_model(func.value):
-                    return True
+            if isinstance(func, ast.Subscript) and self._module_container(func.value) is not None:
+                return True
             if self._runs_forward(inner.node, inner_statement, depth - 1):
                 return True
         return False
