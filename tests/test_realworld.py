@@ -19,11 +19,6 @@ HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
 # file name -> why the analysis misses it (gap numbers from ../shared/gaps/realworld-gaps.md).
 KNOWN_GAPS: Dict[str, str] = {
-    'b_eval_ensemble_bug.py': 'G24: models in a ModuleList',
-    'b_eval_generate_bug.py': "G27/G12: a model's own generate()",
-    'b_eval_helper_forward_bug.py': 'G4: the forward inside a helper',
-    'b_eval_policy_act_bug.py': 'G2/G12: policy.act(), eval() in the caller',
-    'b_eval_vae_decode_bug.py': "G2: a model's other methods",
 }
 
 

@@ -3,9 +3,11 @@
 Read by NG201/NG202/NG203 (and by the fixer, which wraps the loops and statements found here):
 
     model_of(call)            the model a call runs forward ('model', 'self.net'), else None
+    forward_of(call)          model_of, or a forward one step removed: a container member, a local
+                              model's method, a helper handed a module (NG201's loops only)
     eval_switch_before(stmt)  the `X.eval()` in effect at a statement: same function, no X.train() since
     loop_context(loop)        why a loop evaluates: after X.eval(), an evaluation-named function, a
-                              val/test loader
+                              val/test loader, an X.eval() before every call of the function
     needs_grad(function)      the function back-propagates, steps an optimizer or asks for input
                               gradients (adversarial attacks, saliency, test-time training)
     evaluation_loops()        loops that run a model forward with grad on in evaluation context (NG201)
@@ -23,7 +25,9 @@ from typing import Dict, FrozenSet, Iterable, List, Optional, Set
 from .backward import BackwardCall
 from .model import GradMode, RegionKind
 from .parameters import requires_grad_argument
-from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, dotted_key
+from .resolve import _argument_for
+from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, dotted_key, positional_parameters
+from .summaries import _constructs_a_layer
 from .values import Evaluator
 
 LOOP_TYPES = (ast.For, ast.AsyncFor, ast.While)
@@ -58,6 +62,8 @@ _SWITCH_OR_GRAD_METHODS = frozenset(("eval", "train", "requires_grad_", "step"))
 # `Variable(x)` returns `x` since PyTorch 0.4 (`volatile=True` is ignored with a warning): no need
 # for grad unless it asks for one (`Variable(x, requires_grad=True)`).
 _VARIABLE_WRAPPERS = frozenset(("torch.autograd.Variable", "torch.autograd.variable.Variable"))
+# How many calls deep `forward_of` looks for a forward (a helper calling a method calling a layer).
+_FORWARD_DEPTH = 3
 _WORD_SPLIT = re.compile(r"_+|(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -110,6 +116,9 @@ class EvaluationFacts:
         self.walker = walker
         self.evaluator = evaluator
         self._calls_by_statement: Optional[Dict[int, List[CallSite]]] = None  # built on first use
+        self._calls_by_function: Optional[Dict[int, List[CallSite]]] = None  # built on first use
+        # (id(callee), parameters bound to modules, depth) -> the callee runs a forward with grad on
+        self._forward_runs: Dict[tuple, bool] = {}
         self._optimizers: Set[str] = {
             key for key, callees in walker.assigned_from.items() if any(c.startswith("torch.optim.") for c in callees)
         }
@@ -241,6 +250,143 @@ class EvaluationFacts:
     def model_calls_in(self, statement: StatementInfo) -> List[CallSite]:
         return [site for site in self.calls_in(statement) if self.model_of(site) is not None]
 
+    # -- forwards one step removed (NG201 only): containers, local methods and helpers ----------
+    def forward_of(self, site: CallSite) -> Optional[str]:
+        """What a call runs forward with grad on, directly (`model_of`) or one step removed:
+        a member of a module container (`self.members[k](x)`), a method of a local nn.Module
+        subclass that runs its layers (`vae.decode(z)`, `policy.act(obs)`, `self(x)`), or a local
+        helper that runs a module it is handed (`predict(model.head, h)`). Callees are resolved by
+        receiver (resolve.py): a method of an unknown object stays unknown, so quiet."""
+        model = self.model_of(site)
+        if model is not None:
+            return model
+        if site.qualname is not None:
+            return None
+        func = site.node.func
+        if isinstance(func, ast.Subscript):
+            return self._module_container(func.value)
+        if self._runs_forward(site.node, site.statement, _FORWARD_DEPTH):
+            if isinstance(func, ast.Attribute):
+                return dotted_key(func.value) if func.attr == "forward" else dotted_key(func)
+            return dotted_key(func)
+        return None
+
+    def _module_container(self, value: ast.expr) -> Optional[str]:
+        """`self.members` in `self.members[k](x)`: a container known to hold modules (assigned an
+        nn.ModuleList/ModuleDict/Sequential, or switched with `.eval()`), not a dict named `models`."""
+        key = dotted_key(value)
+        return key if key is not None and key in self.evaluator.model_keys else None
+
+    def _runs_forward(self, call: ast.Call, statement: StatementInfo, depth: int) -> bool:
+        """Does this call of a local function or method run a module forward with grad on?"""
+        if depth <= 0:
+            return False
+        callee = self.evaluator.calls.callee(call, statement)
+        if callee is None or callee.is_module or callee.is_generator or callee.base.mode is not GradMode.ON:
+            return False  # unknown, lazily run, or run grad-off (`@torch.no_grad()`, guarded callers)
+        if callee.is_method and not self._is_module_class(callee.class_node, callee):  # type: ignore[arg-type]
+            return False  # a trainer's or a buffer's method: not the model's own code
+        modules = frozenset(self._module_arguments(callee, call, statement))
+        key = (id(callee), modules, depth)
+        cached = self._forward_runs.get(key)
+        if cached is None:
+            self._forward_runs[key] = False  # while computing: recursion runs nothing more
+            cached = self._forward_runs[key] = self._body_runs_forward(callee, modules, depth)
+        return cached
+
+    def _body_runs_forward(self, callee: FunctionInfo, modules: FrozenSet[str], depth: int) -> bool:
+        if self._calls_by_function is None:
+            self._calls_by_function = {}
+            for site in self.walker.calls:
+                self._calls_by_function.setdefault(id(site.statement.function), []).append(site)
+        for inner in self._calls_by_function.get(id(callee), []):
+            inner_statement = inner.statement
+            if not grad_on_by_default(inner_statement) or inner.qualname is not None:
+                continue
+            func = inner.node.func
+            if isinstance(func, ast.Name) and func.id in modules:
+                return True
+            if self.model_of(inner) is not None:
+                return True
+            if isinstance(func, ast.Subscript) and self._module_container(func.value) is not None:
+                return True
+            if self._runs_forward(inner.node, inner_statement, depth - 1):
+                return True
+        return False
+
+    def _module_arguments(self, callee: FunctionInfo, call: ast.Call, statement: StatementInfo) -> Set[str]:
+        """The callee's parameters this call binds to modules: a model (`net`), or an attribute
+        that the receiver's local class sets to a layer in `__init__` (`talker.code_predictor`)."""
+        found: Set[str] = set()
+        positional = positional_parameters(callee)
+        by_attribute = isinstance(call.func, ast.Attribute)
+        bound = 1 if callee.is_method and by_attribute else 0
+        pairs = [(positional[i + bound], a) for i, a in enumerate(call.args) if i + bound < len(positional)]
+        if any(isinstance(a, ast.Starred) for a in call.args):
+            pairs = []
+        pairs += [(kw.arg, kw.value) for kw in call.keywords if kw.arg is not None]
+        for name, argument in pairs:
+            if isinstance(argument, (ast.Name, ast.Attribute)) and self.evaluator.is_model(argument):
+                found.add(name)
+            elif isinstance(argument, ast.Attribute) and self._layer_attribute(argument, statement):
+                found.add(name)
+        return found
+
+    def _layer_attribute(self, attribute: ast.Attribute, statement: StatementInfo) -> bool:
+        """`obj.head` where obj's local class assigns `self.head = <a layer>` in `__init__`."""
+        calls = self.evaluator.calls
+        class_node = calls.class_of(attribute.value, statement)
+        if class_node is None:
+            return False
+        init = calls.method(class_node, "__init__")
+        if init is None:
+            return False
+        for stmt in ast.walk(init.node):
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and dotted_key(stmt.targets[0]) == f"self.{attribute.attr}":
+                if _constructs_a_layer(stmt.value):
+                    return True
+        return False
+
+    def _caller_eval_switch(self, loop: StatementInfo, model: Optional[str]) -> Optional[ModeSwitch]:
+        """G12: `X.eval()` in the caller. Every call of the loop's function is made after an
+        `X.eval()` still in effect, where X is what that call binds to the model's root (the
+        receiver for `self`, the argument for a parameter); the first such switch is returned."""
+        function = loop.function
+        if model is None or function.is_module:
+            return None
+        root, _, _rest = model.partition(".")
+        root = root.partition("[")[0]
+        positional = positional_parameters(function)
+        if root == "self":
+            if not function.is_method:
+                return None
+        elif root not in positional:
+            return None
+        references = self.evaluator.calls.callers().get(id(function), [])
+        first: Optional[ModeSwitch] = None
+        if not references:
+            return None
+        for reference in references:
+            call = reference.call
+            if call is None or reference.escaped:
+                return None
+            if root == "self":
+                bound = call.func.value if reference.by_attribute and isinstance(call.func, ast.Attribute) else None
+            else:
+                index = positional.index(root)
+                by_receiver = reference.by_attribute and function.is_method
+                bound = _argument_for(call, root, index, by_receiver)
+            key = dotted_key(bound) if bound is not None else None
+            if key is None:
+                return None
+            switch = self.eval_switch_before(reference.statement, key)
+            if switch is None or not (
+                switch.key == key or key.startswith(switch.key + ".") or switch.key.startswith(key + ".")
+            ):
+                return None
+            first = first or switch
+        return first
+
     def loops(self, function: FunctionInfo) -> List[StatementInfo]:
         return self._loops.get(id(function), [])
 
@@ -371,6 +517,11 @@ class EvaluationFacts:
         data = self.evaluation_data(loop)
         if data is not None:
             return EvaluationContext("loader", data)
+        switch = self._caller_eval_switch(loop, model)
+        if switch is not None:
+            where = switch.statement.function
+            caller = "at module level" if where.is_module else f"in '{where.name}'"
+            return EvaluationContext("eval_call", f"{switch.key}.eval() {caller} (line {switch.line})", switch)
         return None
 
     def evaluation_loops(self) -> List[EvaluationLoop]:
@@ -401,7 +552,7 @@ class EvaluationFacts:
                 call = self._first_model_call(loop)
                 if call is None:
                     continue
-                model = self.model_of(call)
+                model = self.forward_of(call)
                 assert model is not None
                 context = self.loop_context(loop, model)
                 if context is None or self.loop_needs_grad(loop):
@@ -414,7 +565,7 @@ class EvaluationFacts:
         for statement in self.statements_in(loop):
             if not grad_on_by_default(statement):
                 continue
-            calls = self.model_calls_in(statement)
+            calls = [site for site in self.calls_in(statement) if self.forward_of(site) is not None]
             if calls:
                 return min(calls, key=lambda site: (site.node.lineno, site.node.col_offset))
         return None

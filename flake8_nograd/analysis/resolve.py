@@ -222,6 +222,7 @@ class CallResolver:
         key = (id(function), name)
         if key in self._parameter_classes:
             return self._parameter_classes[key]
+        self._parameter_classes[key] = None  # while computing: a cycle of callers agrees on nothing
         found = self._agreed_argument_class(function, name)
         self._parameter_classes[key] = found
         return found
@@ -241,6 +242,10 @@ class CallResolver:
             if argument is None:
                 return None
             class_node = self.class_of(argument, reference.statement, through_parameters=False)
+            if class_node is None and type(argument) is ast.Name:
+                # A parameter handed on (`run_episode(policy, ...)` inside `evaluate(policy)`):
+                # the class its own callers agree on.
+                class_node = self._parameter_class(reference.statement.function, argument.id)  # type: ignore[attr-defined]
             if class_node is None or (found is not None and class_node is not found):
                 return None
             found = class_node
