@@ -26,7 +26,15 @@ from .backward import BackwardCall
 from .model import GradMode, RegionKind
 from .parameters import requires_grad_argument
 from .resolve import _argument_for
-from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, dotted_key, positional_parameters
+from .structure import (
+    CallSite,
+    FunctionInfo,
+    StatementInfo,
+    StructureWalker,
+    _parameter_names,
+    dotted_key,
+    positional_parameters,
+)
 from .summaries import _constructs_a_layer
 from .values import Evaluator
 
@@ -306,13 +314,33 @@ class EvaluationFacts:
             func = inner.node.func
             if isinstance(func, ast.Name) and func.id in modules:
                 return True
-            if self.model_of(inner) is not None:
+            if self.model_of(inner) is not None and not self._named_local(inner, callee):
                 return True
             if isinstance(func, ast.Subscript) and self._module_container(func.value) is not None:
                 return True
             if self._runs_forward(inner.node, inner_statement, depth - 1):
                 return True
         return False
+
+    def _named_local(self, inner: CallSite, callee: FunctionInfo) -> bool:
+        """`encoder_class()` in a helper, where `encoder_class` is the callee's own variable, set
+        from a call's result, and nothing but its name says it is a module: the body is judged by
+        what it runs, and `encoder_class = field.decoder_class()` runs nothing known. An alias
+        (`net = model`, `net = self.net`) keeps what it names."""
+        key = self.model_of(inner) or ""
+        root = key.partition(".")[0]
+        if root == "self" or key in self.evaluator.model_keys:
+            return False
+        if root not in callee.scope.shadowed or root in _parameter_names(callee):
+            return False
+        for statement in self.walker.statements_of(callee):
+            stmt = statement.stmt
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                if any(isinstance(t, ast.Name) and t.id == root for t in targets):
+                    if not isinstance(stmt.value, ast.Call):
+                        return False  # an alias or a value the name-based guess may keep
+        return True
 
     def _module_arguments(self, callee: FunctionInfo, call: ast.Call, statement: StatementInfo) -> Set[str]:
         """The callee's parameters this call binds to modules: a model (`net`), or an attribute
