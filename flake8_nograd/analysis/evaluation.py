@@ -415,6 +415,28 @@ class EvaluationFacts:
             first = first or switch
         return first
 
+    def returns_to_callers_that_keep_it(self, function: FunctionInfo) -> bool:
+        """Does every call of `function` in the module run with grad on, in code that does not
+        need grad, and keep what it returns (`probs = predict(net, x)`, `return predict(...)`)?
+        False without a visible call: a library's `describe(module, x)` that returns the module's
+        output leaves the grad mode to its callers (differentiable APIs are called with grad)."""
+        references = self.evaluator.calls.callers().get(id(function), [])
+        if not references:
+            return False
+        for reference in references:
+            call = reference.call
+            statement = reference.statement
+            if call is None or reference.escaped or not grad_on_by_default(statement):
+                return False
+            if self.needs_grad(statement.function):
+                return False
+            stmt = statement.stmt
+            if not isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.Return)) or stmt.value is None:
+                return False
+            if not any(node is call for node in ast.walk(stmt.value)):
+                return False
+        return True
+
     def loops(self, function: FunctionInfo) -> List[StatementInfo]:
         return self._loops.get(id(function), [])
 
