@@ -559,6 +559,8 @@ class EvaluationFacts:
 
     def loop_context(self, loop: StatementInfo, model: Optional[str] = None) -> Optional[EvaluationContext]:
         switch = self.eval_switch_before(loop, model)
+        if switch is not None and model is not None and not self._switch_reaches_loop(switch, loop, model):
+            switch = None  # `lm.eval()`, then a loop that only runs a lookup table: no evidence
         if switch is not None:
             return EvaluationContext("eval_call", f"{switch.key}.eval() (line {switch.line})", switch)
         function = loop.function
@@ -573,6 +575,29 @@ class EvaluationFacts:
             caller = "at module level" if where.is_module else f"in '{where.name}'"
             return EvaluationContext("eval_call", f"{switch.key}.eval() {caller} (line {switch.line})", switch)
         return None
+
+    def _switch_reaches_loop(self, switch: ModeSwitch, loop: StatementInfo, model: str) -> bool:
+        """Is the `X.eval()` about what the loop runs? Yes when a forward of the loop runs X (or a
+        part of it, or the object it belongs to), is handed X (`predict(X, b)`), or runs an object
+        known to be a module (`encoder = nn.GRU(...)`, `net.parameters()` seen): an eval() on
+        another object says nothing about an unknown callable the loop runs."""
+        if _related(switch.key, model) or model in self.evaluator.model_keys:
+            return True
+        for statement in self.statements_in(loop):
+            if not grad_on_by_default(statement):
+                continue
+            for site in self.calls_in(statement):
+                key = self.forward_of(site)
+                if key is None:
+                    continue
+                if _related(switch.key, key) or key in self.evaluator.model_keys:
+                    return True
+                arguments = list(site.node.args) + [keyword.value for keyword in site.node.keywords]
+                for argument in arguments:
+                    handed = dotted_key(argument)
+                    if handed is not None and _related(switch.key, handed):
+                        return True
+        return False
 
     def evaluation_loops(self) -> List[EvaluationLoop]:
         """Outermost loops that run a model forward with grad enabled in evaluation context."""
@@ -627,6 +652,12 @@ class EvaluationFacts:
             if last in ("Module", "LightningModule") or last.endswith(("Model", "Net", "Module")):
                 return True
         return False
+
+
+def _related(switched: str, run: str) -> bool:
+    """`model` and `model`, `model.encoder` or `model.encoder` and `model`: the same object or a part."""
+    run = run.partition("[")[0]
+    return run == switched or run.startswith(switched + ".") or switched.startswith(run + ".")
 
 
 def grad_on_by_default(statement: StatementInfo) -> bool:
