@@ -127,6 +127,7 @@ class EvaluationFacts:
         self._calls_by_function: Optional[Dict[int, List[CallSite]]] = None  # built on first use
         # (id(callee), parameters bound to modules, depth) -> the callee runs a forward with grad on
         self._forward_runs: Dict[tuple, bool] = {}
+        self._parameterless: Dict[int, bool] = {}  # id(class) -> it has no trainable parameters
         self._optimizers: Set[str] = {
             key for key, callees in walker.assigned_from.items() if any(c.startswith("torch.optim.") for c in callees)
         }
@@ -267,6 +268,11 @@ class EvaluationFacts:
         receiver (resolve.py): a method of an unknown object stays unknown, so quiet."""
         model = self.model_of(site)
         if model is not None:
+            func = site.node.func
+            target = func.value if isinstance(func, ast.Attribute) and func.attr == "forward" else func
+            class_node = self.evaluator.calls.class_of(target, site.statement)
+            if class_node is not None and self._has_no_trainable_parameters(class_node):
+                return None  # a local module with nothing to train: no graph unless its input has one
             return model
         if site.qualname is not None:
             return None
@@ -278,6 +284,16 @@ class EvaluationFacts:
                 return dotted_key(func.value) if func.attr == "forward" else dotted_key(func)
             return dotted_key(func)
         return None
+
+    def _has_no_trainable_parameters(self, class_node: ast.ClassDef) -> bool:
+        """A local `nn.Module` subclass that creates nothing to train: its attributes are numbers,
+        tensors, buffers and frozen layers (`Embedding.from_pretrained(w)`, a layer switched with
+        `.requires_grad_(False)`), and no method calls a module it is handed. Cached per class."""
+        key = id(class_node)
+        cached = self._parameterless.get(key)
+        if cached is None:
+            cached = self._parameterless[key] = _creates_nothing_to_train(class_node)
+        return cached
 
     def _module_container(self, value: ast.expr) -> Optional[str]:
         """`self.members` in `self.members[k](x)`: a container known to hold modules (assigned an
@@ -652,6 +668,99 @@ class EvaluationFacts:
             if last in ("Module", "LightningModule") or last.endswith(("Model", "Net", "Module")):
                 return True
         return False
+
+
+# Callables that give a module its own parameters (or register one it is handed).
+_PARAMETER_MAKERS = frozenset(("Parameter", "register_parameter", "add_module", "register_module", "ParameterList", "ParameterDict"))
+# Methods that put something into a container attribute (`self.blocks.append(nn.Linear(...))`).
+_CONTAINER_FILLERS = frozenset(("append", "extend", "insert", "update", "setdefault"))
+
+
+def _creates_nothing_to_train(class_node: ast.ClassDef) -> bool:
+    bases = [dotted_key(base) or "" for base in class_node.bases]
+    if not bases or not all(base in ("nn.Module", "torch.nn.Module", "Module") for base in bases):
+        return False  # a local or unknown base class may create parameters of its own
+    frozen = _frozen_attributes(class_node)
+    for node in ast.walk(class_node):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if name in _PARAMETER_MAKERS or name == "setattr":
+                return False
+            if name in _CONTAINER_FILLERS and (dotted_key(func.value) or "").startswith("self."):  # type: ignore[union-attr]
+                return False  # `self.blocks.append(layer)`: may hold modules
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if not _method_makes_nothing_to_train(node, frozen):
+                return False
+    for stmt in class_node.body:  # class-level fields: `size: int = 64`
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
+            if any(isinstance(sub, ast.Call) for sub in ast.walk(stmt.value)):
+                return False
+    return True
+
+
+def _frozen_attributes(class_node: ast.ClassDef) -> Set[str]:
+    """`self.X` names switched to `requires_grad_(False)` (chained or as a statement), or built with
+    `Embedding.from_pretrained(...)` (frozen unless `freeze=False`)."""
+    frozen: Set[str] = set()
+    for node in ast.walk(class_node):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        key = dotted_key(node.func.value)
+        if node.func.attr == "requires_grad_" and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value is False:
+            if key is not None and key.startswith("self."):
+                frozen.add(key)
+    for node in ast.walk(class_node):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = dotted_key(node.targets[0])
+            if target is not None and target.startswith("self.") and _frozen_layer(node.value):
+                frozen.add(target)
+    return frozen
+
+
+def _frozen_layer(value: ast.expr) -> bool:
+    if not isinstance(value, ast.Call) or not isinstance(value.func, ast.Attribute):
+        return False
+    func = value.func
+    if func.attr == "requires_grad_":
+        return bool(value.args) and isinstance(value.args[0], ast.Constant) and value.args[0].value is False
+    if func.attr == "from_pretrained" and (dotted_key(func.value) or "").rpartition(".")[2] in ("Embedding", "EmbeddingBag"):
+        freeze = next((kw.value for kw in value.keywords if kw.arg == "freeze"), None)
+        if freeze is None and len(value.args) > 1:
+            freeze = value.args[1]
+        return freeze is None or (isinstance(freeze, ast.Constant) and freeze.value is True)
+    return False
+
+
+def _method_makes_nothing_to_train(method: ast.AST, frozen: Set[str]) -> bool:
+    """Every `self.X = v` stores a frozen layer or a value built without constructing a layer
+    (no capitalised callee, no `torch.nn.` call), and no parameter of the method is called
+    or stored (it may be a module handed in)."""
+    parameters = {arg.arg for arg in method.args.posonlyargs + method.args.args + method.args.kwonlyargs}  # type: ignore[attr-defined]
+    parameters.discard("self")
+    layers_made: Set[str] = set()  # locals assigned a layer: `enc = Encoder()`
+    for node in ast.walk(method):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in parameters:
+            return False  # `forward(self, x, net): net(x)`
+        if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if _constructs_a_layer(node.value):
+            layers_made |= {t.id for t in targets if isinstance(t, ast.Name)}
+        for target in targets:
+            key = dotted_key(target)
+            if key is None or not key.startswith("self."):
+                continue
+            if key in frozen or _frozen_layer(node.value):
+                continue
+            if _constructs_a_layer(node.value):
+                return False
+            for sub in ast.walk(node.value):
+                if isinstance(sub, ast.Name) and (sub.id in parameters or sub.id in layers_made):
+                    return False  # `self.backbone = backbone`: may be a module
+                if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name):
+                    return False  # `self.enc = build(cfg)`: a local or imported factory
+    return True
 
 
 def _related(switched: str, run: str) -> bool:
