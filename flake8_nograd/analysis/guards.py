@@ -153,8 +153,8 @@ _STDLIB_ROOTS = frozenset(getattr(sys, "stdlib_module_names", ())) | {"builtins"
 def contextmanager_guard(node: ast.AST, qualname: Qualname, config: Config) -> Optional[GuardEffect]:
     """What a module-level `@contextlib.contextmanager` generator does to grad mode around its
     `yield`: OFF when every `yield` sits under a grad-off guard (`with torch.no_grad(): yield`)
-    or after `torch.set_grad_enabled(False)`, UNKNOWN when some do and some do not (or under a
-    run-time flag), None when it never turns grad off (a timer, a seed fixer)."""
+    or after `torch.set_grad_enabled(False)`, ON when every one is under `enable_grad()`, UNKNOWN
+    when they differ (or under a run-time flag), None when it never changes grad mode (a timer)."""
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return None
     decorated = any(
@@ -171,6 +171,8 @@ def contextmanager_guard(node: ast.AST, qualname: Qualname, config: Config) -> O
     if all(effect is not None and effect.mode is GradMode.OFF for effect in modes):
         inference = all(effect.inference for effect in modes)  # type: ignore[union-attr]
         return GuardEffect(GradMode.OFF, label, inference=inference, switches_inference=inference)
+    if all(effect is not None and effect.mode is GradMode.ON for effect in modes):
+        return GuardEffect(GradMode.ON, label)  # `with torch.enable_grad(): yield`
     return GuardEffect(GradMode.UNKNOWN, label)
 
 
