@@ -26,7 +26,15 @@ from .backward import BackwardCall
 from .model import GradMode, RegionKind
 from .parameters import requires_grad_argument
 from .resolve import _argument_for
-from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, dotted_key, positional_parameters
+from .structure import (
+    CallSite,
+    FunctionInfo,
+    StatementInfo,
+    StructureWalker,
+    _parameter_names,
+    dotted_key,
+    positional_parameters,
+)
 from .summaries import _constructs_a_layer
 from .values import Evaluator
 
@@ -119,6 +127,7 @@ class EvaluationFacts:
         self._calls_by_function: Optional[Dict[int, List[CallSite]]] = None  # built on first use
         # (id(callee), parameters bound to modules, depth) -> the callee runs a forward with grad on
         self._forward_runs: Dict[tuple, bool] = {}
+        self._parameterless: Dict[int, bool] = {}  # id(class) -> it has no trainable parameters
         self._optimizers: Set[str] = {
             key for key, callees in walker.assigned_from.items() if any(c.startswith("torch.optim.") for c in callees)
         }
@@ -259,6 +268,11 @@ class EvaluationFacts:
         receiver (resolve.py): a method of an unknown object stays unknown, so quiet."""
         model = self.model_of(site)
         if model is not None:
+            func = site.node.func
+            target = func.value if isinstance(func, ast.Attribute) and func.attr == "forward" else func
+            class_node = self.evaluator.calls.class_of(target, site.statement)
+            if class_node is not None and self._has_no_trainable_parameters(class_node):
+                return None  # a local module with nothing to train: no graph unless its input has one
             return model
         if site.qualname is not None:
             return None
@@ -270,6 +284,16 @@ class EvaluationFacts:
                 return dotted_key(func.value) if func.attr == "forward" else dotted_key(func)
             return dotted_key(func)
         return None
+
+    def _has_no_trainable_parameters(self, class_node: ast.ClassDef) -> bool:
+        """A local `nn.Module` subclass that creates nothing to train: its attributes are numbers,
+        tensors, buffers and frozen layers (`Embedding.from_pretrained(w)`, a layer switched with
+        `.requires_grad_(False)`), and no method calls a module it is handed. Cached per class."""
+        key = id(class_node)
+        cached = self._parameterless.get(key)
+        if cached is None:
+            cached = self._parameterless[key] = _creates_nothing_to_train(class_node)
+        return cached
 
     def _module_container(self, value: ast.expr) -> Optional[str]:
         """`self.members` in `self.members[k](x)`: a container known to hold modules (assigned an
@@ -306,13 +330,33 @@ class EvaluationFacts:
             func = inner.node.func
             if isinstance(func, ast.Name) and func.id in modules:
                 return True
-            if self.model_of(inner) is not None:
+            if self.model_of(inner) is not None and not self._named_local(inner, callee):
                 return True
             if isinstance(func, ast.Subscript) and self._module_container(func.value) is not None:
                 return True
             if self._runs_forward(inner.node, inner_statement, depth - 1):
                 return True
         return False
+
+    def _named_local(self, inner: CallSite, callee: FunctionInfo) -> bool:
+        """`encoder_class()` in a helper, where `encoder_class` is the callee's own variable, set
+        from a call's result, and nothing but its name says it is a module: the body is judged by
+        what it runs, and `encoder_class = field.decoder_class()` runs nothing known. An alias
+        (`net = model`, `net = self.net`) keeps what it names."""
+        key = self.model_of(inner) or ""
+        root = key.partition(".")[0]
+        if root == "self" or key in self.evaluator.model_keys:
+            return False
+        if root not in callee.scope.shadowed or root in _parameter_names(callee):
+            return False
+        for statement in self.walker.statements_of(callee):
+            stmt = statement.stmt
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                if any(isinstance(t, ast.Name) and t.id == root for t in targets):
+                    if not isinstance(stmt.value, ast.Call):
+                        return False  # an alias or a value the name-based guess may keep
+        return True
 
     def _module_arguments(self, callee: FunctionInfo, call: ast.Call, statement: StatementInfo) -> Set[str]:
         """The callee's parameters this call binds to modules: a model (`net`), or an attribute
@@ -386,6 +430,28 @@ class EvaluationFacts:
                 return None
             first = first or switch
         return first
+
+    def returns_to_callers_that_keep_it(self, function: FunctionInfo) -> bool:
+        """Does every call of `function` in the module run with grad on, in code that does not
+        need grad, and keep what it returns (`probs = predict(net, x)`, `return predict(...)`)?
+        False without a visible call: a library's `describe(module, x)` that returns the module's
+        output leaves the grad mode to its callers (differentiable APIs are called with grad)."""
+        references = self.evaluator.calls.callers().get(id(function), [])
+        if not references:
+            return False
+        for reference in references:
+            call = reference.call
+            statement = reference.statement
+            if call is None or reference.escaped or not grad_on_by_default(statement):
+                return False
+            if self.needs_grad(statement.function):
+                return False
+            stmt = statement.stmt
+            if not isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.Return)) or stmt.value is None:
+                return False
+            if not any(node is call for node in ast.walk(stmt.value)):
+                return False
+        return True
 
     def loops(self, function: FunctionInfo) -> List[StatementInfo]:
         return self._loops.get(id(function), [])
@@ -509,6 +575,8 @@ class EvaluationFacts:
 
     def loop_context(self, loop: StatementInfo, model: Optional[str] = None) -> Optional[EvaluationContext]:
         switch = self.eval_switch_before(loop, model)
+        if switch is not None and model is not None and not self._switch_reaches_loop(switch, loop, model):
+            switch = None  # `lm.eval()`, then a loop that only runs a lookup table: no evidence
         if switch is not None:
             return EvaluationContext("eval_call", f"{switch.key}.eval() (line {switch.line})", switch)
         function = loop.function
@@ -523,6 +591,29 @@ class EvaluationFacts:
             caller = "at module level" if where.is_module else f"in '{where.name}'"
             return EvaluationContext("eval_call", f"{switch.key}.eval() {caller} (line {switch.line})", switch)
         return None
+
+    def _switch_reaches_loop(self, switch: ModeSwitch, loop: StatementInfo, model: str) -> bool:
+        """Is the `X.eval()` about what the loop runs? Yes when a forward of the loop runs X (or a
+        part of it, or the object it belongs to), is handed X (`predict(X, b)`), or runs an object
+        known to be a module (`encoder = nn.GRU(...)`, `net.parameters()` seen): an eval() on
+        another object says nothing about an unknown callable the loop runs."""
+        if _related(switch.key, model) or model in self.evaluator.model_keys:
+            return True
+        for statement in self.statements_in(loop):
+            if not grad_on_by_default(statement):
+                continue
+            for site in self.calls_in(statement):
+                key = self.forward_of(site)
+                if key is None:
+                    continue
+                if _related(switch.key, key) or key in self.evaluator.model_keys:
+                    return True
+                arguments = list(site.node.args) + [keyword.value for keyword in site.node.keywords]
+                for argument in arguments:
+                    handed = dotted_key(argument)
+                    if handed is not None and _related(switch.key, handed):
+                        return True
+        return False
 
     def evaluation_loops(self) -> List[EvaluationLoop]:
         """Outermost loops that run a model forward with grad enabled in evaluation context."""
@@ -577,6 +668,105 @@ class EvaluationFacts:
             if last in ("Module", "LightningModule") or last.endswith(("Model", "Net", "Module")):
                 return True
         return False
+
+
+# Callables that give a module its own parameters (or register one it is handed).
+_PARAMETER_MAKERS = frozenset(("Parameter", "register_parameter", "add_module", "register_module", "ParameterList", "ParameterDict"))
+# Methods that put something into a container attribute (`self.blocks.append(nn.Linear(...))`).
+_CONTAINER_FILLERS = frozenset(("append", "extend", "insert", "update", "setdefault"))
+
+
+def _creates_nothing_to_train(class_node: ast.ClassDef) -> bool:
+    bases = [dotted_key(base) or "" for base in class_node.bases]
+    if not bases or not all(base in ("nn.Module", "torch.nn.Module", "Module") for base in bases):
+        return False  # a local or unknown base class may create parameters of its own
+    frozen = _frozen_attributes(class_node)
+    for node in ast.walk(class_node):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if name in _PARAMETER_MAKERS or name == "setattr":
+                return False
+            if name in _CONTAINER_FILLERS and (dotted_key(func.value) or "").startswith("self."):  # type: ignore[union-attr]
+                return False  # `self.blocks.append(layer)`: may hold modules
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if not _method_makes_nothing_to_train(node, frozen):
+                return False
+    for stmt in class_node.body:  # class-level fields: `size: int = 64`
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
+            if any(isinstance(sub, ast.Call) for sub in ast.walk(stmt.value)):
+                return False
+    return True
+
+
+def _frozen_attributes(class_node: ast.ClassDef) -> Set[str]:
+    """`self.X` names switched to `requires_grad_(False)` (chained or as a statement), or built with
+    `Embedding.from_pretrained(...)` (frozen unless `freeze=False`)."""
+    frozen: Set[str] = set()
+    for node in ast.walk(class_node):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        key = dotted_key(node.func.value)
+        if node.func.attr == "requires_grad_" and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value is False:
+            if key is not None and key.startswith("self."):
+                frozen.add(key)
+    for node in ast.walk(class_node):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = dotted_key(node.targets[0])
+            if target is not None and target.startswith("self.") and _frozen_layer(node.value):
+                frozen.add(target)
+    return frozen
+
+
+def _frozen_layer(value: ast.expr) -> bool:
+    if not isinstance(value, ast.Call) or not isinstance(value.func, ast.Attribute):
+        return False
+    func = value.func
+    if func.attr == "requires_grad_":
+        return bool(value.args) and isinstance(value.args[0], ast.Constant) and value.args[0].value is False
+    if func.attr == "from_pretrained" and (dotted_key(func.value) or "").rpartition(".")[2] in ("Embedding", "EmbeddingBag"):
+        freeze = next((kw.value for kw in value.keywords if kw.arg == "freeze"), None)
+        if freeze is None and len(value.args) > 1:
+            freeze = value.args[1]
+        return freeze is None or (isinstance(freeze, ast.Constant) and freeze.value is True)
+    return False
+
+
+def _method_makes_nothing_to_train(method: ast.AST, frozen: Set[str]) -> bool:
+    """Every `self.X = v` stores a frozen layer or a value built without constructing a layer
+    (no capitalised callee, no `torch.nn.` call), and no parameter of the method is called
+    or stored (it may be a module handed in)."""
+    parameters = {arg.arg for arg in method.args.posonlyargs + method.args.args + method.args.kwonlyargs}  # type: ignore[attr-defined]
+    parameters.discard("self")
+    layers_made: Set[str] = set()  # locals assigned a layer: `enc = Encoder()`
+    for node in ast.walk(method):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in parameters:
+            return False  # `forward(self, x, net): net(x)`
+        if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if _constructs_a_layer(node.value):
+            layers_made |= {t.id for t in targets if isinstance(t, ast.Name)}
+        for target in targets:
+            key = dotted_key(target)
+            if key is None or not key.startswith("self."):
+                continue
+            if key in frozen or _frozen_layer(node.value):
+                continue
+            if _constructs_a_layer(node.value):
+                return False
+            for sub in ast.walk(node.value):
+                if isinstance(sub, ast.Name) and (sub.id in parameters or sub.id in layers_made):
+                    return False  # `self.backbone = backbone`: may be a module
+                if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name):
+                    return False  # `self.enc = build(cfg)`: a local or imported factory
+    return True
+
+
+def _related(switched: str, run: str) -> bool:
+    """`model` and `model`, `model.encoder` or `model.encoder` and `model`: the same object or a part."""
+    run = run.partition("[")[0]
+    return run == switched or run.startswith(switched + ".") or switched.startswith(run + ".")
 
 
 def grad_on_by_default(statement: StatementInfo) -> bool:

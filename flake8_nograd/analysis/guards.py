@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import ast
+import sys
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from ..config import Config
 from .limits import short_source
@@ -139,3 +140,88 @@ def _is_project_guard(target: ast.expr, qualname: Qualname, config: Config) -> b
 
 def _short_source(expr: ast.expr, limit: int = 60) -> str:
     return short_source(expr, limit)
+
+
+# -- project context managers -------------------------------------------------------------------
+_CONTEXTMANAGER_DECORATORS = ("contextlib.contextmanager", "contextlib.asynccontextmanager")
+# Imported context managers known not to touch grad mode, even when handed a model: files,
+# progress bars, AMP, profilers, stacks. (torch's own are judged by `guard_effect`.)
+_HARMLESS_CONTEXT_ROOTS = frozenset(("torch", "tqdm", "numpy", "lightning", "pytorch_lightning", "accelerate"))
+_STDLIB_ROOTS = frozenset(getattr(sys, "stdlib_module_names", ())) | {"builtins"}
+
+
+def contextmanager_guard(node: ast.AST, qualname: Qualname, config: Config) -> Optional[GuardEffect]:
+    """What a module-level `@contextlib.contextmanager` generator does to grad mode around its
+    `yield`: OFF when every `yield` sits under a grad-off guard (`with torch.no_grad(): yield`)
+    or after `torch.set_grad_enabled(False)`, ON when every one is under `enable_grad()`, UNKNOWN
+    when they differ (or under a run-time flag), None when it never changes grad mode (a timer)."""
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    decorated = any(
+        qualname(decorator.func if isinstance(decorator, ast.Call) else decorator) in _CONTEXTMANAGER_DECORATORS
+        for decorator in node.decorator_list
+    )
+    if not decorated:
+        return None
+    modes: List[GuardEffect] = []
+    _yield_modes(node.body, None, qualname, config, modes)
+    if not modes or all(effect is None for effect in modes):
+        return None
+    label = f"{node.name}()"
+    if all(effect is not None and effect.mode is GradMode.OFF for effect in modes):
+        inference = all(effect.inference for effect in modes)  # type: ignore[union-attr]
+        return GuardEffect(GradMode.OFF, label, inference=inference, switches_inference=inference)
+    if all(effect is not None and effect.mode is GradMode.ON for effect in modes):
+        return GuardEffect(GradMode.ON, label)  # `with torch.enable_grad(): yield`
+    return GuardEffect(GradMode.UNKNOWN, label)
+
+
+def _yield_modes(
+    body: List[ast.stmt], effect: Optional[GuardEffect], qualname: Qualname, config: Config, found: List
+) -> Optional[GuardEffect]:
+    """Append the guard in effect at every `yield` of `body` (None: grad as the caller has it);
+    returns the guard in effect after the block (a `set_grad_enabled(False)` statement leaks)."""
+    for stmt in body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue  # a nested definition's yields are its own
+        if isinstance(stmt, (ast.With, ast.AsyncWith)):
+            inner = effect
+            for item in stmt.items:
+                entered = guard_effect(item.context_expr, qualname, config)
+                if entered is not None:
+                    inner = entered
+            _yield_modes(stmt.body, inner, qualname, config, found)
+            continue
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+            if grad_mode_api(stmt.value.func, qualname) == "torch.set_grad_enabled":
+                effect = guard_effect(stmt.value, qualname, config)
+                continue
+        blocks = [getattr(stmt, name, None) for name in ("body", "orelse", "finalbody")]
+        blocks += [handler.body for handler in getattr(stmt, "handlers", ())]
+        nested = [block for block in blocks if isinstance(block, list) and block]
+        own = [stmt] if not nested else [
+            getattr(stmt, name) for name in ("test", "iter", "value") if isinstance(getattr(stmt, name, None), ast.AST)
+        ]
+        for expr in own:
+            if any(isinstance(sub, (ast.Yield, ast.YieldFrom)) for sub in ast.walk(expr)):
+                found.append(effect)
+        for block in nested:
+            _yield_modes(block, effect, qualname, config, found)
+    return effect
+
+
+def unresolved_context_manager(expr: ast.expr, qualname: Qualname, hands_a_module: Callable[[ast.expr], bool]) -> bool:
+    """`with eval_mode(model):` where `eval_mode` comes from another module of the project (or a
+    third-party library) and is handed a model: such helpers often switch grad off around their
+    `yield` (MONAI's `eval_mode`), so grad mode inside the block is unknown."""
+    if not isinstance(expr, ast.Call):
+        return False
+    name = qualname(expr.func)
+    if name is None:
+        return False
+    root = name.partition(".")[0]
+    if root in _STDLIB_ROOTS or root in _HARMLESS_CONTEXT_ROOTS or root.startswith("torch"):
+        return False
+    arguments = [arg.value if isinstance(arg, ast.Starred) else arg for arg in expr.args]
+    arguments += [keyword.value for keyword in expr.keywords]
+    return any(hands_a_module(argument) for argument in arguments)

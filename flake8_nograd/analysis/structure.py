@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple, Union
 
 from ..config import Config
-from .guards import GuardEffect, dotted_name, guard_effect, last_identifier
+from .guards import (
+    GuardEffect,
+    contextmanager_guard,
+    dotted_name,
+    guard_effect,
+    last_identifier,
+    unresolved_context_manager,
+)
 from .limits import elif_chain, short_source
 from .model import GRAD_ON, GradMode, Region, RegionKind
 from .names import NameResolver, Scope
@@ -129,6 +136,15 @@ class StructureWalker:
         # Line ranges of `with pytest.raises(...)` / `self.assertRaises(...)`: code meant to fail.
         self.expected_error_lines: List[Tuple[int, int]] = []
         self._entered_regions: Set[int] = set()  # ids of regions entered with ExitStack.enter_context
+        # Module-level `@contextmanager` generators that switch grad off around their `yield`
+        # (`with eval_mode(net):`), by name: looked up before the walk, they may be defined below.
+        self._context_guards: Dict[str, GuardEffect] = {}
+        module_qualname = self._qualname_in(resolver.module_scope)
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                effect = contextmanager_guard(node, self._qualname_in(resolver.scope_of(node)), config)
+                if effect is not None and module_qualname(ast.Name(node.name, ast.Load())) is None:
+                    self._context_guards[node.name] = effect
 
         module = FunctionInfo(tree, "<module>", resolver.module_scope)
         self.module = module
@@ -282,10 +298,24 @@ class StructureWalker:
     ) -> Optional[Region]:
         qualname = self._qualname_in(scope)
         for item in stmt.items:  # later items apply inside earlier ones
-            effect = guard_effect(item.context_expr, qualname, self.config)
+            effect = guard_effect(item.context_expr, qualname, self.config) or self._project_context(
+                item.context_expr, scope
+            )
             if effect is not None:
                 region = _entered(region, effect, RegionKind.WITH, item.context_expr.lineno)
         return region
+
+    def _project_context(self, expr: ast.expr, scope: Scope) -> Optional[GuardEffect]:
+        """A project's own context manager: one of this module's `@contextmanager` guards, or
+        one imported from elsewhere and handed a model, whose grad mode inside is unknown."""
+        if not isinstance(expr, ast.Call):
+            return None
+        func = expr.func
+        if isinstance(func, ast.Name) and func.id in self._context_guards and self.resolver.qualname(func, scope) is None:
+            return self._context_guards[func.id]
+        if unresolved_context_manager(expr, self._qualname_in(scope), _names_a_module):
+            return GuardEffect(GradMode.UNKNOWN, short_source(expr, 60))
+        return None
 
     def _statement_region(
         self, stmt: ast.Expr, scope: Scope, region: Optional[Region]
@@ -552,3 +582,11 @@ def _own_expressions(stmt: ast.stmt) -> List[ast.AST]:
         if case.guard is not None:
             exprs.append(case.guard)
     return exprs
+
+
+def _names_a_module(expr: ast.expr) -> bool:
+    """`model`, `self.net`, `nets`: an argument named like a model (the walk has no values yet)."""
+    from .values import _MODEL_NAME  # lazily: values.py builds on this module
+
+    name = last_identifier(expr)
+    return name is not None and bool(_MODEL_NAME.search(name))

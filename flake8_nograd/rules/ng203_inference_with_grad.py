@@ -6,6 +6,7 @@ from typing import Iterator, Optional
 
 from ..analysis import Graph, ModuleAnalysis, StatementInfo
 from ..analysis.evaluation import grad_on_by_default
+from ..analysis.structure import _parameter_names
 from ..findings import Finding, Fix, finding_at, span
 from .base import Rule, decorate_advice
 
@@ -34,8 +35,11 @@ class InferenceWithGrad(Rule):
             for statement in analysis.statements_of(function):
                 if not _keeps_result(statement) or not grad_on_by_default(statement):
                     continue
-                if not function.is_module and not _graph_leaves(analysis, function, statement):
-                    continue  # `return prediction.item()`: the graph dies with the function
+                leaves: Optional[str] = None
+                if not function.is_module:
+                    leaves = _graph_leaves(analysis, function, statement)
+                    if leaves is None:
+                        continue  # `return prediction.item()`: the graph dies with the function
                 if evaluation.enclosing_loops(statement):
                     continue  # loops are NG201's
                 call = _first_model_call(analysis, statement)
@@ -45,6 +49,13 @@ class InferenceWithGrad(Rule):
                 switch = evaluation.eval_switch_before(statement, model)
                 if switch is None or not _same_model(switch.key, model):
                     continue
+                if (
+                    not function.is_module
+                    and leaves == "returned"
+                    and _is_parameter(function, model)
+                    and not evaluation.returns_to_callers_that_keep_it(function)
+                ):
+                    continue  # a module handed in, its output handed back: the caller owns grad mode
                 stmt = statement.stmt
                 keeps = "returns" if isinstance(stmt, ast.Return) else "keeps"
                 decorate = decorate_advice(function)
@@ -65,22 +76,29 @@ def _keeps_result(statement: StatementInfo) -> bool:
     )
 
 
-def _graph_leaves(analysis: ModuleAnalysis, function, statement: StatementInfo) -> bool:
-    """Does the graph built at `statement` outlive the function (returned or stored on an object)?"""
+def _graph_leaves(analysis: ModuleAnalysis, function, statement: StatementInfo) -> Optional[str]:
+    """How the graph built at `statement` outlives the function: "stored" on an object or in a
+    container, "returned" to the caller, None when it dies with the function."""
     stmt = statement.stmt
     if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
         targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
         for target in targets:
             elements = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]
             if any(isinstance(element, (ast.Attribute, ast.Subscript)) for element in elements):
-                return True  # self.last = model(x), cache[key] = model(x)
+                return "stored"  # self.last = model(x), cache[key] = model(x)
     for later in analysis.statements_of(function):
         if not isinstance(later.stmt, ast.Return) or later.stmt.value is None or later.stmt.lineno < stmt.lineno:
             continue
         state = analysis.state_of(later.stmt.value, later)
         if state.graph is Graph.HAS_GRAPH and state.origin is not None and state.origin.statement is stmt:
-            return True
-    return False
+            return "returned"
+    return None
+
+
+def _is_parameter(function, model: Optional[str]) -> bool:
+    """`encoder` in `describe(encoder, x)`: the model is handed in (not `self`, not a global)."""
+    root = (model or "").partition(".")[0].partition("[")[0]
+    return root not in ("", "self") and root in _parameter_names(function)
 
 
 def _first_model_call(analysis: ModuleAnalysis, statement: StatementInfo) -> Optional[ast.Call]:
