@@ -570,9 +570,11 @@ class Evaluator:
         """A loss follows its input (first argument): targets come from data and carry no graph."""
         states = self._argument_states(call, statement, lookup)
         # A target the analysis cannot see is data (a loader's labels) unless it may be a model's
-        # output: `F.mse_loss(returns, agent.value(obs))` has the graph of its second operand.
+        # output (`F.mse_loss(returns, agent.value(obs))` has the graph of its second operand) or is
+        # a tensor that requires grad: `crit(x=a, y=b)` with `b = randn(..., requires_grad=True)`
+        # records a graph from b, positional or keyword alike.
         if states and states[0].graph in (Graph.NO_GRAPH, Graph.SILENCED) and not any(
-            s.may_have_graph for s in states[1:]
+            s.may_have_graph or s.tags & GRAD_REQUIRING for s in states[1:]
         ):
             return ValueState(states[0].graph, states[0].origin)
         return combine_states(*states)
