@@ -314,11 +314,13 @@ class Evaluator:
                 return self._loss_call(call, statement, lookup).of_kind(Kind.TENSOR)
             if qualname.startswith("torch."):
                 state = combine_states(*self._argument_states(call, statement, lookup))
+                if _returns_indices(qualname.rpartition(".")[2], call, 1) and qualname.count(".") == 1:
+                    return _values_and_indices(state, statement, qualname + "()")  # `_, idx = torch.topk(out, 1)`
                 if qualname in _SPLITTING_FUNCTIONS:
                     return container(state.of_kind(Kind.TENSOR))  # a tuple of views of the input
                 return state.of_kind(Kind.TENSOR) if returns_tensor(qualname) else state.of_kind(Kind.UNKNOWN)
             return CALLED  # an imported function: it may run a model
-        tensor_method = isinstance(func, ast.Attribute) and func.attr in TENSOR_METHODS
+        tensor_method = isinstance(func, ast.Attribute) and func.attr in _VALUE_METHODS
         # A tensor method is decided at once, unless a local function shares its name (then its
         # summary, when the receiver resolves to it, comes first).
         if tensor_method and func.attr not in self._local_function_names:  # type: ignore[attr-defined]
@@ -522,6 +524,8 @@ class Evaluator:
             if receiver.origin.kind is OriginKind.DETACH:
                 return _copied(statement, ".detach().clone()")  # a fresh copy, a leaf of its own
         state = combine_states(receiver, *self._argument_states(call, statement, lookup))
+        if _returns_indices(call.func.attr, call, 0, receiver.is_tensor):  # type: ignore[attr-defined]
+            return _values_and_indices(state, statement, "." + call.func.attr + "()")  # type: ignore[attr-defined]
         if not receiver.is_tensor:
             return state.of_kind(Kind.UNKNOWN)
         if call.func.attr in _SPLITTING_METHODS:  # type: ignore[attr-defined]
@@ -605,7 +609,39 @@ _DISPLAYS = frozenset((ast.Tuple, ast.List, ast.Set, ast.Dict))
 # Tensor methods and torch functions that return a tuple of views of their input.
 _SPLITTING_METHODS = frozenset(("chunk", "split", "unbind", "tensor_split"))
 _SPLITTING_FUNCTIONS = frozenset("torch." + name for name in _SPLITTING_METHODS)
+# Writes into the receiver (in place or into a copy): the result is the receiver with what was
+# written, so `torch.zeros_like(out).scatter_(1, idx, 1.0)` has no graph, from a src with one it has.
+_WRITING_METHODS = frozenset(
+    "scatter scatter_ scatter_add scatter_add_ scatter_reduce scatter_reduce_ index_fill index_fill_ index_add "
+    "index_add_ index_copy index_copy_ index_put index_put_ masked_fill_ masked_scatter masked_scatter_ fill_ "
+    "zero_".split()
+)
+# (values, indices) pairs: the indices are an integer tensor, which never has a graph.
+_PAIR_METHODS = frozenset(("topk", "sort", "kthvalue"))
+_PAIR_METHODS_WITH_DIM = frozenset(("max", "min", "median", "nanmedian", "mode"))
+_VALUE_METHODS = TENSOR_METHODS | _WRITING_METHODS | _PAIR_METHODS
 INSTANCE_TAG = "instance:"  # "instance:Router": the value is an instance of that local class
+
+
+def _returns_indices(name: str, call: ast.Call, dim_position: int, tensor: bool = True) -> bool:
+    """`out.topk(k)`, `torch.sort(x)`, `x.max(1)`: a (values, indices) pair. max/min/median/mode
+    return one only with a dim (an int constant), else a tensor (or, for max/min, elementwise);
+    so does `.sort` of a receiver not known to be a tensor (`list.sort()` returns None)."""
+    if name == "topk" or name == "kthvalue" or (name == "sort" and tensor):
+        return True
+    if name not in _PAIR_METHODS_WITH_DIM and name != "sort":
+        return False
+    dim = next((kw.value for kw in call.keywords if kw.arg == "dim"), None)
+    if dim is None and len(call.args) > dim_position:
+        dim = call.args[dim_position]
+    if isinstance(dim, ast.UnaryOp) and isinstance(dim.op, ast.USub):
+        dim = dim.operand
+    return isinstance(dim, ast.Constant) and type(dim.value) is int
+
+
+def _values_and_indices(values: ValueState, statement: StatementInfo, how: str) -> ValueState:
+    indices = _integer(statement, how + " indices")
+    return container(values.of_kind(Kind.TENSOR), (values.of_kind(Kind.TENSOR), indices))
 
 
 def _display(expr: ast.expr, evaluate: Callable[[ast.expr], ValueState]) -> ValueState:
