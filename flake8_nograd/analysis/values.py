@@ -119,6 +119,20 @@ class Evaluator:
             key for key, callees in layers.items() if not any(_returns_other_than_a_tensor(c) for c in callees)
         }
         self._constructed = walker.constructed_from
+        # `cost_model = AffineCostModel(...)` of a class from a package outside the torch ecosystem,
+        # never trained, switched, optimised or given a state dict here: named like a model, but
+        # nothing says it holds parameters, so calling it proves no graph (only its inputs may).
+        loaded = {
+            dotted_key(site.node.func.value)  # type: ignore[attr-defined]
+            for site in walker.calls
+            if site.method_name == "load_state_dict" and isinstance(site.node.func, ast.Attribute)
+        }
+        self._opaque_objects: Set[str] = {
+            key
+            for key, callees in walker.assigned_from.items()
+            if key not in self.model_keys and key not in walker.constructed_from and key not in loaded
+            and all(_constructs_opaque_object(callee) for callee in callees)
+        }
         # Functions and methods defined here (`self.model_of(x)`, `build(...)`) are not models,
         # unless named exactly like one (d2l's `def net(X): ...`).
         self.local_functions = {f.name for f in walker.functions if not _MODEL_NAME.fullmatch(f.name)}
@@ -355,6 +369,13 @@ class Evaluator:
             return self._loss_call(call, statement, lookup).of_kind(Kind.TENSOR)
         if self.is_model(func):
             key = dotted_key(func)
+            if key in self._opaque_objects:
+                # An object known only by its name: its call has the graph of an operand that has
+                # one (`cost_model(x)` with x requiring grad), and is unknown otherwise.
+                operands = self._argument_states(call, statement, lookup)
+                if any(o.graph in (Graph.HAS_GRAPH, Graph.SILENCED) or o.tags & GRAD_REQUIRING for o in operands):
+                    return _grad_on(statement)
+                return combine_states(CALLED, *operands)
             # `self.fc = nn.Linear(...)`: a layer whose output is one tensor (not an LSTM's tuple).
             kind = Kind.TENSOR if key in self.tensor_layer_keys else Kind.UNKNOWN
             if key is not None and "." in key and self.parameters.is_frozen(key, through_self=False):
@@ -815,6 +836,19 @@ _NOT_ONE_TENSOR_MODULES = frozenset(
     "RNN LSTM GRU LSTMCell MultiheadAttention Sequential ModuleList ModuleDict ParameterList ParameterDict "
     "AdaptiveLogSoftmaxWithLoss".split()
 )
+
+
+# Packages whose classes are torch modules (or wrap them): an instance named like a model is one.
+_TORCH_ECOSYSTEM = frozenset(
+    "torch torchvision torchaudio torchtext lightning pytorch_lightning transformers timm".split()
+)
+
+
+def _constructs_opaque_object(qualname: str) -> bool:
+    """`botorch.models.AffineFidelityCostModel`: a class imported from a package outside the torch
+    ecosystem (not a relative import of this project, not a factory or loader function)."""
+    root = qualname.partition(".")[0]
+    return bool(root) and root not in _TORCH_ECOSYSTEM and qualname.rpartition(".")[2][:1].isupper()
 
 
 def _returns_other_than_a_tensor(qualname: str) -> bool:
