@@ -37,8 +37,10 @@ from .limits import elif_chain
 
 if TYPE_CHECKING:
     from .summaries import Summaries
-from .resolve import CallResolver
-from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, dotted_key
+from .resolve import CallResolver, _argument_for
+from .structure import (
+    CallSite, FunctionInfo, Reference, StatementInfo, StructureWalker, _parameter_names, dotted_key, positional_parameters,
+)
 
 Env = Dict[str, ValueState]
 TENSOR = ValueState(Graph.UNKNOWN, kind=Kind.TENSOR)
@@ -367,6 +369,10 @@ class Evaluator:
             return container(argument.item, argument.elements, argument) if argument.is_container else UNKNOWN
         if self.is_loss_module(func):
             return self._loss_call(call, statement, lookup).of_kind(Kind.TENSOR)
+        if isinstance(func, ast.Name) and func.id in _parameter_names(statement.function):
+            handed = self._returned_by_callbacks(call, statement)
+            if handed is not None:
+                return handed
         if self.is_model(func):
             key = dotted_key(func)
             if key in self._opaque_objects:
@@ -581,6 +587,35 @@ class Evaluator:
         ):
             return None
         return _as_returned(returned, callee.name, statement)
+
+    def _returned_by_callbacks(self, call: ast.Call, statement: StatementInfo) -> Optional[ValueState]:
+        """`classifier_fn(xs)` of a parameter that every caller of the function binds to a local
+        function or method (`get_accuracy(loader, vae.classifier)`): what those return. None when
+        some caller hands over anything else, or a summary is unknown."""
+        function = statement.function
+        name = call.func.id  # type: ignore[attr-defined]
+        callers = self.calls.callers().get(id(function), [])
+        summaries = self.summaries() if self.summaries is not None else None
+        if not callers or summaries is None or function.is_method:
+            return None
+        positional = positional_parameters(function)
+        index = positional.index(name) if name in positional else None
+        state: Optional[ValueState] = None
+        for reference in callers:
+            if reference.call is None:
+                return None  # passed on as a callback: its arguments are not visible
+            argument = _argument_for(reference.call, name, index, False)
+            if isinstance(argument, ast.Name):
+                handed = self.calls.function_named(argument.id, reference.statement)
+            elif isinstance(argument, ast.Attribute):
+                handed = self.calls.callee_of(Reference(argument.attr, True, reference.statement, argument.value))
+            else:
+                return None
+            returned = summaries.returned(handed) if handed is not None else None
+            if returned is None or returned.graph is Graph.UNKNOWN:
+                return None
+            state = returned if state is None else merge_states(state, returned)
+        return _as_returned(state, name, statement) if state is not None else None
 
     def _number_compared(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> Optional[ValueState]:
         """`min(max(v.item(), low), high)`: clamping a Python number read out of a tensor gives a
