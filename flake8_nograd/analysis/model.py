@@ -327,6 +327,10 @@ def combine_states(*states: ValueState) -> ValueState:
     for graph in (Graph.HAS_GRAPH, Graph.UNKNOWN, Graph.NO_GRAPH):
         for state in states:
             if state.graph is graph:
+                if graph is Graph.NO_GRAPH and state.kind is Kind.NUMBER and any(
+                    other.graph is Graph.NO_GRAPH and other.kind is not Kind.NUMBER for other in states
+                ):
+                    continue  # `t.sum() / len(xs)`: a tensor, so its origin tells, not len()'s
                 if graph is Graph.UNKNOWN:
                     # Unknown, but computed from something that may have a graph: so may the result.
                     return CALLED.of_kind(kind) if any(s.may_have_graph for s in states) else ValueState(graph, kind=kind)

@@ -299,6 +299,10 @@ def _stored_attributes(target: ast.expr) -> List[ast.Attribute]:
         return [a for element in target.elts for a in _stored_attributes(element)]
     if isinstance(target, ast.Starred):
         return _stored_attributes(target.value)
+    if isinstance(target, ast.Subscript):
+        # `self.losses[i] = loss`: an item store changes what `self.losses` holds, so what it was
+        # first assigned (`[0 for _ in range(n)]`) no longer tells its contents.
+        return _stored_attributes(target.value)
     return []
 
 

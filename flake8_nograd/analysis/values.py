@@ -37,8 +37,10 @@ from .limits import elif_chain
 
 if TYPE_CHECKING:
     from .summaries import Summaries
-from .resolve import CallResolver
-from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, dotted_key
+from .resolve import CallResolver, _argument_for
+from .structure import (
+    CallSite, FunctionInfo, Reference, StatementInfo, StructureWalker, _parameter_names, dotted_key, positional_parameters,
+)
 
 Env = Dict[str, ValueState]
 TENSOR = ValueState(Graph.UNKNOWN, kind=Kind.TENSOR)
@@ -119,6 +121,20 @@ class Evaluator:
             key for key, callees in layers.items() if not any(_returns_other_than_a_tensor(c) for c in callees)
         }
         self._constructed = walker.constructed_from
+        # `cost_model = AffineCostModel(...)` of a class from a package outside the torch ecosystem,
+        # never trained, switched, optimised or given a state dict here: named like a model, but
+        # nothing says it holds parameters, so calling it proves no graph (only its inputs may).
+        loaded = {
+            dotted_key(site.node.func.value)  # type: ignore[attr-defined]
+            for site in walker.calls
+            if site.method_name == "load_state_dict" and isinstance(site.node.func, ast.Attribute)
+        }
+        self._opaque_objects: Set[str] = {
+            key
+            for key, callees in walker.assigned_from.items()
+            if key not in self.model_keys and key not in walker.constructed_from and key not in loaded
+            and all(_constructs_opaque_object(callee) for callee in callees)
+        }
         # Functions and methods defined here (`self.model_of(x)`, `build(...)`) are not models,
         # unless named exactly like one (d2l's `def net(X): ...`).
         self.local_functions = {f.name for f in walker.functions if not _MODEL_NAME.fullmatch(f.name)}
@@ -314,11 +330,13 @@ class Evaluator:
                 return self._loss_call(call, statement, lookup).of_kind(Kind.TENSOR)
             if qualname.startswith("torch."):
                 state = combine_states(*self._argument_states(call, statement, lookup))
+                if _returns_indices(qualname.rpartition(".")[2], call, 1) and qualname.count(".") == 1:
+                    return _values_and_indices(state, statement, qualname + "()")  # `_, idx = torch.topk(out, 1)`
                 if qualname in _SPLITTING_FUNCTIONS:
                     return container(state.of_kind(Kind.TENSOR))  # a tuple of views of the input
                 return state.of_kind(Kind.TENSOR) if returns_tensor(qualname) else state.of_kind(Kind.UNKNOWN)
             return CALLED  # an imported function: it may run a model
-        tensor_method = isinstance(func, ast.Attribute) and func.attr in TENSOR_METHODS
+        tensor_method = isinstance(func, ast.Attribute) and func.attr in _VALUE_METHODS
         # A tensor method is decided at once, unless a local function shares its name (then its
         # summary, when the receiver resolves to it, comes first).
         if tensor_method and func.attr not in self._local_function_names:  # type: ignore[attr-defined]
@@ -351,8 +369,19 @@ class Evaluator:
             return container(argument.item, argument.elements, argument) if argument.is_container else UNKNOWN
         if self.is_loss_module(func):
             return self._loss_call(call, statement, lookup).of_kind(Kind.TENSOR)
+        if isinstance(func, ast.Name) and func.id in _parameter_names(statement.function):
+            handed = self._returned_by_callbacks(call, statement)
+            if handed is not None:
+                return handed
         if self.is_model(func):
             key = dotted_key(func)
+            if key in self._opaque_objects:
+                # An object known only by its name: its call has the graph of an operand that has
+                # one (`cost_model(x)` with x requiring grad), and is unknown otherwise.
+                operands = self._argument_states(call, statement, lookup)
+                if any(o.graph in (Graph.HAS_GRAPH, Graph.SILENCED) or o.tags & GRAD_REQUIRING for o in operands):
+                    return _grad_on(statement)
+                return combine_states(CALLED, *operands)
             # `self.fc = nn.Linear(...)`: a layer whose output is one tensor (not an LSTM's tuple).
             kind = Kind.TENSOR if key in self.tensor_layer_keys else Kind.UNKNOWN
             if key is not None and "." in key and self.parameters.is_frozen(key, through_self=False):
@@ -522,6 +551,8 @@ class Evaluator:
             if receiver.origin.kind is OriginKind.DETACH:
                 return _copied(statement, ".detach().clone()")  # a fresh copy, a leaf of its own
         state = combine_states(receiver, *self._argument_states(call, statement, lookup))
+        if _returns_indices(call.func.attr, call, 0, receiver.is_tensor):  # type: ignore[attr-defined]
+            return _values_and_indices(state, statement, "." + call.func.attr + "()")  # type: ignore[attr-defined]
         if not receiver.is_tensor:
             return state.of_kind(Kind.UNKNOWN)
         if call.func.attr in _SPLITTING_METHODS:  # type: ignore[attr-defined]
@@ -557,6 +588,35 @@ class Evaluator:
             return None
         return _as_returned(returned, callee.name, statement)
 
+    def _returned_by_callbacks(self, call: ast.Call, statement: StatementInfo) -> Optional[ValueState]:
+        """`classifier_fn(xs)` of a parameter that every caller of the function binds to a local
+        function or method (`get_accuracy(loader, vae.classifier)`): what those return. None when
+        some caller hands over anything else, or a summary is unknown."""
+        function = statement.function
+        name = call.func.id  # type: ignore[attr-defined]
+        callers = self.calls.callers().get(id(function), [])
+        summaries = self.summaries() if self.summaries is not None else None
+        if not callers or summaries is None or function.is_method:
+            return None
+        positional = positional_parameters(function)
+        index = positional.index(name) if name in positional else None
+        state: Optional[ValueState] = None
+        for reference in callers:
+            if reference.call is None:
+                return None  # passed on as a callback: its arguments are not visible
+            argument = _argument_for(reference.call, name, index, False)
+            if isinstance(argument, ast.Name):
+                handed = self.calls.function_named(argument.id, reference.statement)
+            elif isinstance(argument, ast.Attribute):
+                handed = self.calls.callee_of(Reference(argument.attr, True, reference.statement, argument.value))
+            else:
+                return None
+            returned = summaries.returned(handed) if handed is not None else None
+            if returned is None or returned.graph is Graph.UNKNOWN:
+                return None
+            state = returned if state is None else merge_states(state, returned)
+        return _as_returned(state, name, statement) if state is not None else None
+
     def _number_compared(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> Optional[ValueState]:
         """`min(max(v.item(), low), high)`: clamping a Python number read out of a tensor gives a
         Python number, when no other argument is known to be a tensor or to carry a graph."""
@@ -570,9 +630,11 @@ class Evaluator:
         """A loss follows its input (first argument): targets come from data and carry no graph."""
         states = self._argument_states(call, statement, lookup)
         # A target the analysis cannot see is data (a loader's labels) unless it may be a model's
-        # output: `F.mse_loss(returns, agent.value(obs))` has the graph of its second operand.
+        # output (`F.mse_loss(returns, agent.value(obs))` has the graph of its second operand) or is
+        # a tensor that requires grad: `crit(x=a, y=b)` with `b = randn(..., requires_grad=True)`
+        # records a graph from b, positional or keyword alike.
         if states and states[0].graph in (Graph.NO_GRAPH, Graph.SILENCED) and not any(
-            s.may_have_graph for s in states[1:]
+            s.may_have_graph or s.tags & GRAD_REQUIRING for s in states[1:]
         ):
             return ValueState(states[0].graph, states[0].origin)
         return combine_states(*states)
@@ -603,7 +665,39 @@ _DISPLAYS = frozenset((ast.Tuple, ast.List, ast.Set, ast.Dict))
 # Tensor methods and torch functions that return a tuple of views of their input.
 _SPLITTING_METHODS = frozenset(("chunk", "split", "unbind", "tensor_split"))
 _SPLITTING_FUNCTIONS = frozenset("torch." + name for name in _SPLITTING_METHODS)
+# Writes into the receiver (in place or into a copy): the result is the receiver with what was
+# written, so `torch.zeros_like(out).scatter_(1, idx, 1.0)` has no graph, from a src with one it has.
+_WRITING_METHODS = frozenset(
+    "scatter scatter_ scatter_add scatter_add_ scatter_reduce scatter_reduce_ index_fill index_fill_ index_add "
+    "index_add_ index_copy index_copy_ index_put index_put_ masked_fill_ masked_scatter masked_scatter_ fill_ "
+    "zero_".split()
+)
+# (values, indices) pairs: the indices are an integer tensor, which never has a graph.
+_PAIR_METHODS = frozenset(("topk", "sort", "kthvalue"))
+_PAIR_METHODS_WITH_DIM = frozenset(("max", "min", "median", "nanmedian", "mode"))
+_VALUE_METHODS = TENSOR_METHODS | _WRITING_METHODS | _PAIR_METHODS
 INSTANCE_TAG = "instance:"  # "instance:Router": the value is an instance of that local class
+
+
+def _returns_indices(name: str, call: ast.Call, dim_position: int, tensor: bool = True) -> bool:
+    """`out.topk(k)`, `torch.sort(x)`, `x.max(1)`: a (values, indices) pair. max/min/median/mode
+    return one only with a dim (an int constant), else a tensor (or, for max/min, elementwise);
+    so does `.sort` of a receiver not known to be a tensor (`list.sort()` returns None)."""
+    if name == "topk" or name == "kthvalue" or (name == "sort" and tensor):
+        return True
+    if name not in _PAIR_METHODS_WITH_DIM and name != "sort":
+        return False
+    dim = next((kw.value for kw in call.keywords if kw.arg == "dim"), None)
+    if dim is None and len(call.args) > dim_position:
+        dim = call.args[dim_position]
+    if isinstance(dim, ast.UnaryOp) and isinstance(dim.op, ast.USub):
+        dim = dim.operand
+    return isinstance(dim, ast.Constant) and type(dim.value) is int
+
+
+def _values_and_indices(values: ValueState, statement: StatementInfo, how: str) -> ValueState:
+    indices = _integer(statement, how + " indices")
+    return container(values.of_kind(Kind.TENSOR), (values.of_kind(Kind.TENSOR), indices))
 
 
 def _display(expr: ast.expr, evaluate: Callable[[ast.expr], ValueState]) -> ValueState:
@@ -777,6 +871,19 @@ _NOT_ONE_TENSOR_MODULES = frozenset(
     "RNN LSTM GRU LSTMCell MultiheadAttention Sequential ModuleList ModuleDict ParameterList ParameterDict "
     "AdaptiveLogSoftmaxWithLoss".split()
 )
+
+
+# Packages whose classes are torch modules (or wrap them): an instance named like a model is one.
+_TORCH_ECOSYSTEM = frozenset(
+    "torch torchvision torchaudio torchtext lightning pytorch_lightning transformers timm".split()
+)
+
+
+def _constructs_opaque_object(qualname: str) -> bool:
+    """`botorch.models.AffineFidelityCostModel`: a class imported from a package outside the torch
+    ecosystem (not a relative import of this project, not a factory or loader function)."""
+    root = qualname.partition(".")[0]
+    return bool(root) and root not in _TORCH_ECOSYSTEM and qualname.rpartition(".")[2][:1].isupper()
 
 
 def _returns_other_than_a_tensor(qualname: str) -> bool:
