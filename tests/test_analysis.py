@@ -7,6 +7,7 @@ import textwrap
 import pytest
 
 from flake8_nograd.analysis import GradMode, Graph, ModuleAnalysis, RegionKind
+from helpers import messages
 
 
 def analyse(source: str) -> ModuleAnalysis:
@@ -419,3 +420,29 @@ def test_a_function_only_stored_in_a_registry_has_an_unknown_base():
     analysis = ModuleAnalysis(_ast.parse(source))
     bases = {f.name: f.base.mode for f in analysis.functions if not f.is_module}
     assert bases == {"ema_": GradMode.UNKNOWN, "helper": GradMode.ON}
+
+
+def test_ng201_names_a_dead_volatile_guard() -> None:
+    """`Variable(x, volatile=True)` was PyTorch 0.3's guard; since 0.4 it is ignored with a warning
+    (checked under torch 2.13), so the message says why the loop counts as unguarded."""
+    source = """
+        import torch
+        from torch.autograd import Variable
+
+        def score(net, loader):
+            net.eval()
+            hits = 0
+            for x, y in loader:
+                x = Variable(x, volatile={flag})
+                hits += (net(x).argmax(1) == y).sum().item()
+            return hits
+        """
+    dead = [text for text in messages(source.format(flag="True")) if "NG201" in text]
+    assert dead == [
+        "NG201 'for' loop after net.eval() (line 6) runs 'net' (line 10) with grad enabled "
+        "('volatile=True' on line 9 has done nothing since PyTorch 0.4), building a graph "
+        "for every iteration; wrap the loop in 'with torch.no_grad():' or decorate 'score' with "
+        "'@torch.no_grad()'"
+    ]
+    plain = [text for text in messages(source.format(flag="False")) if "NG201" in text]
+    assert len(plain) == 1 and "volatile" not in plain[0]

@@ -117,6 +117,7 @@ class EvaluationLoop:
     call: CallSite  # the first model forward in the loop
     model: str
     context: EvaluationContext
+    volatile: Optional[CallSite] = None  # a `Variable(x, volatile=True)` in the loop: a dead guard
 
 
 class EvaluationFacts:
@@ -649,8 +650,19 @@ class EvaluationFacts:
                 if context is None or self.loop_needs_grad(loop):
                     continue
                 reported.append(loop)
-                found.append(EvaluationLoop(loop, call, model, context))
+                found.append(EvaluationLoop(loop, call, model, context, self._dead_volatile_guard(loop)))
         return found
+
+    def _dead_volatile_guard(self, loop: StatementInfo) -> Optional[CallSite]:
+        """The first `Variable(x, volatile=True)` in the loop: the PyTorch 0.3 guard, ignored since 0.4."""
+        for statement in self.statements_in(loop):
+            for site in self.calls_in(statement):
+                if site.qualname in _VARIABLE_WRAPPERS and any(
+                    keyword.arg == "volatile" and not (isinstance(keyword.value, ast.Constant) and not keyword.value.value)
+                    for keyword in site.node.keywords
+                ):
+                    return site
+        return None
 
     def _first_model_call(self, loop: StatementInfo) -> Optional[CallSite]:
         for statement in self.statements_in(loop):

@@ -23,9 +23,15 @@ class EvalLoopWithGrad(Rule):
             keyword = "while" if isinstance(loop, ast.While) else "for"
             function = found.loop.function
             decorate = decorate_advice(function)
+            dead_guard = (
+                f" ('volatile=True' on line {found.volatile.node.lineno} has done nothing since "
+                f"PyTorch 0.4)"
+                if found.volatile is not None
+                else ""
+            )
             message = (
                 f"'{keyword}' loop {found.context.describe()} runs '{found.model}' (line {found.call.node.lineno}) "
-                f"with grad enabled, building a graph for every iteration; wrap the loop in "
+                f"with grad enabled{dead_guard}, building a graph for every iteration; wrap the loop in "
                 f"'with torch.no_grad():'{decorate}"
             )
             fix = Fix(
