@@ -125,7 +125,6 @@ class EvaluationFacts:
         self.walker = walker
         self.evaluator = evaluator
         self._calls_by_statement: Optional[Dict[int, List[CallSite]]] = None  # built on first use
-        self._calls_by_function: Optional[Dict[int, List[CallSite]]] = None  # built on first use
         # (id(callee), parameters bound to modules, depth) -> the callee runs a forward with grad on
         self._forward_runs: Dict[tuple, bool] = {}
         self._parameterless: Dict[int, bool] = {}  # id(class) -> it has no trainable parameters
@@ -320,11 +319,7 @@ class EvaluationFacts:
         return cached
 
     def _body_runs_forward(self, callee: FunctionInfo, modules: FrozenSet[str], depth: int) -> bool:
-        if self._calls_by_function is None:
-            self._calls_by_function = {}
-            for site in self.walker.calls:
-                self._calls_by_function.setdefault(id(site.statement.function), []).append(site)
-        for inner in self._calls_by_function.get(id(callee), []):
+        for inner in self.walker.calls_of(callee):
             inner_statement = inner.statement
             if not grad_on_by_default(inner_statement) or inner.qualname is not None:
                 continue

@@ -770,7 +770,7 @@ def argument_updates(walker, evaluator, function: FunctionInfo, flow, plain_flow
     """What `function` updates in place in `flow` (a parameter bound to a parameter or a module)
     and not in `plain_flow` (the module's own flow, parameters unknown)."""
     statements = walker.statements_of(function)
-    calls = [site for site in walker.calls if site.statement.function is function]
+    calls = walker.calls_of(function)
 
     def states(used_flow):
         def state_of(expr: ast.expr, statement: StatementInfo):

@@ -208,8 +208,8 @@ class CallResolver:
             return [reference]
         runs = [
             Reference(reference.name, False, site.statement, None, site.node)
-            for site in self._walker.calls
-            if site.statement.function is receiver and isinstance(site.node.func, ast.Name)
+            for site in self._walker.calls_of(receiver)
+            if isinstance(site.node.func, ast.Name)
             and site.node.func.id == parameter
         ]
         return runs or [reference]

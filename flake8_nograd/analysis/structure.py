@@ -123,6 +123,7 @@ class StructureWalker:
         self.statement_info: Dict[int, StatementInfo] = {}
         self._statements_by_function: Dict[int, List[StatementInfo]] = {}
         self.calls: List[CallSite] = []
+        self._calls_by_function: Optional[Dict[int, List[CallSite]]] = None  # built on first use
         self.call_info: Dict[int, CallSite] = {}
         self.references: List[Reference] = []
         self.classes: List[Tuple[ast.ClassDef, Scope]] = []  # with the scope they are defined in
@@ -155,6 +156,14 @@ class StructureWalker:
     def statements_of(self, function: FunctionInfo) -> List[StatementInfo]:
         """The function's own statements in source order (not those of functions nested in it)."""
         return self._statements_by_function[id(function)]
+
+    def calls_of(self, function: FunctionInfo) -> List[CallSite]:
+        """The calls in the function's own statements, in walk order (indexed on first use)."""
+        if self._calls_by_function is None:
+            self._calls_by_function = {}
+            for site in self.calls:
+                self._calls_by_function.setdefault(id(site.statement.function), []).append(site)
+        return self._calls_by_function.get(id(function), [])
 
     # -- blocks ---------------------------------------------------------------------------------
     def _walk_block(
