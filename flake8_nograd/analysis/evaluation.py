@@ -711,17 +711,14 @@ def _frozen_attributes(class_node: ast.ClassDef) -> Set[str]:
     `Embedding.from_pretrained(...)` (frozen unless `freeze=False`)."""
     frozen: Set[str] = set()
     for node in ast.walk(class_node):
-        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "requires_grad_":
+            key = dotted_key(node.func.value) if _frozen_layer(node) else None  # `self.enc.requires_grad_(False)`
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and _frozen_layer(node.value):
+            key = dotted_key(node.targets[0])  # `self.emb = nn.Embedding.from_pretrained(w)`
+        else:
             continue
-        key = dotted_key(node.func.value)
-        if node.func.attr == "requires_grad_" and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value is False:
-            if key is not None and key.startswith("self."):
-                frozen.add(key)
-    for node in ast.walk(class_node):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target = dotted_key(node.targets[0])
-            if target is not None and target.startswith("self.") and _frozen_layer(node.value):
-                frozen.add(target)
+        if key is not None and key.startswith("self."):
+            frozen.add(key)
     return frozen
 
 
