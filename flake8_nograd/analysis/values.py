@@ -121,20 +121,8 @@ class Evaluator:
             key for key, callees in layers.items() if not any(_returns_other_than_a_tensor(c) for c in callees)
         }
         self._constructed = walker.constructed_from
-        # `cost_model = AffineCostModel(...)` of a class from a package outside the torch ecosystem,
-        # never trained, switched, optimised or given a state dict here: named like a model, but
-        # nothing says it holds parameters, so calling it proves no graph (only its inputs may).
-        loaded = {
-            dotted_key(site.node.func.value)  # type: ignore[attr-defined]
-            for site in walker.calls
-            if site.method_name == "load_state_dict" and isinstance(site.node.func, ast.Attribute)
-        }
-        self._opaque_objects: Set[str] = {
-            key
-            for key, callees in walker.assigned_from.items()
-            if key not in self.model_keys and key not in walker.constructed_from and key not in loaded
-            and all(_constructs_opaque_object(callee) for callee in callees)
-        }
+        self._walker = walker
+        self._opaque: Optional[Set[str]] = None  # found on first use: most modules never ask
         # Functions and methods defined here (`self.model_of(x)`, `build(...)`) are not models,
         # unless named exactly like one (d2l's `def net(X): ...`).
         self.local_functions = {f.name for f in walker.functions if not _MODEL_NAME.fullmatch(f.name)}
@@ -375,7 +363,7 @@ class Evaluator:
                 return handed
         if self.is_model(func):
             key = dotted_key(func)
-            if key in self._opaque_objects:
+            if key in self._opaque_objects():
                 # An object known only by its name: its call has the graph of an operand that has
                 # one (`cost_model(x)` with x requiring grad), and is unknown otherwise.
                 operands = self._argument_states(call, statement, lookup)
@@ -534,6 +522,25 @@ class Evaluator:
         if data.is_no_graph and origin is not None and origin.kind is OriginKind.NUMBER:
             return origin
         return None
+
+    def _opaque_objects(self) -> Set[str]:
+        """`cost_model = AffineCostModel(...)` of a class from a package outside the torch ecosystem,
+        never trained, switched, optimised or given a state dict here: named like a model, but
+        nothing says it holds parameters, so calling it proves no graph (only its inputs may)."""
+        if self._opaque is None:
+            walker = self._walker
+            loaded = {
+                dotted_key(site.node.func.value)  # type: ignore[attr-defined]
+                for site in walker.calls
+                if site.method_name == "load_state_dict" and isinstance(site.node.func, ast.Attribute)
+            }
+            self._opaque = {
+                key
+                for key, callees in walker.assigned_from.items()
+                if key not in self.model_keys and key not in walker.constructed_from and key not in loaded
+                and all(_constructs_opaque_object(callee) for callee in callees)
+            }
+        return self._opaque
 
     def _parameter_attribute(self, expr: ast.Attribute, statement: StatementInfo, lookup: Lookup) -> Optional[ValueState]:
         """`block.ffn_out.weight`: a parameter, so that an alias of it is one too (`w = ...weight`)."""
