@@ -446,3 +446,13 @@ def test_ng201_names_a_dead_volatile_guard() -> None:
     ]
     plain = [text for text in messages(source.format(flag="False")) if "NG201" in text]
     assert len(plain) == 1 and "volatile" not in plain[0]
+
+
+def test_stdlib_roots_are_known_on_every_supported_python() -> None:
+    """`with mock.patch.object(model, ...)` is a stdlib context manager, not a project one that may
+    switch grad off: Python 3.9 has no sys.stdlib_module_names, so the names are listed there."""
+    from flake8_nograd.analysis.guards import stdlib_roots
+
+    roots = stdlib_roots()
+    assert {"unittest", "contextlib", "os", "math", "builtins"} <= roots
+    assert not {"torch", "numpy", "flake8_nograd"} & roots

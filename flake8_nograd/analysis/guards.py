@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import ast
 import sys
+import sysconfig
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Tuple
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
 
 from ..config import Config
 from .limits import short_source
@@ -147,7 +150,21 @@ _CONTEXTMANAGER_DECORATORS = ("contextlib.contextmanager", "contextlib.asynccont
 # Imported context managers known not to touch grad mode, even when handed a model: files,
 # progress bars, AMP, profilers, stacks. (torch's own are judged by `guard_effect`.)
 _HARMLESS_CONTEXT_ROOTS = frozenset(("torch", "tqdm", "numpy", "lightning", "pytorch_lightning", "accelerate"))
-_STDLIB_ROOTS = frozenset(getattr(sys, "stdlib_module_names", ())) | {"builtins"}
+
+
+@lru_cache(maxsize=None)
+def stdlib_roots() -> FrozenSet[str]:
+    """Top-level names of the standard library: `sys.stdlib_module_names` from Python 3.10; on 3.9,
+    the built-in modules and what the stdlib directory (and its lib-dynload) holds."""
+    names = getattr(sys, "stdlib_module_names", None)
+    if names is None:
+        stdlib = Path(sysconfig.get_paths()["stdlib"])
+        found = set(sys.builtin_module_names)
+        for folder in (stdlib, stdlib / "lib-dynload"):
+            if folder.is_dir():
+                found |= {entry.name.partition(".")[0] for entry in folder.iterdir() if entry.name != "site-packages"}
+        names = found
+    return frozenset(names) | {"builtins"}
 
 
 def contextmanager_guard(node: ast.AST, qualname: Qualname, config: Config) -> Optional[GuardEffect]:
@@ -220,7 +237,7 @@ def unresolved_context_manager(expr: ast.expr, qualname: Qualname, hands_a_modul
     if name is None:
         return False
     root = name.partition(".")[0]
-    if root in _STDLIB_ROOTS or root in _HARMLESS_CONTEXT_ROOTS or root.startswith("torch"):
+    if root in stdlib_roots() or root in _HARMLESS_CONTEXT_ROOTS or root.startswith("torch"):
         return False
     arguments = [arg.value if isinstance(arg, ast.Starred) else arg for arg in expr.args]
     arguments += [keyword.value for keyword in expr.keywords]
