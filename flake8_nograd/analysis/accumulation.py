@@ -43,6 +43,7 @@ def find_accumulations(evaluation: EvaluationFacts, function: FunctionInfo) -> I
         return
     statements = evaluation.walker.statements_of(function)
     rebinds = None  # built on the first accumulation in a loop (most functions have none)
+    dicts = None
     for statement in statements:
         found = _accumulation_form(statement)
         if found is None:
@@ -54,22 +55,74 @@ def find_accumulations(evaluation: EvaluationFacts, function: FunctionInfo) -> I
         loop = enclosing[-1]
         if rebinds is None:
             rebinds = _plain_bindings(statements)
+            dicts = _dict_names(statements)
+        variable_entry = _variable_entry(accumulator)
+        if variable_entry and _entry_base(accumulator) not in dicts:
+            continue  # `out[i] += v` on something not known to be a dict: a tensor or a list, maybe
         # Reset inside the loop (`total = 0`, or the dict holding the entry, each iteration):
-        # nothing outlives an iteration.
+        # nothing outlives an iteration. A keyed entry set under a test (`if k not in totals:
+        # totals[k] = 0.0`) starts a new sum only once per key.
         resets = rebinds.get(accumulator, []) + rebinds.get(_entry_base(accumulator) or "", [])
-        if any(binding is not statement and contains(loop, binding) for binding in resets):
+        if any(
+            binding is not statement and contains(loop, binding)
+            and not (variable_entry and _under_a_test(evaluation, loop, binding))
+            for binding in resets
+        ):
             continue
         yield Accumulation(statement, accumulator, value, kind, loop)
 
 
+def _variable_entry(key: str) -> bool:
+    """'totals[name]': an entry of a dict under a key computed in the loop."""
+    return key.endswith("]") and not key.endswith('"]') and not key.rpartition("[")[2][:-1].isdigit()
+
+
+def _under_a_test(evaluation: EvaluationFacts, loop: StatementInfo, binding: StatementInfo) -> bool:
+    return any(
+        isinstance(statement.stmt, ast.If) and statement is not binding and contains(statement, binding)
+        for statement in evaluation.statements_in(loop)
+    )
+
+
+# Callables whose result is a dict: what a keyed entry (`totals[name] += v`) accumulates into.
+_DICT_FACTORIES = frozenset(("dict", "defaultdict", "OrderedDict", "Counter"))
+
+
+def _dict_names(statements: List[StatementInfo]) -> Set[str]:
+    """Keys bound to a dict in the function: `{}`, `{k: 0.0 for k in names}`, `defaultdict(float)`."""
+    found: Set[str] = set()
+    for statement in statements:
+        stmt = statement.stmt
+        if not isinstance(stmt, (ast.Assign, ast.AnnAssign)) or stmt.value is None:
+            continue
+        value = stmt.value
+        is_dict = isinstance(value, (ast.Dict, ast.DictComp)) or (
+            isinstance(value, ast.Call) and (dotted_key(value.func) or "").rpartition(".")[2] in _DICT_FACTORIES
+        )
+        if not is_dict:
+            continue
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        for target in targets:
+            key = dotted_key(target)
+            if key is not None:
+                found.add(key)
+    return found
+
+
 def accumulator_key(expr: ast.expr) -> Optional[str]:
-    """'total', 'self.losses', or 'stats["ce"]' for an entry of a dict with a constant key."""
-    if isinstance(expr, ast.Subscript) and isinstance(expr.slice, ast.Constant):
+    """'total', 'self.losses', 'stats["ce"]' for an entry of a dict with a constant key, or
+    'totals[name]' for one under a key held in a name or attribute."""
+    if isinstance(expr, ast.Subscript):
         base = dotted_key(expr.value)
-        key = expr.slice.value
-        if base is not None and isinstance(key, (str, int)) and not isinstance(key, bool):
-            return f'{base}["{key}"]' if isinstance(key, str) else f"{base}[{key}]"
-        return None
+        if base is None:
+            return None
+        if isinstance(expr.slice, ast.Constant):
+            key = expr.slice.value
+            if isinstance(key, (str, int)) and not isinstance(key, bool):
+                return f'{base}["{key}"]' if isinstance(key, str) else f"{base}[{key}]"
+            return None
+        index = dotted_key(expr.slice)
+        return f"{base}[{index}]" if index is not None else None
     return dotted_key(expr)
 
 
@@ -84,13 +137,13 @@ def _accumulation_form(statement: StatementInfo):
         key = accumulator_key(stmt.target)
         return (key, stmt.value, "augmented") if key else None
     if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.value, ast.BinOp):
-        key = dotted_key(stmt.targets[0])
+        key = accumulator_key(stmt.targets[0])
         binop = stmt.value
         if key is None or not isinstance(binop.op, _ACCUMULATING_OPS):
             return None
-        if dotted_key(binop.left) == key:
+        if _reads_accumulator(binop.left, key):
             return key, binop.right, "rebind"
-        if dotted_key(binop.right) == key:
+        if _reads_accumulator(binop.right, key):
             return key, binop.left, "rebind"
         return None
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
@@ -101,6 +154,15 @@ def _accumulation_form(statement: StatementInfo):
             if key is not None and not isinstance(call.args[0], ast.Starred):
                 return key, call.args[0], "append"
     return None
+
+
+def _reads_accumulator(expr: ast.expr, key: str) -> bool:
+    """`total` in `total + v`; `totals[k]` or `totals.get(k, 0.0)` for the entry 'totals[k]'."""
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "get" and expr.args:
+        base = dotted_key(expr.func.value)
+        index = accumulator_key(ast.Subscript(value=expr.func.value, slice=expr.args[0])) if base else None
+        return index == key
+    return accumulator_key(expr) == key
 
 
 def _plain_bindings(statements: List[StatementInfo]) -> Dict[str, List[StatementInfo]]:

@@ -17,6 +17,7 @@ LIGHTNING_MODULE = "lightning.pytorch.LightningModule"
 def resolve_bases(walker: StructureWalker, resolver: NameResolver, config: Config, calls: CallResolver) -> None:
     """Fill in FunctionInfo.base for every function of the module."""
     hook_classes = _lightning_classes(walker, resolver)
+    maybe_hook_classes = _classes_of_unknown_lineage(walker, resolver, hook_classes)
     regrad = _stages_with_grad_switched_back_on(walker, hook_classes)
     undecided: List[FunctionInfo] = []
     for function in walker.functions:
@@ -31,6 +32,14 @@ def resolve_bases(walker: StructureWalker, resolver: NameResolver, config: Confi
             and (id(function.class_node), _stage_of(function.name)) not in regrad
         ):
             function.base = Region(GradMode.OFF, RegionKind.HOOK, function=function.name)
+        elif (
+            function.class_node is not None
+            and id(function.class_node) in maybe_hook_classes
+            and config.is_grad_off_hook(function.name)
+        ):
+            # `validation_step` of a class built on a base imported from elsewhere: Lightning runs
+            # it without grad if that base is a LightningModule, nothing does otherwise.
+            function.base = Region(GradMode.UNKNOWN, RegionKind.HOOK, function=function.name)
         else:
             undecided.append(function)
 
@@ -146,6 +155,39 @@ def _lightning_classes(walker: StructureWalker, resolver: NameResolver) -> Set[i
                     name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
                     is_lightning = qualname == LIGHTNING_MODULE or "LightningModule" in name
                 if is_lightning:
+                    found.add(id(cls))
+                    changed = True
+                    break
+    return found
+
+
+# Bases known not to be LightningModules: a hook-named method there runs as its callers run it.
+_NON_LIGHTNING_ROOTS = ("torch.", "skorch.", "abc.", "typing.", "dataclasses.", "enum.", "collections.")
+_BUILTIN_BASES = frozenset(("object", "Exception", "dict", "list", "tuple"))
+
+
+def _classes_of_unknown_lineage(walker: StructureWalker, resolver: NameResolver, hook_classes: Set[int]) -> Set[int]:
+    """ids of classes (not known Lightning ones) with a base that may be a LightningModule: one
+    imported from a project or another package (`from .systems import BaseSystem`), or a local
+    class that has such a base. Plain classes, nn.Module and skorch's NeuralNet subclasses are not."""
+    found: Set[int] = set()
+    local_names = {cls.name: cls for cls, _ in walker.classes}
+    changed = True
+    while changed:
+        changed = False
+        for cls, scope in walker.classes:
+            if id(cls) in found or id(cls) in hook_classes:
+                continue
+            for base in cls.bases:
+                if isinstance(base, ast.Name) and base.id in local_names:
+                    unknown = id(local_names[base.id]) in found
+                else:
+                    qualname = resolver.qualname(base, scope)
+                    if qualname is None:
+                        unknown = not (isinstance(base, ast.Name) and base.id in _BUILTIN_BASES)
+                    else:
+                        unknown = not qualname.startswith(_NON_LIGHTNING_ROOTS)
+                if unknown:
                     found.add(id(cls))
                     changed = True
                     break

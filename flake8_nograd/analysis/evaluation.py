@@ -10,6 +10,8 @@ Read by NG201/NG202/NG203 (and by the fixer, which wraps the loops and statement
                               val/test loader, an X.eval() before every call of the function
     needs_grad(function)      the function back-propagates, steps an optimizer or asks for input
                               gradients (adversarial attacks, saliency, test-time training)
+    loop_values_need_grad(loop)  what the loop computes reaches a backward or step (loop_flow.py
+                              follows a loop nested in a training loop)
     evaluation_loops()        loops that run a model forward with grad on in evaluation context (NG201)
 
 Positions, not a second walk: a statement is inside a loop of the same function when its line lies
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterable, List, Optional, Set
 
 from .backward import BackwardCall
+from .loop_flow import LoopFlow
 from .model import GradMode, RegionKind
 from .parameters import requires_grad_argument
 from .resolve import _argument_for
@@ -134,6 +137,7 @@ class EvaluationFacts:
         self._switches: Dict[int, List[ModeSwitch]] = {}
         self._loops: Dict[int, List[StatementInfo]] = {}
         self._grad_needs: Dict[int, List[StatementInfo]] = {}
+        self._flows: Dict[int, LoopFlow] = {}  # id(function) -> its name flow, built on first question
         self._collect(backward_calls)
         self._evaluation_loops: Optional[List[EvaluationLoop]] = None
         self.uses_torch = _imports_torch(walker)
@@ -507,6 +511,30 @@ class EvaluationFacts:
                 return True
         return False
 
+    def loop_values_need_grad(self, loop: StatementInfo) -> bool:
+        """`loop_needs_grad`, judging a loop nested in a training loop by what it computes: a
+        validation pass inside the step loop (`if step % k == 0: for xb in val_loader: ...`) does
+        not need grad for the training loop's backward unless a value it binds reaches it."""
+        for need in self.grad_needs(loop.function):
+            if contains(loop, need):
+                return True
+            around = self.enclosing_loops(need)
+            others = [other for other in around if not contains(other, loop)]
+            if others:
+                if others[-1].stmt.lineno > _end_line(loop.stmt):
+                    return True
+                continue
+            shared = [other for other in around if other is not loop and contains(other, loop)]
+            if not shared or self._flow_of(loop.function).reaches(loop.stmt, need.stmt, shared[-1].stmt):
+                return True
+        return False
+
+    def _flow_of(self, function: FunctionInfo) -> LoopFlow:
+        flow = self._flows.get(id(function))
+        if flow is None:
+            flow = self._flows[id(function)] = LoopFlow(function.node.body)
+        return flow
+
     def is_evaluation_function(self, function: FunctionInfo) -> bool:
         """Named like evaluation code (`evaluate`, `validate`, `test`, `run_inference`, ...).
 
@@ -642,7 +670,7 @@ class EvaluationFacts:
                 model = self.forward_of(call)
                 assert model is not None
                 context = self.loop_context(loop, model)
-                if context is None or self.loop_needs_grad(loop):
+                if context is None or self.loop_values_need_grad(loop):
                     continue
                 reported.append(loop)
                 found.append(EvaluationLoop(loop, call, model, context, self._dead_volatile_guard(loop)))

@@ -22,7 +22,8 @@ class EvalLoopWithGrad(Rule):
             loop = found.loop.stmt
             keyword = "while" if isinstance(loop, ast.While) else "for"
             function = found.loop.function
-            decorate = decorate_advice(function)
+            # A function that trains elsewhere (validation inlined in `fit`) must keep grad on.
+            decorate = "" if analysis.evaluation.needs_grad(function) else decorate_advice(function)
             dead_guard = (
                 f" ('volatile=True' on line {found.volatile.node.lineno} has done nothing since "
                 f"PyTorch 0.4)"

@@ -33,7 +33,7 @@ class GraphAccumulated(Rule):
                 if statement.region.mode is not GradMode.ON:
                     continue
                 state = analysis.state_of(accumulation.value, statement)
-                if state.graph is not Graph.HAS_GRAPH:
+                if state.graph is not Graph.HAS_GRAPH and not _iterated_graph(analysis, accumulation):
                     continue
                 if evaluation.in_evaluation_loop(statement):
                     continue  # NG201 reports the loop: no_grad() there fixes this too
@@ -104,3 +104,74 @@ def _graph_entry(analysis: ModuleAnalysis, accumulation: Accumulation) -> Option
             if analysis.state_of(entry, accumulation.statement).graph is Graph.HAS_GRAPH:
                 return entry
     return None
+
+
+_GRAPH_KEEPING_OPERATORS = (ast.Add, ast.Sub, ast.Mult, ast.Div)
+
+
+def _iterated_graph(analysis: ModuleAnalysis, accumulation: Accumulation) -> bool:
+    """`totals[name] += part * bs` in `for name, part in parts.items():` where `parts` holds
+    tensors with a graph (`{"ce": ce, "kl": kl}`, a tuple of pairs, `zip(names, losses)`): the
+    value is arithmetic on a loop variable bound to such a tensor."""
+    statement = accumulation.statement
+    for name in _operand_names(accumulation.value):
+        for loop in reversed(analysis.evaluation.enclosing_loops(statement)):
+            stmt = loop.stmt
+            if not isinstance(stmt, (ast.For, ast.AsyncFor)):
+                continue
+            position = _position_in_target(stmt.target, name)
+            if position is None:
+                continue
+            if _items_have_graph(analysis, stmt.iter, position, loop):
+                return True
+            break  # the innermost loop binding the name decides
+    return False
+
+
+def _operand_names(value: ast.expr) -> List[str]:
+    """`part` for `part`, `part * bs`, `w * part / n`: names the arithmetic keeps a graph from."""
+    if isinstance(value, ast.Name):
+        return [value.id]
+    if isinstance(value, ast.BinOp) and isinstance(value.op, _GRAPH_KEEPING_OPERATORS):
+        return _operand_names(value.left) + _operand_names(value.right)
+    return []
+
+
+def _position_in_target(target: ast.expr, name: str) -> Optional[int]:
+    """-1 when the target is the name itself, its index in a flat tuple target, None if absent."""
+    if isinstance(target, ast.Name):
+        return -1 if target.id == name else None
+    if isinstance(target, (ast.Tuple, ast.List)):
+        for index, element in enumerate(target.elts):
+            if isinstance(element, ast.Name) and element.id == name:
+                return index
+    return None
+
+
+def _items_have_graph(analysis: ModuleAnalysis, iterable: ast.expr, position: int, loop) -> bool:
+    def has_graph(expr: ast.expr) -> bool:
+        return analysis.state_of(expr, loop).graph is Graph.HAS_GRAPH
+
+    def holds_graph(expr: ast.expr) -> bool:
+        held = analysis.state_of(expr, loop)
+        return held.is_container and held.item is not None and held.item.graph is Graph.HAS_GRAPH
+
+    if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Attribute) and not iterable.args:
+        method = iterable.func.attr
+        if (method == "items" and position == 1) or (method == "values" and position == -1):
+            return holds_graph(iterable.func.value)
+        return False
+    if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name) and not iterable.keywords:
+        if iterable.func.id == "zip" and 0 <= position < len(iterable.args):
+            return holds_graph(iterable.args[position])
+        if iterable.func.id == "enumerate" and position == 1 and iterable.args:
+            return holds_graph(iterable.args[0])
+        return False
+    if isinstance(iterable, (ast.Tuple, ast.List)):
+        for element in iterable.elts:
+            if position == -1 and has_graph(element):
+                return True
+            if position >= 0 and isinstance(element, (ast.Tuple, ast.List)) and position < len(element.elts):
+                if has_graph(element.elts[position]):
+                    return True
+    return False
