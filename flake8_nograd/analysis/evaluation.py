@@ -312,8 +312,14 @@ class EvaluationFacts:
         callee = self.evaluator.calls.callee(call, statement)
         if callee is None or callee.is_module or callee.is_generator or callee.base.mode is not GradMode.ON:
             return False  # unknown, lazily run, or run grad-off (`@torch.no_grad()`, guarded callers)
-        if callee.is_method and not self._is_module_class(callee.class_node, callee):  # type: ignore[arg-type]
-            return False  # a trainer's or a buffer's method: not the model's own code
+        if (
+            callee.is_method
+            and not self._is_module_class(callee.class_node, callee)  # type: ignore[arg-type]
+            and not self.is_evaluation_function(callee)
+        ):
+            # A trainer's or a buffer's method: not the model's own code, unless it is the
+            # trainer's evaluation step (`self.validation_step(batch)` of a hand-written trainer).
+            return False
         modules = frozenset(self._module_arguments(callee, call, statement))
         key = (id(callee), modules, depth)
         cached = self._forward_runs.get(key)

@@ -138,10 +138,10 @@ class _Search:
         for expr in expressions:
             for node in ast.walk(expr):
                 if isinstance(node, (ast.Name, ast.Attribute)):
-                    key = dotted_key(node)
-                    if key is not None and key not in found and _is_tainted(key, self.tainted):
+                    key = _tainted_prefix(dotted_key(node), self.tainted)
+                    if key is not None and key not in found:
                         found.add(key)
-                        yield key
+                        yield key  # `loss` for `loss.backward`: what the loop may have bound
 
     def _calls_tainted_owner(self, expr: ast.expr) -> bool:
         """`self.train_step(batch)` where the loop filled `self.buffer`: the method may read it."""
@@ -180,6 +180,15 @@ def _is_tainted(key: str, tainted: Set[str]) -> bool:
     if key in tainted:
         return True
     return any(key.startswith(other + ".") for other in tainted)
+
+
+def _tainted_prefix(key: Optional[str], tainted: Set[str]) -> Optional[str]:
+    """The longest tainted key that `key` is or starts with: 'memory' for 'memory.states'."""
+    while key:
+        if key in tainted:
+            return key
+        key = key.rpartition(".")[0]
+    return None
 
 
 def _mentions(expr: ast.AST, tainted: Set[str]) -> bool:

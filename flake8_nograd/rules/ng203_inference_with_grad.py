@@ -27,6 +27,11 @@ class InferenceWithGrad(Rule):
             return
         # A function with an NG201 loop has one root cause: decorating it fixes both.
         with_loop_finding = {id(found.loop.function) for found in evaluation.evaluation_loops()}
+        # ... and so does guarding the loop that calls a step helper (`self.validation_step(b)`).
+        for found in evaluation.evaluation_loops():
+            callee = evaluation.evaluator.calls.callee(found.call.node, found.call.statement)
+            if callee is not None:
+                with_loop_finding.add(id(callee))
         for function in analysis.functions:
             if evaluation.needs_grad(function) or id(function) in with_loop_finding:
                 continue
