@@ -76,3 +76,42 @@ def test_a_buffer_the_loop_fills_reaches_a_step_method_of_its_owner():
             self.optimizer.step()
     """
     assert [found for found in lint(source) if found[2] == "NG201"] == []
+
+
+def test_an_object_handed_the_loop_outputs_may_hand_them_to_the_backward():
+    source = """
+    import torch
+
+
+    def train(policy, optimizer, env, episodes):
+        for _ in range(episodes):
+            policy.eval()
+            for obs in env.eval_observations:
+                env.record(policy(obs))
+            policy.train()
+            loss = env.recorded_loss()
+            loss.backward()
+            optimizer.step()
+    """
+    assert [found for found in lint(source) if found[2] == "NG201"] == []
+
+
+def test_calls_on_imported_modules_and_loggers_do_not_hide_a_validation_pass():
+    source = """
+    import torch
+    import torch.nn.functional as F
+
+
+    def train(model, optimizer, loader, val_loader, writer):
+        for step, (x, y) in enumerate(loader):
+            loss = F.cross_entropy(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if step % 100 == 0:
+                model.eval()
+                for vx, vy in val_loader:
+                    writer.add_scalar("val", F.cross_entropy(model(vx), vy).item(), step)
+                model.train()
+    """
+    assert lint(source) == [(14, 13, "NG201")]

@@ -538,7 +538,7 @@ class EvaluationFacts:
     def _flow_of(self, function: FunctionInfo) -> LoopFlow:
         flow = self._flows.get(id(function))
         if flow is None:
-            flow = self._flows[id(function)] = LoopFlow(function.node.body)
+            flow = self._flows[id(function)] = LoopFlow(function.node.body, self.walker.resolver.imported_names)
         return flow
 
     def is_evaluation_function(self, function: FunctionInfo) -> bool:

@@ -32,10 +32,12 @@ _Parent = Tuple[Optional[ast.stmt], List[ast.stmt], int]
 class LoopFlow:
     """Flow of names through one function's body (built once per function, on first question)."""
 
-    def __init__(self, body: List[ast.stmt]) -> None:
+    def __init__(self, body: List[ast.stmt], imported: Set[str]) -> None:
+        """`imported`: names bound by imports (`F`, `torch`): calls on them change no object."""
         self._parents: Dict[int, _Parent] = {}
         self._index_block(None, body)
         self._body = body
+        self._imported = imported
 
     def _index_block(self, parent: Optional[ast.stmt], block: List[ast.stmt]) -> None:
         for index, stmt in enumerate(block):
@@ -65,6 +67,11 @@ class LoopFlow:
         tainted: Set[str] = set()
         for node in ast.walk(loop):
             tainted.update(_written_by(node))
+            # An object handed a value (`env.step(action)`, `replay.push(obs, act)`) may keep it.
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (node.args or node.keywords):
+                receiver = dotted_key(node.func.value)
+                if receiver is not None and receiver != "self" and receiver.partition(".")[0] not in self._imported:
+                    tainted.add(receiver)
         outside = [stmt for stmt in _statements(self._body) if not _within(stmt, loop)]
         for _ in range(4):  # derived keys: `score = val_total / n`, then `best = score`
             grown = False
