@@ -680,7 +680,26 @@ class EvaluationFacts:
                     continue
                 reported.append(loop)
                 found.append(EvaluationLoop(loop, call, model, context, self._dead_volatile_guard(loop)))
-        return found
+        return self._without_repeats(found)
+
+    def _without_repeats(self, found: List[EvaluationLoop]) -> List[EvaluationLoop]:
+        """Drop a loop whose every forward is a call of a local function or method whose own loop
+        is reported (`for name, loader in loaders.items(): evaluate(model, loader)`): guarding
+        that loop is the one fix."""
+        with_loop = {id(each.loop.function) for each in found}
+        if len(with_loop) < 2:
+            return found
+        kept = []
+        for each in found:
+            forwards = [
+                site for statement in self.statements_in(each.loop) if grad_on_by_default(statement)
+                for site in self.calls_in(statement) if self.forward_of(site) is not None
+            ]
+            callees = [self.evaluator.calls.callee(site.node, site.statement) for site in forwards]
+            if forwards and all(callee is not None and id(callee) in with_loop for callee in callees):
+                continue
+            kept.append(each)
+        return kept
 
     def _dead_volatile_guard(self, loop: StatementInfo) -> Optional[CallSite]:
         """The first `Variable(x, volatile=True)` in the loop: the PyTorch 0.3 guard, ignored since 0.4."""
