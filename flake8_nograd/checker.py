@@ -7,6 +7,7 @@ from typing import Iterable, List, Optional
 from .analysis import ModuleAnalysis
 from .config import Config
 from .findings import Finding
+from .project import ProjectContext
 from .rules import ALL_RULES, Rule
 
 INTERNAL_ERROR = "NG000"
@@ -17,6 +18,7 @@ def check_tree(
     source: str,
     config: Optional[Config] = None,
     rules: Iterable[Rule] = ALL_RULES,
+    project: Optional[ProjectContext] = None,
 ) -> List[Finding]:
     """Findings for an already parsed module, sorted by position.
 
@@ -24,10 +26,11 @@ def check_tree(
     on with the other files and plugins.
     """
     try:
-        applicable = [rule for rule in rules if rule.applies_to(source)]
+        informed = project is not None and project.informs
+        applicable = [rule for rule in rules if rule.applies_to(source, informed)]
         if not applicable:
             return []
-        analysis = ModuleAnalysis(tree, config)
+        analysis = ModuleAnalysis(tree, config, project)
         findings: List[Finding] = []
         for rule in applicable:
             findings.extend(f for f in rule.check(analysis) if not analysis.expects_error(f.line))

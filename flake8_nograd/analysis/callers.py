@@ -2,21 +2,25 @@
 from __future__ import annotations
 
 import ast
-from typing import Dict, List, Set
+from typing import Any, Dict, List, Optional, Set
 
 from ..config import Config
 from .limits import short_source
 from .model import GRAD_ON, GradMode, Region, RegionKind
 from .names import NameResolver
 from .resolve import CallResolver
-from .structure import FunctionInfo, Reference, StructureWalker
+from .structure import FunctionInfo, Reference, StructureWalker, function_key
 
 LIGHTNING_MODULE = "lightning.pytorch.LightningModule"
 
 
-def resolve_bases(walker: StructureWalker, resolver: NameResolver, config: Config, calls: CallResolver) -> None:
-    """Fill in FunctionInfo.base for every function of the module."""
-    hook_classes = _lightning_classes(walker, resolver)
+def resolve_bases(
+    walker: StructureWalker, resolver: NameResolver, config: Config, calls: CallResolver, project: Optional[Any] = None
+) -> None:
+    """Fill in FunctionInfo.base for every function of the module. With the project index
+    (`project`, a ProjectContext), a function called from other modules takes the base that all
+    its calls in the project give it."""
+    hook_classes = _lightning_classes(walker, resolver, project)
     regrad = _stages_with_grad_switched_back_on(walker, hook_classes)
     undecided: List[FunctionInfo] = []
     for function in walker.functions:
@@ -32,7 +36,11 @@ def resolve_bases(walker: StructureWalker, resolver: NameResolver, config: Confi
         ):
             function.base = Region(GradMode.OFF, RegionKind.HOOK, function=function.name)
         else:
-            undecided.append(function)
+            decided = project.base_of(function_key(function) or "") if project is not None else None
+            if decided is not None:
+                function.base = decided
+            else:
+                undecided.append(function)
 
     callers = calls.callers()
     registered = _registered_functions(walker, [f for f in undecided if id(f) not in callers])
@@ -127,8 +135,9 @@ def _stages_with_grad_switched_back_on(walker: StructureWalker, hook_classes: Se
     return found
 
 
-def _lightning_classes(walker: StructureWalker, resolver: NameResolver) -> Set[int]:
-    """ids of classes that subclass LightningModule, directly or through classes of this module."""
+def _lightning_classes(walker: StructureWalker, resolver: NameResolver, project: Optional[Any] = None) -> Set[int]:
+    """ids of classes that subclass LightningModule, directly, through classes of this module or
+    (with the project index) through project classes in other modules."""
     found: Set[int] = set()
     local_names = {cls.name: cls for cls, _ in walker.classes}
     changed = True
@@ -145,6 +154,8 @@ def _lightning_classes(walker: StructureWalker, resolver: NameResolver) -> Set[i
                     # Imported from Lightning, or from a project module under a telling name.
                     name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
                     is_lightning = qualname == LIGHTNING_MODULE or "LightningModule" in name
+                if not is_lightning and project is not None and qualname is not None:
+                    is_lightning = LIGHTNING_MODULE in project.ancestors(cls.name)
                 if is_lightning:
                     found.add(id(cls))
                     changed = True

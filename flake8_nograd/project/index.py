@@ -1,27 +1,345 @@
-"""The project index (work in progress: every context is empty until the index is built)."""
+"""The project index: every module's export (exports.py), tied together through the project's
+own imports, and what the analysis of one module may ask about the others (ProjectContext).
+
+    build       each file's export, from the cache when its content is unchanged
+    resolve     an imported name ('pkg.utils.evaluate', '.utils.evaluate', a re-export through
+                `pkg/__init__.py`, a sibling script's 'utils.evaluate') -> (module, function)
+    solve       each function's base grad mode from all its call sites in the project (the
+                module-local rule of callers.py, project-wide: a function is grad-off only when
+                every call of it is), and `self.m(...)` calls in a base class count as calls of
+                every subclass's override of `m`
+
+Code outside the project stays unknown: a name that resolves to no project module is not asked.
+"""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+import ast
+import hashlib
+import os
+from typing import Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
+from .. import __version__
+from ..analysis.guards import GuardEffect
+from ..analysis.model import GradMode, Region, RegionKind, ValueState
+from ..analysis.parameters import ArgumentUpdate
 from ..config import Config
+from .records import Json, region_from_json, state_from_json
+
+FunctionKey = Tuple[str, str]  # (module name, "f" / "Class.m" / "outer.<locals>.inner")
+_MAX_REEXPORT_HOPS = 8
 
 
-class ProjectContext:
-    """What the analysis of one module may ask about the rest of its project."""
+class ExternalFunction:
+    """A function of another project module, as its export describes it."""
 
-    def __init__(self, module: str) -> None:
-        self.module = module
+    def __init__(self, module: str, key: str, record: Json, file: str) -> None:
+        self.name = f"{module.rpartition('.')[2]}.{key}"  # for messages: "helpers.apply_update"
+        self.file = file
+        self.parameters: List[str] = record.get("params", [])
+        self.is_method = "." in key and "<locals>" not in key
+        returns = record.get("returns")
+        self.returns: Optional[ValueState] = state_from_json(returns, file) if returns is not None else None
+        self.backward: Dict[str, Tuple[int, str]] = {
+            name: (line, api) for name, (line, api) in record.get("backward", {}).items()
+        }
+        self.updates: Dict[str, Dict[str, Tuple[ArgumentUpdate, ...]]] = {
+            parameter: {binding: tuple(ArgumentUpdate(*u) for u in written) for binding, written in bindings.items()}
+            for parameter, bindings in record.get("updates", {}).items()
+        }
+
+
+class ModuleFacts:
+    def __init__(self, name: str, path: str, display: str, export: Json, is_package: bool) -> None:
+        self.name = name
+        self.path = path
+        self.display = display  # root-relative path, for messages
+        self.export = export
+        self.is_package = is_package
+        self.functions: Dict[str, Json] = export.get("functions", {})
+        self.classes: Dict[str, Json] = export.get("classes", {})
+        self.guards: Dict[str, Json] = export.get("guards", {})
+        self.reexports: Dict[str, str] = export.get("reexports", {})
 
 
 class ProjectIndex:
     def __init__(self, root: str) -> None:
         self.root = root
+        self.modules: Dict[str, ModuleFacts] = {}  # by every name the module is imported as
+        self._by_path: Dict[str, ModuleFacts] = {}
+        self._bases: Dict[FunctionKey, Region] = {}  # solved, where it differs from the local one
+        self._functions: Dict[FunctionKey, Optional[ExternalFunction]] = {}
 
+    # -- building -------------------------------------------------------------------------------
     @classmethod
     def build(cls, root: str, files: Sequence[str], config: Config, cache: object) -> "ProjectIndex":
         """The index of `files` (real paths under `root`), read from `cache` where it is current."""
-        return cls(root)
+        from .files import module_names
 
-    def context_for(self, path: str) -> Optional[ProjectContext]:
+        index = cls(root)
+        fingerprint = _config_fingerprint(config)
+        for path in files:
+            names = module_names(root, path)
+            if not names:
+                continue
+            export = _export_of(path, config, fingerprint, cache)
+            if export is None:
+                continue
+            display = os.path.relpath(path, root)
+            facts = ModuleFacts(names[0], path, display, export, os.path.basename(path) == "__init__.py")
+            index._by_path[os.path.realpath(path)] = facts
+            for name in names:
+                index.modules.setdefault(name, facts)
+        index._solve()
+        return index
+
+    def context_for(self, path: str) -> Optional["ProjectContext"]:
         """The context for the module at `path`, or None when it is not part of the project."""
+        facts = self._by_path.get(os.path.realpath(path))
+        if facts is None:
+            return None
+        return ProjectContext(self, facts)
+
+    # -- names ----------------------------------------------------------------------------------
+    def resolve(self, qualname: str, importer: ModuleFacts, hops: int = 0) -> Optional[Tuple[ModuleFacts, str]]:
+        """(module, local name) that an imported qualified name refers to, within the project."""
+        if qualname.startswith("."):
+            qualname = _absolute(qualname, importer)
+            if qualname is None:
+                return None
+        parts = qualname.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            facts = self.modules.get(".".join(parts[:cut]))
+            if facts is None:
+                continue
+            rest = ".".join(parts[cut:])
+            if rest in facts.functions or rest in facts.classes or rest in facts.guards:
+                return facts, rest
+            head = parts[cut]
+            target = facts.reexports.get(head)
+            if target is not None and hops < _MAX_REEXPORT_HOPS:
+                tail = ".".join(parts[cut + 1:])
+                return self.resolve(target + ("." + tail if tail else ""), facts, hops + 1)
+            return None
+        return None
+
+    def external_function(self, facts: ModuleFacts, key: str) -> Optional[ExternalFunction]:
+        identity = (facts.name, key)
+        if identity not in self._functions:
+            record = facts.functions.get(key)
+            self._functions[identity] = ExternalFunction(facts.name, key, record, facts.display) if record else None
+        return self._functions[identity]
+
+    # -- solving --------------------------------------------------------------------------------
+    def _solve(self) -> None:
+        """Each function's base from every call site in the project, to a least fixpoint from
+        "grad on"; kept where it differs from what its module alone decides."""
+        modules = list({id(f): f for f in self.modules.values()}.values())
+        sites: Dict[FunctionKey, List[Tuple[Json, ModuleFacts]]] = {}
+        decided: Dict[FunctionKey, Region] = {}
+        local: Dict[FunctionKey, Region] = {}
+        external: Set[FunctionKey] = set()
+        for facts in modules:
+            for key, record in facts.functions.items():
+                identity = (facts.name, key)
+                local[identity] = region_from_json(record["local"], facts.display)
+                if "base" in record:
+                    decided[identity] = local[identity]
+                sites[identity] = [(site, facts) for site in record.get("sites", [])]
+        for facts in modules:
+            for call in facts.export.get("calls", []):
+                target = self.resolve(call["callee"], facts)
+                if target is not None and target[1] in target[0].functions:
+                    identity = (target[0].name, target[1])
+                    sites.setdefault(identity, []).append((call, facts))
+                    external.add(identity)
+            for class_name, record in facts.classes.items():
+                for ancestor in self._project_ancestors(facts, class_name):
+                    ancestor_facts, ancestor_name = ancestor
+                    for method, calls in ancestor_facts.classes[ancestor_name].get("self_calls", {}).items():
+                        own = f"{class_name}.{method}"
+                        if own in facts.functions:
+                            identity = (facts.name, own)
+                            sites.setdefault(identity, []).extend((site, ancestor_facts) for site in calls)
+                            external.add(identity)
+        if not external:
+            return
+        bases: Dict[FunctionKey, Region] = {identity: decided.get(identity, Region(GradMode.ON, RegionKind.DEFAULT)) for identity in local}
+        undecided = [identity for identity in local if identity not in decided]
+        for _ in range(len(undecided) + 1):
+            changed = False
+            for identity in undecided:
+                base = self._base_from_sites(identity, sites.get(identity, []), bases, local[identity])
+                if base != bases[identity]:
+                    bases[identity] = base
+                    changed = True
+            if not changed:
+                break
+        for identity in undecided:
+            if bases[identity].mode is not local[identity].mode:
+                self._bases[identity] = bases[identity]
+
+    @staticmethod
+    def _base_from_sites(
+        identity: FunctionKey, found: List[Tuple[Json, ModuleFacts]], bases: Dict[FunctionKey, Region], own: Region
+    ) -> Region:
+        if not found:
+            return own  # no call anywhere: as its module decided (a library helper, a registered one)
+        if any(site.get("escaped") for site, _ in found):
+            return Region(GradMode.ON, RegionKind.DEFAULT)
+        modes = set()
+        inference = True
+        first: Optional[Tuple[Json, ModuleFacts]] = None
+        for site, facts in found:
+            if "inherit" in site:
+                caller = bases.get((facts.name, site["inherit"]))
+                mode = caller.mode if caller is not None else GradMode.UNKNOWN
+                inference = inference and caller is not None and caller.inference
+            else:
+                mode = GradMode(site["mode"])
+                inference = inference and bool(site.get("inference"))
+            modes.add(mode)
+            if first is None or (facts.display, site["line"]) < (first[1].display, first[0]["line"]):
+                first = (site, facts)
+        name = identity[1].rpartition(".")[2]
+        if modes == {GradMode.OFF}:
+            assert first is not None
+            return Region(
+                GradMode.OFF, RegionKind.CALLERS, line=first[0]["line"], inference=inference, function=name,
+                file=first[1].display,
+            )
+        if GradMode.ON not in modes:
+            return Region(GradMode.UNKNOWN, RegionKind.CALLERS, function=name)
+        return Region(GradMode.ON, RegionKind.DEFAULT)
+
+    def _project_ancestors(self, facts: ModuleFacts, class_name: str) -> List[Tuple[ModuleFacts, str]]:
+        """The project classes a class derives from, nearest first (each once)."""
+        found: List[Tuple[ModuleFacts, str]] = []
+        seen: Set[Tuple[str, str]] = {(facts.name, class_name)}
+        pending = [(facts, class_name)]
+        while pending:
+            owner, name = pending.pop(0)
+            for base in owner.classes.get(name, {}).get("bases", []):
+                if base is None:
+                    continue
+                target = (owner, base[1:]) if base.startswith("@") else self.resolve(base, owner)
+                if target is None or target[1] not in target[0].classes:
+                    continue
+                identity = (target[0].name, target[1])
+                if identity not in seen:
+                    seen.add(identity)
+                    found.append(target)
+                    pending.append(target)
+        return found
+
+    def ancestor_names(self, facts: ModuleFacts, class_name: str) -> FrozenSet[str]:
+        """Qualified names of every base outside the project, reached through project classes."""
+        names: Set[str] = set()
+        for owner, name in [(facts, class_name)] + self._project_ancestors(facts, class_name):
+            for base in owner.classes.get(name, {}).get("bases", []):
+                if base is not None and not base.startswith("@") and self.resolve(base, owner) is None:
+                    names.add(base)
+        return frozenset(names)
+
+
+class ProjectContext:
+    """What the analysis of one module may ask about the rest of its project."""
+
+    def __init__(self, index: ProjectIndex, facts: ModuleFacts) -> None:
+        self._index = index
+        self._facts = facts
+        self.module = facts.name
+        self._informs: Optional[bool] = None
+
+    @property
+    def informs(self) -> bool:
+        """Does the project tell this module anything its text alone does not (a helper it calls
+        back-propagates, updates, returns a known state or is a guard; callers elsewhere decide
+        one of its functions' grad mode)? Rules whose keywords the text lacks still run then."""
+        if self._informs is None:
+            self._informs = any(key[0] == self._facts.name for key in self._index._bases)
+            for call in self._facts.export.get("calls", []):
+                if self._informs:
+                    break
+                target = self._index.resolve(call["callee"], self._facts)
+                if target is None:
+                    continue
+                record = target[0].functions.get(target[1], {})
+                self._informs = bool(
+                    target[1] in target[0].guards or {"returns", "backward", "updates"} & record.keys()
+                )
+        return self._informs
+
+    def function(self, qualname: str) -> Optional[ExternalFunction]:
+        """The project function an imported name calls (None: not a project function)."""
+        target = self._index.resolve(qualname, self._facts)
+        if target is None or target[0] is self._facts:
+            return None
+        return self._index.external_function(*target)
+
+    def guard(self, qualname: str) -> Optional[GuardEffect]:
+        """A grad guard (decorator, context manager, alias of torch's) defined in another module."""
+        target = self._index.resolve(qualname, self._facts)
+        if target is None:
+            return None
+        record = target[0].guards.get(target[1])
+        if record is None:
+            return None
+        inference = bool(record.get("inference"))
+        return GuardEffect(GradMode(record["mode"]), target[1], inference=inference, switches_inference=inference)
+
+    def base_of(self, key: str) -> Optional[Region]:
+        """The base of one of this module's functions, when calls in other modules decide it."""
+        return self._index._bases.get((self._facts.name, key))
+
+    def ancestors(self, class_name: str) -> FrozenSet[str]:
+        """Bases outside the project (`lightning.pytorch.LightningModule`) that one of this
+        module's classes reaches through project base classes in other modules."""
+        return self._index.ancestor_names(self._facts, class_name)
+
+
+def _absolute(qualname: str, importer: ModuleFacts) -> Optional[str]:
+    """'.utils.f' imported in pkg.train -> 'pkg.utils.f' (one dot per level)."""
+    level = len(qualname) - len(qualname.lstrip("."))
+    package = importer.name.split(".") if importer.is_package else importer.name.split(".")[:-1]
+    if level - 1 > len(package):
+        return None
+    base = package[: len(package) - (level - 1)]
+    rest = qualname[level:]
+    return ".".join(base + ([rest] if rest else [])) or None
+
+
+def _config_fingerprint(config: Config) -> str:
+    return repr((config.extra_guards, config.hooks))
+
+
+def _export_of(path: str, config: Config, fingerprint: str, cache: object) -> Optional[Json]:
+    """One file's export: from the cache when the file is unchanged, else from its analysis."""
+    try:
+        with open(path, "rb") as handle:
+            content = handle.read()
+    except OSError:
+        return None
+    key = hashlib.sha256(b"\0".join((__version__.encode(), fingerprint.encode(), content))).hexdigest()
+    load = getattr(cache, "load", None)
+    if load is not None:
+        cached = load(key)
+        if cached is not None:
+            return cached
+    export = export_source(content, config)
+    if export is not None:
+        store = getattr(cache, "store", None)
+        if store is not None:
+            store(key, export)
+    return export
+
+
+def export_source(content: bytes, config: Config) -> Optional[Json]:
+    """The export of one module's source (None when it does not parse or cannot be analysed)."""
+    from ..analysis import ModuleAnalysis
+    from .exports import export_module
+
+    try:
+        tree = ast.parse(content)
+        return export_module(ModuleAnalysis(tree, config))
+    except Exception:  # noqa: B902 - a module the index cannot read is left out, never fatal
         return None

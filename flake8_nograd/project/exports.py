@@ -1,0 +1,165 @@
+"""What one module tells the rest of its project: plain records drawn from its own analysis.
+
+An export depends on the file's text alone (the analysis runs with no project context), so it is
+cached by content hash; the index ties exports together (index.py). Records:
+
+    functions   "evaluate", "Trainer.eval_step", "outer.<locals>.inner":
+                    base      the grad mode its decorator or hook gives it (else absent)
+                    local     the base the module alone gives it (callers in this module)
+                    sites     its calls here: the grad mode at each, or the caller it inherits from
+                    params    positional parameter names (methods: `self` first)
+                    returns   what it returns on every path (a value state), when known
+                    backward  parameters it back-propagates as given: {name: [line, api]}
+                    updates   parameters it updates in place: {name: {binding: [[line, col, name, how]]}}
+                    guard     for a guard decorator or context manager: its grad mode
+    classes     "Trainer": bases (an import's qualified name, or "@Local"), and `self.m(...)`
+                calls in its methods by method name, as sites
+    calls       calls of imported names (possible project functions): qualified name and site
+    reexports   names imported at module level (an `__init__.py` re-exports them)
+"""
+from __future__ import annotations
+
+import ast
+from typing import Dict, List, Optional
+
+from ..analysis import ModuleAnalysis
+from ..analysis.guards import stdlib_roots
+from ..analysis.model import GradMode, RegionKind
+from ..analysis.parameters import MODULE, PARAMETER, PARAMETERS
+from ..analysis.structure import FunctionInfo, StatementInfo, function_key, positional_parameters
+from .records import Json, region_to_json, state_to_json
+
+EXPORT_FORMAT = 1
+_EXTERNAL_ROOTS = frozenset(
+    ("torch", "numpy", "np", "lightning", "pytorch_lightning", "transformers", "tqdm", "scipy", "pandas", "sklearn")
+)
+
+
+def site_record(statement: StatementInfo, escaped: bool = False) -> Json:
+    """The grad mode at a call: its own guard's, or "inherit" the caller's base."""
+    record: Json = {"line": statement.stmt.lineno}
+    local = statement.local
+    if local is None:
+        caller = function_key(statement.function)
+        if caller is None:
+            record["mode"] = GradMode.ON.value  # module level: grad is on
+        else:
+            record["inherit"] = caller
+    else:
+        record["mode"] = local.mode.value
+        if local.inference:
+            record["inference"] = True
+    if escaped:
+        record["escaped"] = True
+    return record
+
+
+def export_module(analysis: ModuleAnalysis) -> Json:
+    functions: Dict[str, Json] = {}
+    guards: Dict[str, Json] = {}
+    callers = analysis.calls_resolver.callers()
+    summaries = analysis.summaries
+    for function in analysis.functions:
+        key = function_key(function)
+        if key is None:
+            continue
+        record: Json = {"params": positional_parameters(function)}
+        base = function.base
+        if base.kind in (RegionKind.DECORATOR, RegionKind.HOOK):
+            record["base"] = region_to_json(base)
+        record["local"] = region_to_json(base)
+        sites = [site_record(ref.statement, ref.escaped) for ref in callers.get(id(function), [])]
+        if sites:
+            record["sites"] = sites
+        top_level = function.parent is None or function.parent.is_module
+        if top_level and not function.is_generator:
+            returned = summaries.returned(function)
+            state = state_to_json(returned) if returned is not None else None
+            if state is not None:
+                record["returns"] = state
+        backward = analysis.back_propagated_parameters(function)
+        if backward:
+            record["backward"] = {name: [line, api] for name, (line, api) in backward.items()}
+        if top_level and analysis.evaluator.parameters.writes_in_place(function):
+            updates = _argument_updates(analysis, function)
+            if updates:
+                record["updates"] = updates
+        guard = analysis.walker.guard_definition(function)
+        if guard is not None:
+            guards[key] = {"mode": guard.mode.value, "inference": guard.inference}
+        functions[key] = record
+    guards.update(_guard_aliases(analysis))
+    return {
+        "format": EXPORT_FORMAT,
+        "functions": functions,
+        "guards": guards,
+        "classes": _classes(analysis),
+        "calls": _calls(analysis),
+        "reexports": dict(analysis.resolver.module_scope.imports),
+    }
+
+
+def _guard_aliases(analysis: ModuleAnalysis) -> Dict[str, Json]:
+    """`evaluation_mode = torch.no_grad` at module level: another name for a grad-off guard."""
+    found: Dict[str, Json] = {}
+    scope = analysis.resolver.module_scope
+    for stmt in analysis.tree.body:
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
+            continue
+        qualname = analysis.resolver.qualname(stmt.value, scope) if isinstance(stmt.value, (ast.Name, ast.Attribute)) else None
+        if qualname in ("torch.no_grad", "torch.inference_mode"):
+            found[stmt.targets[0].id] = {"mode": GradMode.OFF.value, "inference": qualname == "torch.inference_mode"}
+    return found
+
+
+def _argument_updates(analysis: ModuleAnalysis, function: FunctionInfo) -> Dict[str, Dict[str, List[list]]]:
+    found: Dict[str, Dict[str, List[list]]] = {}
+    parameters = positional_parameters(function)
+    if function.is_method:
+        parameters = parameters[1:]
+    for parameter in parameters:
+        for binding in (PARAMETER, MODULE, PARAMETERS):
+            written = analysis.summaries.argument_updates(function, parameter, binding)
+            if written:
+                found.setdefault(parameter, {})[binding] = [list(update) for update in written]
+    return found
+
+
+def _classes(analysis: ModuleAnalysis) -> Dict[str, Json]:
+    resolver = analysis.resolver
+    local_names = {cls.name for cls, _ in analysis.walker.classes}
+    classes: Dict[str, Json] = {}
+    for cls, scope in analysis.walker.classes:
+        bases: List[Optional[str]] = []
+        for base in cls.bases:
+            qualname = resolver.qualname(base, scope)
+            if qualname is None and isinstance(base, ast.Name) and base.id in local_names:
+                qualname = "@" + base.id
+            bases.append(qualname)
+        classes[cls.name] = {"bases": bases, "self_calls": {}}
+    for function in analysis.functions:
+        if function.class_node is None or function.class_node.name not in classes:
+            continue
+        calls = classes[function.class_node.name]["self_calls"]
+        for site in analysis.walker.calls_of(function):
+            func = site.node.func
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
+                calls.setdefault(func.attr, []).append(site_record(site.statement))
+    return classes
+
+
+def _calls(analysis: ModuleAnalysis) -> List[Json]:
+    calls: List[Json] = []
+    stdlib = stdlib_roots()
+    for site in analysis.calls:
+        qualname = site.qualname
+        if qualname is None:
+            continue
+        root = qualname.partition(".")[0]
+        if root in _EXTERNAL_ROOTS or (root in stdlib and not qualname.startswith(".")):
+            continue
+        record = site_record(site.statement)
+        record["callee"] = qualname
+        calls.append(record)
+    return calls
+
