@@ -14,15 +14,18 @@ Code outside the project stays unknown: a name that resolves to no project modul
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import os
-from typing import Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
+from typing import Collection, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 from .. import __version__
 from ..analysis.guards import GuardEffect
 from ..analysis.model import GradMode, Region, RegionKind, ValueState
 from ..analysis.parameters import ArgumentUpdate
 from ..config import Config
+from ..findings import Finding, Fix
+from ..rules import ALL_RULES
 from .records import Json, region_from_json, state_from_json
 
 FunctionKey = Tuple[str, str]  # (module name, "f" / "Class.m" / "outer.<locals>.inner")
@@ -49,10 +52,12 @@ class ExternalFunction:
 
 
 class ModuleFacts:
-    def __init__(self, name: str, path: str, display: str, export: Json, is_package: bool) -> None:
+    def __init__(self, name: str, path: str, display: str, entry: Json, is_package: bool) -> None:
         self.name = name
         self.path = path
         self.display = display  # root-relative path, for messages
+        self.entry = entry
+        export: Json = entry["export"]
         self.export = export
         self.is_package = is_package
         self.functions: Dict[str, Json] = export.get("functions", {})
@@ -81,11 +86,11 @@ class ProjectIndex:
             names = module_names(root, path)
             if not names:
                 continue
-            export = _export_of(path, config, fingerprint, cache)
-            if export is None:
+            entry = _entry_of(path, config, fingerprint, cache)
+            if entry is None:
                 continue
             display = os.path.relpath(path, root)
-            facts = ModuleFacts(names[0], path, display, export, os.path.basename(path) == "__init__.py")
+            facts = ModuleFacts(names[0], path, display, entry, os.path.basename(path) == "__init__.py")
             index._by_path[os.path.realpath(path)] = facts
             for name in names:
                 index.modules.setdefault(name, facts)
@@ -232,9 +237,10 @@ class ProjectIndex:
         return found
 
     def ancestor_names(self, facts: ModuleFacts, class_name: str) -> FrozenSet[str]:
-        """Qualified names of every base outside the project, reached through project classes."""
+        """Qualified names of the bases outside the project that a class reaches through the
+        project classes it derives from (its own direct bases are its module's to see)."""
         names: Set[str] = set()
-        for owner, name in [(facts, class_name)] + self._project_ancestors(facts, class_name):
+        for owner, name in self._project_ancestors(facts, class_name):
             for base in owner.classes.get(name, {}).get("bases", []):
                 if base is not None and not base.startswith("@") and self.resolve(base, owner) is None:
                     names.add(base)
@@ -268,6 +274,24 @@ class ProjectContext:
                     target[1] in target[0].guards or {"returns", "backward", "updates"} & record.keys()
                 )
         return self._informs
+
+    def final_findings(self, text: str, codes: Collection[str]) -> Optional[List[Finding]]:
+        """The module's findings for these rule codes when the project changes nothing about them:
+        the index analysed this very text alone, and every question that analysis asked about
+        other modules still has no answer. None: analyse it here, with this context."""
+        entry = self._facts.entry
+        if entry.get("text") != text_digest(text) or "findings" not in entry or self.informs:
+            return None
+        asked = entry.get("asked", {})
+        if any(self.function(q) is not None for q in asked.get("function", ())):
+            return None
+        if any(self.guard(q) is not None for q in asked.get("guard", ())):
+            return None
+        if any(self.base_of(k) is not None for k in asked.get("base", ())):
+            return None
+        if any(self.ancestors(c) for c in asked.get("ancestors", ())):
+            return None
+        return [finding for finding in map(finding_from_json, entry["findings"]) if finding.code in codes]
 
     def function(self, qualname: str) -> Optional[ExternalFunction]:
         """The project function an imported name calls (None: not a project function)."""
@@ -312,8 +336,37 @@ def _config_fingerprint(config: Config) -> str:
     return repr((config.extra_guards, config.hooks))
 
 
-def _export_of(path: str, config: Config, fingerprint: str, cache: object) -> Optional[Json]:
-    """One file's export: from the cache when the file is unchanged, else from its analysis."""
+class _Questions:
+    """The context of a module analysed alone for the index: it answers nothing and writes down
+    what it was asked, so that the index can tell whether the project would change the answer."""
+
+    informs = False
+
+    def __init__(self) -> None:
+        self.asked: Dict[str, Set[str]] = {"function": set(), "guard": set(), "base": set(), "ancestors": set()}
+
+    def function(self, qualname: str) -> None:
+        self.asked["function"].add(qualname)
+
+    def guard(self, qualname: str) -> None:
+        self.asked["guard"].add(qualname)
+
+    def base_of(self, key: str) -> None:
+        self.asked["base"].add(key)
+
+    def ancestors(self, class_name: str) -> FrozenSet[str]:
+        self.asked["ancestors"].add(class_name)
+        return frozenset()
+
+
+def text_digest(text: str) -> str:
+    """Of the text as the front ends hold it: newlines normalised (flake8 reads universal newlines)."""
+    normalised = text.replace("\r\n", "\n").replace("\r", "\n")
+    return hashlib.sha256(normalised.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _entry_of(path: str, config: Config, fingerprint: str, cache: object) -> Optional[Json]:
+    """One file's entry: from the cache when the file is unchanged, else from its analysis."""
     try:
         with open(path, "rb") as handle:
             content = handle.read()
@@ -323,23 +376,51 @@ def _export_of(path: str, config: Config, fingerprint: str, cache: object) -> Op
     load = getattr(cache, "load", None)
     if load is not None:
         cached = load(key)
-        if cached is not None:
+        if cached is not None and "export" in cached:
             return cached
-    export = export_source(content, config)
-    if export is not None:
+    entry = analyse_source(content, config)
+    if entry is not None:
         store = getattr(cache, "store", None)
         if store is not None:
-            store(key, export)
-    return export
+            store(key, entry)
+    return entry
 
 
-def export_source(content: bytes, config: Config) -> Optional[Json]:
-    """The export of one module's source (None when it does not parse or cannot be analysed)."""
+def analyse_source(content: bytes, config: Config) -> Optional[Json]:
+    """One module analysed alone: its export, its findings under every rule, and the questions
+    it asked about other modules (None when it does not parse or cannot be analysed)."""
     from ..analysis import ModuleAnalysis
+    from ..checker import run_rules
+    from ..sources import decode_source
     from .exports import export_module
 
     try:
-        tree = ast.parse(content)
-        return export_module(ModuleAnalysis(tree, config))
+        text = decode_source(content)
+        tree = ast.parse(text)
+        questions = _Questions()
+        analysis = ModuleAnalysis(tree, config, questions)  # type: ignore[arg-type]
+        findings = run_rules(analysis, text, ALL_RULES, informed=False)
+        export = export_module(analysis)
     except Exception:  # noqa: B902 - a module the index cannot read is left out, never fatal
         return None
+    return {
+        "export": export,
+        "text": text_digest(text),
+        "findings": [finding_to_json(finding) for finding in findings],
+        "asked": {kind: sorted(names) for kind, names in questions.asked.items() if names},
+    }
+
+
+def finding_to_json(finding: Finding) -> Json:
+    record = dataclasses.asdict(finding)
+    return record
+
+
+def finding_from_json(record: Json) -> Finding:
+    fix = record.get("fix")
+    if fix is not None:
+        target = fix.get("target")
+        fix = Fix(fix["description"], fix["safe"], fix["action"], tuple(target) if target is not None else None)
+    return Finding(
+        record["line"], record["col"], record["code"], record["message"], fix, record.get("end_line"), record.get("end_col")
+    )
