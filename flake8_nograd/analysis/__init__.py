@@ -187,11 +187,6 @@ class ModuleAnalysis:
         if not backwards or function.is_module:
             return found
         parameters = set(positional_parameters(function))
-        rebound = {
-            node.id
-            for node in ast.walk(function.node)
-            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load) and node.id in parameters
-        }
         for backward in backwards:
             for value in backward.values:
                 root = value
@@ -200,8 +195,13 @@ class ModuleAnalysis:
                     and root.func.attr in ("mean", "sum") and not root.args
                 ):
                     root = root.func.value
-                if isinstance(root, ast.Name) and root.id in parameters and root.id not in rebound:
+                if isinstance(root, ast.Name) and root.id in parameters:
                     found.setdefault(root.id, (backward.call.lineno, backward.api))
+        if found:
+            # A parameter rebound anywhere in the function is not (only) what the caller gave.
+            for node in ast.walk(function.node):
+                if type(node) is ast.Name and type(node.ctx) is not ast.Load and node.id in found:  # type: ignore[attr-defined]
+                    del found[node.id]  # type: ignore[attr-defined]
         return found
 
     @cached_property

@@ -24,7 +24,8 @@ from typing import Dict, List, Optional
 
 from ..analysis import ModuleAnalysis
 from ..analysis.guards import stdlib_roots
-from ..analysis.model import GradMode, RegionKind
+from ..analysis.model import GRAD_ON, GradMode, RegionKind
+from ..analysis.names import NameResolver
 from ..analysis.parameters import MODULE, PARAMETER, PARAMETERS
 from ..analysis.structure import FunctionInfo, StatementInfo, function_key, positional_parameters
 from .records import Json, region_to_json, state_to_json
@@ -58,7 +59,9 @@ def export_module(analysis: ModuleAnalysis) -> Json:
     functions: Dict[str, Json] = {}
     guards: Dict[str, Json] = {}
     callers = analysis.calls_resolver.callers()
-    summaries = analysis.summaries
+    # Functions with a nested function (a decorator's wrapper) or a `@contextmanager`: guards?
+    parents = {id(f.parent) for f in analysis.functions if f.parent is not None}
+    parents |= {id(f) for f in analysis.functions if not f.is_module and f.node.decorator_list}  # type: ignore[union-attr]
     for function in analysis.functions:
         key = function_key(function)
         if key is None:
@@ -72,21 +75,17 @@ def export_module(analysis: ModuleAnalysis) -> Json:
         if sites:
             record["sites"] = sites
         top_level = function.parent is None or function.parent.is_module
-        if top_level and not function.is_generator:
-            returned = summaries.returned(function)
-            state = state_to_json(returned) if returned is not None else None
-            if state is not None:
-                record["returns"] = state
+        if top_level and not function.is_generator and _returns_a_value(function):
+            record["summarise"] = True  # what it returns is worth a summary, if another module calls it
         backward = analysis.back_propagated_parameters(function)
         if backward:
             record["backward"] = {name: [line, api] for name, (line, api) in backward.items()}
         if top_level and analysis.evaluator.parameters.writes_in_place(function):
-            updates = _argument_updates(analysis, function)
-            if updates:
-                record["updates"] = updates
-        guard = analysis.walker.guard_definition(function)
-        if guard is not None:
-            guards[key] = {"mode": guard.mode.value, "inference": guard.inference}
+            record["summarise"] = True
+        if id(function) in parents:
+            guard = analysis.walker.guard_definition(function)
+            if guard is not None:
+                guards[key] = {"mode": guard.mode.value, "inference": guard.inference}
         functions[key] = record
     guards.update(_guard_aliases(analysis))
     return {
@@ -110,6 +109,102 @@ def _guard_aliases(analysis: ModuleAnalysis) -> Dict[str, Json]:
         if qualname in ("torch.no_grad", "torch.inference_mode"):
             found[stmt.targets[0].id] = {"mode": GradMode.OFF.value, "inference": qualname == "torch.inference_mode"}
     return found
+
+
+def light_export(tree: ast.Module) -> Json:
+    """The export of a module that neither mentions torch nor back-propagates (configuration,
+    data and CLI code): no guard can apply in it, so every call in a function inherits that
+    function's grad mode, taken as on (a conservative choice: it never turns a callee grad-off).
+    No walk of its regions or values: only its names, functions, classes and calls."""
+    resolver = NameResolver(tree)
+    functions: Dict[str, Json] = {}
+    calls: List[Json] = []
+    classes: Dict[str, Json] = {}
+    local_classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
+    on = region_to_json(GRAD_ON)
+    stack: List[tuple] = [(node, None, "", resolver.module_scope) for node in tree.body]
+    stdlib = stdlib_roots()
+    while stack:
+        node, owner, prefix, scope = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            key = prefix + node.name
+            arguments = node.args
+            functions[key] = {"params": [a.arg for a in arguments.posonlyargs + arguments.args], "local": on}
+            inner = resolver.scope_of(node)
+            stack.extend((child, key, key + ".<locals>.", inner) for child in node.body)
+            continue
+        if isinstance(node, ast.ClassDef):
+            inner = resolver.scope_of(node)
+            if owner is None and not prefix:
+                bases = []
+                for base in node.bases:
+                    qualname = resolver.qualname(base, scope)
+                    if qualname is None and isinstance(base, ast.Name) and base.id in local_classes:
+                        qualname = "@" + base.id
+                    bases.append(qualname)
+                classes[node.name] = {"bases": bases, "self_calls": {}}
+            stack.extend((child, owner, prefix + node.name + ".", inner) for child in node.body)
+            continue
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Call):
+                qualname = resolver.qualname(child.func, scope)
+                if qualname is not None and _may_be_project(qualname, stdlib):
+                    site: Json = {"line": child.lineno, "callee": qualname}
+                    if owner is None:
+                        site["mode"] = GradMode.ON.value
+                    else:
+                        site["inherit"] = owner
+                    calls.append(site)
+            stack.append((child, owner, prefix, scope))
+    return {
+        "format": EXPORT_FORMAT,
+        "functions": functions,
+        "guards": {},
+        "classes": classes,
+        "calls": calls,
+        "reexports": dict(resolver.module_scope.imports),
+    }
+
+
+def _may_be_project(qualname: str, stdlib: frozenset) -> bool:
+    root = qualname.partition(".")[0]
+    return not (root in _EXTERNAL_ROOTS or (root in stdlib and not qualname.startswith(".")))
+
+
+def summarise(analysis: ModuleAnalysis, keys: List[str]) -> Dict[str, Json]:
+    """What the functions `keys` return and which of their arguments they update in place: the
+    costly part of an export, computed only for functions that other modules call."""
+    wanted = set(keys)
+    found: Dict[str, Json] = {}
+    for function in analysis.functions:
+        key = function_key(function)
+        if key is None or key not in wanted:
+            continue
+        record: Json = {}
+        if not function.is_generator:
+            returned = analysis.summaries.returned(function)
+            state = state_to_json(returned) if returned is not None else None
+            if state is not None:
+                record["returns"] = state
+        if analysis.evaluator.parameters.writes_in_place(function):
+            updates = _argument_updates(analysis, function)
+            if updates:
+                record["updates"] = updates
+        found[key] = record
+    return found
+
+
+def _returns_a_value(function: FunctionInfo) -> bool:
+    """Has a `return <expression>` of its own (not only bare returns or `return None`)."""
+    stack = list(function.node.body)  # type: ignore[union-attr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Return):
+            if node.value is not None and not (isinstance(node.value, ast.Constant) and node.value.value is None):
+                return True
+        elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            stack.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt))
+    return False
 
 
 def _argument_updates(analysis: ModuleAnalysis, function: FunctionInfo) -> Dict[str, Dict[str, List[list]]]:
@@ -153,10 +248,7 @@ def _calls(analysis: ModuleAnalysis) -> List[Json]:
     stdlib = stdlib_roots()
     for site in analysis.calls:
         qualname = site.qualname
-        if qualname is None:
-            continue
-        root = qualname.partition(".")[0]
-        if root in _EXTERNAL_ROOTS or (root in stdlib and not qualname.startswith(".")):
+        if qualname is None or not _may_be_project(qualname, stdlib):
             continue
         record = site_record(site.statement)
         record["callee"] = qualname

@@ -21,8 +21,8 @@ from typing import Collection, Dict, FrozenSet, List, Optional, Sequence, Set, T
 
 from .. import __version__
 from ..analysis.guards import GuardEffect
-from ..analysis.model import GradMode, Region, RegionKind, ValueState
-from ..analysis.parameters import ArgumentUpdate
+from ..analysis.model import GradMode, Graph, Region, RegionKind, ValueState
+from ..analysis.parameters import GRAD_REQUIRING, ArgumentUpdate
 from ..config import Config
 from ..findings import Finding, Fix
 from ..rules import ALL_RULES
@@ -35,25 +35,35 @@ _MAX_REEXPORT_HOPS = 8
 class ExternalFunction:
     """A function of another project module, as its export describes it."""
 
-    def __init__(self, module: str, key: str, record: Json, file: str) -> None:
+    def __init__(self, module: str, key: str, record: Json, summary: Json, file: str) -> None:
         self.name = f"{module.rpartition('.')[2]}.{key}"  # for messages: "helpers.apply_update"
         self.file = file
         self.parameters: List[str] = record.get("params", [])
         self.is_method = "." in key and "<locals>" not in key
-        returns = record.get("returns")
+        returns = summary.get("returns")
         self.returns: Optional[ValueState] = state_from_json(returns, file) if returns is not None else None
         self.backward: Dict[str, Tuple[int, str]] = {
             name: (line, api) for name, (line, api) in record.get("backward", {}).items()
         }
         self.updates: Dict[str, Dict[str, Tuple[ArgumentUpdate, ...]]] = {
             parameter: {binding: tuple(ArgumentUpdate(*u) for u in written) for binding, written in bindings.items()}
-            for parameter, bindings in record.get("updates", {}).items()
+            for parameter, bindings in summary.get("updates", {}).items()
         }
+
+    @property
+    def informs(self) -> bool:
+        """Does a caller learn anything from it (else it is as unknown as any outside function)?"""
+        returns = self.returns
+        known_return = returns is not None and (
+            returns.graph is not Graph.UNKNOWN or returns.elements is not None or bool(returns.tags & GRAD_REQUIRING)
+        )
+        return known_return or bool(self.backward) or bool(self.updates)
 
 
 class ModuleFacts:
-    def __init__(self, name: str, path: str, display: str, entry: Json, is_package: bool) -> None:
+    def __init__(self, name: str, path: str, display: str, key: str, entry: Json, is_package: bool) -> None:
         self.name = name
+        self.key = key  # the cache key of its entry
         self.path = path
         self.display = display  # root-relative path, for messages
         self.entry = entry
@@ -86,16 +96,43 @@ class ProjectIndex:
             names = module_names(root, path)
             if not names:
                 continue
-            entry = _entry_of(path, config, fingerprint, cache)
-            if entry is None:
+            found = _entry_of(path, config, fingerprint, cache)
+            if found is None:
                 continue
+            key, entry = found
             display = os.path.relpath(path, root)
-            facts = ModuleFacts(names[0], path, display, entry, os.path.basename(path) == "__init__.py")
+            facts = ModuleFacts(names[0], path, display, key, entry, os.path.basename(path) == "__init__.py")
             index._by_path[os.path.realpath(path)] = facts
             for name in names:
                 index.modules.setdefault(name, facts)
+        index._summarise_called(config, cache)
         index._solve()
         return index
+
+    def _summarise_called(self, config: Config, cache: object) -> None:
+        """Return states and in-place updates of the functions other modules call: the costly
+        part of a summary, computed for those alone (a second analysis of their modules, once:
+        the result joins the module's cache entry)."""
+        wanted: Dict[str, Tuple[ModuleFacts, Set[str]]] = {}
+        for facts in self._distinct_modules():
+            for call in facts.export.get("calls", []):
+                target = self.resolve(call["callee"], facts)
+                if target is None or target[0] is facts:
+                    continue
+                owner, key = target
+                if owner.functions.get(key, {}).get("summarise") and key not in owner.entry.get("summaries", {}):
+                    wanted.setdefault(owner.key, (owner, set()))[1].add(key)
+        for owner, keys in wanted.values():
+            summaries = summarise_source(owner.path, sorted(keys), config)
+            if summaries is None:
+                continue
+            owner.entry.setdefault("summaries", {}).update(summaries)
+            store = getattr(cache, "store", None)
+            if store is not None:
+                store(owner.key, owner.entry)
+
+    def _distinct_modules(self) -> List[ModuleFacts]:
+        return list({id(f): f for f in self.modules.values()}.values())
 
     def context_for(self, path: str) -> Optional["ProjectContext"]:
         """The context for the module at `path`, or None when it is not part of the project."""
@@ -131,14 +168,16 @@ class ProjectIndex:
         identity = (facts.name, key)
         if identity not in self._functions:
             record = facts.functions.get(key)
-            self._functions[identity] = ExternalFunction(facts.name, key, record, facts.display) if record else None
+            summary = facts.entry.get("summaries", {}).get(key, {})
+            function = ExternalFunction(facts.name, key, record, summary, facts.display) if record else None
+            self._functions[identity] = function if function is not None and function.informs else None
         return self._functions[identity]
 
     # -- solving --------------------------------------------------------------------------------
     def _solve(self) -> None:
         """Each function's base from every call site in the project, to a least fixpoint from
         "grad on"; kept where it differs from what its module alone decides."""
-        modules = list({id(f): f for f in self.modules.values()}.values())
+        modules = self._distinct_modules()
         sites: Dict[FunctionKey, List[Tuple[Json, ModuleFacts]]] = {}
         decided: Dict[FunctionKey, Region] = {}
         local: Dict[FunctionKey, Region] = {}
@@ -267,12 +306,10 @@ class ProjectContext:
                 if self._informs:
                     break
                 target = self._index.resolve(call["callee"], self._facts)
-                if target is None:
+                if target is None or target[0] is self._facts:
                     continue
-                record = target[0].functions.get(target[1], {})
-                self._informs = bool(
-                    target[1] in target[0].guards or {"returns", "backward", "updates"} & record.keys()
-                )
+                function = self._index.external_function(*target)
+                self._informs = target[1] in target[0].guards or (function is not None and function.informs)
         return self._informs
 
     def final_findings(self, text: str, codes: Collection[str]) -> Optional[List[Finding]]:
@@ -365,7 +402,7 @@ def text_digest(text: str) -> str:
     return hashlib.sha256(normalised.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _entry_of(path: str, config: Config, fingerprint: str, cache: object) -> Optional[Json]:
+def _entry_of(path: str, config: Config, fingerprint: str, cache: object) -> Optional[Tuple[str, Json]]:
     """One file's entry: from the cache when the file is unchanged, else from its analysis."""
     try:
         with open(path, "rb") as handle:
@@ -377,13 +414,28 @@ def _entry_of(path: str, config: Config, fingerprint: str, cache: object) -> Opt
     if load is not None:
         cached = load(key)
         if cached is not None and "export" in cached:
-            return cached
+            return key, cached
     entry = analyse_source(content, config)
-    if entry is not None:
-        store = getattr(cache, "store", None)
-        if store is not None:
-            store(key, entry)
-    return entry
+    if entry is None:
+        return None
+    store = getattr(cache, "store", None)
+    if store is not None:
+        store(key, entry)
+    return key, entry
+
+
+def summarise_source(path: str, keys: List[str], config: Config) -> Optional[Json]:
+    """Summaries of some functions of one module (None when it cannot be read or analysed)."""
+    from ..analysis import ModuleAnalysis
+    from ..sources import decode_source
+    from .exports import summarise
+
+    try:
+        with open(path, "rb") as handle:
+            tree = ast.parse(decode_source(handle.read()))
+        return summarise(ModuleAnalysis(tree, config, _Questions()), keys)  # type: ignore[arg-type]
+    except Exception:  # noqa: B902 - unknown, as if never asked
+        return None
 
 
 def analyse_source(content: bytes, config: Config) -> Optional[Json]:
@@ -392,11 +444,13 @@ def analyse_source(content: bytes, config: Config) -> Optional[Json]:
     from ..analysis import ModuleAnalysis
     from ..checker import run_rules
     from ..sources import decode_source
-    from .exports import export_module
+    from .exports import export_module, light_export
 
     try:
         text = decode_source(content)
         tree = ast.parse(text)
+        if not any(rule.applies_to(text) for rule in ALL_RULES) and "torch" not in text and "backward" not in text:
+            return {"export": light_export(tree), "text": text_digest(text), "findings": [], "asked": {}}
         questions = _Questions()
         analysis = ModuleAnalysis(tree, config, questions)  # type: ignore[arg-type]
         findings = run_rules(analysis, text, ALL_RULES, informed=False)
