@@ -278,5 +278,16 @@ def test_a_module_that_does_not_parse_is_left_out(tmp_path: Path) -> None:
     files["pkg/broken.py"] = "def broken(:\n"
     paths = make_project(tmp_path, files)
     index = ProjectIndex.build(str(tmp_path), [str(p) for p in paths], Config(), None)
-    assert index.context_for(str(tmp_path / "pkg" / "broken.py")) is None
+    assert str(tmp_path / "pkg" / "broken.py") not in index._by_path
     assert index.context_for(str(tmp_path / "pkg" / "train.py")) is not None
+
+
+def test_a_file_outside_the_index_still_sees_project_helpers(tmp_path: Path) -> None:
+    paths = make_project(tmp_path, THREE_FILES)
+    index = ProjectIndex.build(str(tmp_path), [str(p) for p in paths], Config(), None)
+    cell = "import torch\nfrom pkg.helpers import apply_update\nwith torch.no_grad():\n    loss = model(x).sum()\napply_update(loss, opt)\n"
+    context = index.context_for(str(tmp_path / "explore.ipynb"))
+    assert context is not None and context.final_findings(cell, {"NG101"}) is None
+    found = check_tree(ast.parse(cell), cell, Config(), project=context)
+    assert [(f.line, f.col, f.code) for f in found] == [(5, 0, "NG101")]
+    assert index.context_for(str(tmp_path.parent / "elsewhere.py")) is None

@@ -136,9 +136,15 @@ class ProjectIndex:
 
     def context_for(self, path: str) -> Optional["ProjectContext"]:
         """The context for the module at `path`, or None when it is not part of the project."""
-        facts = self._by_path.get(os.path.realpath(path))
+        real = os.path.realpath(path)
+        facts = self._by_path.get(real)
         if facts is None:
-            return None
+            # Under the root but not an indexed module (a notebook, a file that did not parse
+            # when the index was built): its imports of project modules still resolve.
+            if not real.startswith(os.path.join(os.path.realpath(self.root), "")):
+                return None
+            stem = os.path.splitext(os.path.basename(real))[0]
+            facts = ModuleFacts(stem, real, os.path.relpath(real, self.root), "", {"export": {}}, False)
         return ProjectContext(self, facts)
 
     # -- names ----------------------------------------------------------------------------------
@@ -300,6 +306,8 @@ class ProjectContext:
         """Does the project tell this module anything its text alone does not (a helper it calls
         back-propagates, updates, returns a known state or is a guard; callers elsewhere decide
         one of its functions' grad mode)? Rules whose keywords the text lacks still run then."""
+        if self._informs is None and "calls" not in self._facts.export:
+            self._informs = True  # not indexed (a notebook): what it calls is not known in advance
         if self._informs is None:
             self._informs = any(key[0] == self._facts.name for key in self._index._bases)
             for call in self._facts.export.get("calls", []):
