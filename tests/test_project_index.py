@@ -291,3 +291,42 @@ def test_a_file_outside_the_index_still_sees_project_helpers(tmp_path: Path) -> 
     found = check_tree(ast.parse(cell), cell, Config(), project=context)
     assert [(f.line, f.col, f.code) for f in found] == [(5, 0, "NG101")]
     assert index.context_for(str(tmp_path.parent / "elsewhere.py")) is None
+
+
+def test_methods_of_imported_classes_are_call_sites(tmp_path: Path) -> None:
+    files = {
+        "lib/__init__.py": "",
+        "lib/runner.py": """
+            import torch
+
+
+            class Runner:
+                def __init__(self, model):
+                    self.model = model
+
+                def validate(self, loader):
+                    self.model.eval()
+                    for x in loader:
+                        out = self.model(x)
+                    return out
+            """,
+        "main.py": """
+            import torch
+
+            from lib.runner import Runner
+
+
+            class Verbose(Runner):
+                def report(self, loader):
+                    with torch.no_grad():
+                        return self.validate(loader)
+
+
+            def main(model, loader):
+                runner = Runner(model)
+                with torch.no_grad():
+                    runner.validate(loader)
+            """,
+    }
+    assert findings(tmp_path, files, project=False) == [("lib/runner.py", 10, 9, "NG201")]
+    assert findings(tmp_path, files) == []

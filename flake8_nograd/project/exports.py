@@ -27,7 +27,7 @@ from ..analysis.guards import stdlib_roots
 from ..analysis.model import GRAD_ON, GradMode, RegionKind
 from ..analysis.names import NameResolver
 from ..analysis.parameters import MODULE, PARAMETER, PARAMETERS
-from ..analysis.structure import FunctionInfo, StatementInfo, function_key, positional_parameters
+from ..analysis.structure import CallSite, FunctionInfo, StatementInfo, dotted_key, function_key, positional_parameters
 from .records import Json, region_to_json, state_to_json
 
 EXPORT_FORMAT = 1
@@ -244,14 +244,45 @@ def _classes(analysis: ModuleAnalysis) -> Dict[str, Json]:
 
 
 def _calls(analysis: ModuleAnalysis) -> List[Json]:
+    """Calls of imported names, and of methods of imported classes: `runner.validate(...)` where
+    `runner = Runner(...)` is the only thing assigned to it, and `self.validate(...)` in a
+    subclass that does not define `validate` (the method of each imported base)."""
     calls: List[Json] = []
     stdlib = stdlib_roots()
     for site in analysis.calls:
         qualname = site.qualname
+        if qualname is None and site.method_name is not None:
+            for callee in _imported_methods(analysis, site):
+                if _may_be_project(callee, stdlib):
+                    record = site_record(site.statement)
+                    record["callee"] = callee
+                    calls.append(record)
+            continue
         if qualname is None or not _may_be_project(qualname, stdlib):
             continue
         record = site_record(site.statement)
         record["callee"] = qualname
         calls.append(record)
     return calls
+
+
+def _imported_methods(analysis: ModuleAnalysis, site: CallSite) -> List[str]:
+    receiver = site.node.func.value  # type: ignore[attr-defined]
+    method = site.method_name
+    if isinstance(receiver, ast.Name) and receiver.id == "self":
+        function = site.statement.function
+        class_node = function.class_node
+        if class_node is None or analysis.calls_resolver.callee(site.node, site.statement) is not None:
+            return []
+        scope = analysis.resolver.scope_of(class_node)
+        names = [analysis.resolver.qualname(base, scope.parent or scope) for base in class_node.bases]
+        return [f"{name}.{method}" for name in names if name is not None]
+    key = dotted_key(receiver)
+    walker = analysis.walker
+    if key is None or key in walker.assigned_otherwise:
+        return []
+    constructed = walker.assigned_from.get(key)
+    if constructed is None or len(constructed) != 1:
+        return []
+    return [f"{next(iter(constructed))}.{method}"]
 
