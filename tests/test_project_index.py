@@ -330,3 +330,30 @@ def test_methods_of_imported_classes_are_call_sites(tmp_path: Path) -> None:
     }
     assert findings(tmp_path, files, project=False) == [("lib/runner.py", 10, 9, "NG201")]
     assert findings(tmp_path, files) == []
+
+
+def test_a_helper_elsewhere_that_leaves_grad_off(tmp_path: Path) -> None:
+    files = {
+        "setup_eval.py": """
+            import torch
+
+
+            def freeze_for_eval(model):
+                model.eval()
+                torch.set_grad_enabled(False)
+            """,
+        "train.py": """
+            import torch
+            import torch.nn.functional as F
+
+            from setup_eval import freeze_for_eval
+
+
+            def main(model, x, y):
+                freeze_for_eval(model)
+                loss = F.mse_loss(model(x), y)
+                loss.backward()
+            """,
+    }
+    assert findings(tmp_path, files, project=False) == []
+    assert findings(tmp_path, files) == [("train.py", 10, 5, "NG101")]

@@ -74,13 +74,13 @@ class ModuleAnalysis:
         calls = CallResolver(walker)
         # A function that switches grad off and returns without switching it back leaves grad off
         # after every call of it: walk again with those calls known (rare: most modules walk once).
-        leaks = leaking_calls(walker, calls)
+        leaks = leaking_calls(walker, calls, project)
         for _ in range(3):
             if not leaks:
                 break
             walker = StructureWalker(tree, self.resolver, self.config, leaks, project_guard)
             calls = CallResolver(walker)
-            more = leaking_calls(walker, calls)
+            more = leaking_calls(walker, calls, project)
             if more.keys() == leaks.keys():
                 break
             leaks = more

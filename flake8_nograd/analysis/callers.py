@@ -75,10 +75,20 @@ def _registered_functions(walker: StructureWalker, uncalled: List[FunctionInfo])
     return found
 
 
-def leaking_calls(walker: StructureWalker, calls: CallResolver) -> Dict[int, Region]:
+def leaking_calls(walker: StructureWalker, calls: CallResolver, project: Optional[Any] = None) -> Dict[int, Region]:
     """id(call) -> the region after it, for each call of a function that leaves grad off
-    (`torch.set_grad_enabled(False)`, or a call of such a function, not switched back)."""
+    (`torch.set_grad_enabled(False)`, or a call of such a function, not switched back); with
+    the project index, also of such functions in other modules."""
     leaks: Dict[int, Region] = {}
+    if project is not None:
+        for site in walker.calls:
+            if site.qualname is not None and not site.qualname.startswith("torch"):
+                name = project.leaves_grad_off(site.qualname)
+                if name is not None:
+                    call = site.node
+                    leaks[id(call)] = Region(
+                        GradMode.OFF, RegionKind.LEFT_OFF, short_source(call.func) + "()", call.lineno, function=name
+                    )
     callers = None
     for function in walker.functions:
         end = function.exit_region

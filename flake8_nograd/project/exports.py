@@ -77,6 +77,9 @@ def export_module(analysis: ModuleAnalysis) -> Json:
         top_level = function.parent is None or function.parent.is_module
         if top_level and not function.is_generator and _returns_a_value(function):
             record["summarise"] = True  # what it returns is worth a summary, if another module calls it
+        end = function.exit_region
+        if end is not None and end.mode is GradMode.OFF and end.kind in (RegionKind.STATEMENT, RegionKind.LEFT_OFF):
+            record["leaves_off"] = True  # `torch.set_grad_enabled(False)` never switched back
         backward = analysis.back_propagated_parameters(function)
         if backward:
             record["backward"] = {name: [line, api] for name, (line, api) in backward.items()}

@@ -336,6 +336,8 @@ class ProjectContext:
             return None
         if any(self.ancestors(c) for c in asked.get("ancestors", ())):
             return None
+        if any(self.leaves_grad_off(q) is not None for q in asked.get("leaves", ())):
+            return None
         return [finding for finding in map(finding_from_json, entry["findings"]) if finding.code in codes]
 
     def function(self, qualname: str) -> Optional[ExternalFunction]:
@@ -355,6 +357,15 @@ class ProjectContext:
             return None
         inference = bool(record.get("inference"))
         return GuardEffect(GradMode(record["mode"]), target[1], inference=inference, switches_inference=inference)
+
+    def leaves_grad_off(self, qualname: str) -> Optional[str]:
+        """The name of a project function in another module that returns with grad switched off
+        (`torch.set_grad_enabled(False)` never switched back), else None."""
+        target = self._index.resolve(qualname, self._facts)
+        if target is None or target[0] is self._facts:
+            return None
+        record = target[0].functions.get(target[1], {})
+        return target[1].rpartition(".")[2] if record.get("leaves_off") else None
 
     def base_of(self, key: str) -> Optional[Region]:
         """The base of one of this module's functions, when calls in other modules decide it."""
@@ -388,7 +399,9 @@ class _Questions:
     informs = False
 
     def __init__(self) -> None:
-        self.asked: Dict[str, Set[str]] = {"function": set(), "guard": set(), "base": set(), "ancestors": set()}
+        self.asked: Dict[str, Set[str]] = {
+            "function": set(), "guard": set(), "base": set(), "ancestors": set(), "leaves": set()
+        }
 
     def function(self, qualname: str) -> None:
         self.asked["function"].add(qualname)
@@ -398,6 +411,9 @@ class _Questions:
 
     def base_of(self, key: str) -> None:
         self.asked["base"].add(key)
+
+    def leaves_grad_off(self, qualname: str) -> None:
+        self.asked["leaves"].add(qualname)
 
     def ancestors(self, class_name: str) -> FrozenSet[str]:
         self.asked["ancestors"].add(class_name)
