@@ -136,7 +136,7 @@ def _pyproject_with_table(folder: str) -> Optional[str]:
 
 def read_pyproject_table(path: str) -> Tuple[Dict[str, Any], str]:
     """`[tool.flake8-nograd]` of a pyproject.toml: tomllib where Python has it (3.11+), else a
-    minimal reader of that one table (strings and lists of strings, which is all it holds)."""
+    minimal reader of that one table (strings, lists of strings and booleans, which is all it holds)."""
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
     if sys.version_info >= (3, 11):
@@ -151,7 +151,8 @@ def read_pyproject_table(path: str) -> Tuple[Dict[str, Any], str]:
 
 
 def parse_table_minimally(text: str, path: str = "pyproject.toml") -> Tuple[Dict[str, Any], str]:
-    """Read `key = "string"` and `key = ["a", "b"]` (also over several lines) under the table."""
+    """Read `key = "string"`, `key = ["a", "b"]` (also over several lines) and `key = true` under
+    the table."""
     table: Dict[str, Any] = {}
     inside = False
     pending = ""
@@ -170,6 +171,9 @@ def parse_table_minimally(text: str, path: str = "pyproject.toml") -> Tuple[Dict
         if value.startswith("[") and not value.endswith("]"):
             continue  # a list going on over more lines
         pending = ""
+        if value in ("true", "false"):  # a flag: `no-project = true`
+            table[key.strip().strip('"')] = value == "true"
+            continue
         try:
             table[key.strip().strip('"')] = ast.literal_eval(value)
         except (ValueError, SyntaxError):

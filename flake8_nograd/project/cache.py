@@ -79,20 +79,23 @@ class ProjectCache:
         return value if isinstance(value, dict) else None
 
     def store(self, key: str, value: Dict[str, Any]) -> None:
-        """Write `value` under `key`, atomically; a failure (read-only disk, full disk, a value JSON
-        cannot hold) leaves the cache as it was and turns it off for this process."""
+        """Write `value` under `key`, atomically. A value JSON cannot hold is not stored; a failure
+        to write (read-only or full disk) leaves the cache as it was and turns it off for this process."""
         if not self._prepare():
             return
         assert self.entries is not None
-        temporary = None
         try:
             text = json.dumps({"stamp": STAMP, "key": key, "value": value}, separators=(",", ":"))
+        except (TypeError, ValueError, RecursionError):
+            return  # this value cannot be kept; the others still can
+        temporary = None
+        try:
             descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.entries)
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
                 handle.write(text)
             os.replace(temporary, self._entry_path(key))
             temporary = None
-        except (OSError, TypeError, ValueError, RecursionError):
+        except OSError:
             self.directory = None
         finally:
             if temporary is not None:

@@ -39,9 +39,11 @@ class ProjectListing:
     skipped: str = ""
 
 
-def list_project(root: str, excludes: Sequence[str] = (), limit: int = MAX_PROJECT_FILES) -> ProjectListing:
+def list_project(root: str, excludes: Sequence[str] = (), limit: Optional[int] = None) -> ProjectListing:
     """The project's .py files (real paths, sorted), or none and the reason when there are more
-    than `limit`: the walk stops there, it never reads a huge tree to the end."""
+    than `limit` (default MAX_PROJECT_FILES): the walk stops there, it never reads a huge tree to
+    the end."""
+    limit = MAX_PROJECT_FILES if limit is None else limit
     patterns = tuple(dict.fromkeys(tuple(DEFAULT_EXCLUDE) + PROJECT_SKIPS + tuple(excludes)))
     found = set()
     for path in walk_tree(root, patterns, (".py",), skip_name=_hidden):
