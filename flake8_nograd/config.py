@@ -103,8 +103,8 @@ class Config:
             extra_guards=guards,
             extra_hooks=hooks,
             hooks=DEFAULT_GRAD_OFF_HOOKS + hooks,
-            project=not as_bool(getattr(values, "no_project", False)),
-            cache=not as_bool(getattr(values, "no_cache", False)),
+            project=not _flag(values, "no_project"),
+            cache=not _flag(values, "no_cache"),
             cache_dir=os.path.abspath(cache_dir) if cache_dir else None,
             project_exclude=tuple(dict.fromkeys(excludes)),
         )
@@ -137,6 +137,13 @@ def as_bool(value: Any) -> bool:
             return False
         raise ValueError(f"not a boolean: {value!r} (use true or false)")
     return bool(value)
+
+
+def _flag(values: Any, dest: str) -> bool:
+    try:
+        return as_bool(getattr(values, dest, False))
+    except ValueError as error:
+        raise ValueError(f"{dest.replace('_', '-')}: {error}") from None
 
 
 def _as_path(value: Any) -> Optional[str]:

@@ -324,7 +324,7 @@ def test_a_flag_that_is_not_a_boolean_is_a_usage_error(tmp_path, monkeypatch, ca
     with pytest.raises(SystemExit) as stopped:
         cli.main(["check", "-q"])
     assert stopped.value.code == 2
-    assert "not a boolean: 'maybe' (use true or false)" in capsys.readouterr().err
+    assert "no-project: not a boolean: 'maybe' (use true or false)" in capsys.readouterr().err
 
 
 # -- the project context, as the front ends ask for it ------------------------------------------
