@@ -557,3 +557,27 @@ def test_the_minimal_toml_reader_reads_the_flags():
 
     text = '[tool.flake8-nograd]\nno-project = true\nno-cache = false  # kept\ncache-dir = "ng"\n'
     assert parse_table_minimally(text) == ({"no-project": True, "no-cache": False, "cache-dir": "ng"}, "")
+
+
+def test_prepare_indexes_each_root_once_and_says_what_it_left_out(tmp_path, fake_index, monkeypatch):
+    root = _project(tmp_path)
+    other = tmp_path / "vendor" / "big"
+    _touch(other, "setup.py", "x.py", "y.py")
+    monkeypatch.setattr(files_module, "MAX_PROJECT_FILES", 2)
+    notes = session.prepare([str(tmp_path / "pkg/a.py"), str(tmp_path / "pkg/b.py"), str(other / "x.py"), "-"], Config())
+    assert [build[0] for build in fake_index.builds] == []  # 3 files in the first project too: over the cap
+    big = os.path.realpath(other)
+    assert notes == [
+        f"project analysis is off for {root}: more than 2 Python files; files are checked one at a time (exclude folders with --extend-exclude)",
+        f"project analysis is off for {big}: more than 2 Python files; files are checked one at a time (exclude folders with --extend-exclude)",
+    ]
+    monkeypatch.setattr(files_module, "MAX_PROJECT_FILES", 6)  # the outer project holds the inner one's 3 files
+    session.forget()
+    assert session.prepare([str(tmp_path / "pkg/a.py"), str(other / "y.py")], Config()) == []
+    assert [build[0] for build in fake_index.builds] == [root, big]
+    assert session.prepare([str(tmp_path / "pkg/a.py")], Config(project=False)) == []
+
+
+def test_a_path_the_os_refuses_means_no_context(fake_index):
+    assert session.project_context("a\0b.py", Config()) is None
+    assert session.prepare(["a\0b.py"], Config()) == []

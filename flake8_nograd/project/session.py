@@ -50,12 +50,12 @@ def prepare(paths: Iterable[str], config: Config) -> List[str]:
             continue
         try:
             root = _root_of(path)
-        except Exception:  # noqa: B902 - as in project_context
+            if root is None or root in seen:
+                continue
+            seen.add(root)
+            _index_for(root, config)
+        except Exception:  # noqa: B902 - as in project_context: the files are then checked alone
             continue
-        if root is None or root in seen:
-            continue
-        seen.add(root)
-        _index_for(root, config)
         reason = _skipped.get((root, config))
         if reason:
             notes.append(f"{reason}; files are checked one at a time (exclude folders with --extend-exclude)")
