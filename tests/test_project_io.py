@@ -87,6 +87,8 @@ def test_project_files_are_real_paths_once_each(tmp_path):
     _touch(tmp_path, "pkg/a.py")
     (tmp_path / "link.py").symlink_to(tmp_path / "pkg/a.py")
     (tmp_path / "alias").symlink_to(tmp_path / "pkg", target_is_directory=True)
+    _touch(tmp_path.parent, f"{tmp_path.name}-elsewhere/far.py")
+    (tmp_path / "far_link.py").symlink_to(tmp_path.parent / f"{tmp_path.name}-elsewhere/far.py")
     assert project_files(str(tmp_path)) == [os.path.join(os.path.realpath(tmp_path), "pkg/a.py")]
 
 
@@ -581,3 +583,12 @@ def test_prepare_indexes_each_root_once_and_says_what_it_left_out(tmp_path, fake
 def test_a_path_the_os_refuses_means_no_context(fake_index):
     assert session.project_context("a\0b.py", Config()) is None
     assert session.prepare(["a\0b.py"], Config()) == []
+
+
+def test_a_symlinked_file_belongs_to_the_project_of_its_target(tmp_path, fake_index):
+    _touch(tmp_path / "one", "pyproject.toml", "a.py", text=SOURCE)
+    _touch(tmp_path / "two", "pyproject.toml", "b.py", text=SOURCE)
+    (tmp_path / "one" / "b_link.py").symlink_to(tmp_path / "two" / "b.py")
+    assert session.project_context(str(tmp_path / "one/a.py"), Config()).module == "a.py"
+    assert session.project_context(str(tmp_path / "one/b_link.py"), Config()).module == "b.py"
+    assert [os.path.basename(build[0]) for build in fake_index.builds] == ["one", "two"]

@@ -46,8 +46,11 @@ def list_project(root: str, excludes: Sequence[str] = (), limit: Optional[int] =
     limit = MAX_PROJECT_FILES if limit is None else limit
     patterns = tuple(dict.fromkeys(tuple(DEFAULT_EXCLUDE) + PROJECT_SKIPS + tuple(excludes)))
     found = set()
+    real_root = os.path.realpath(root)
     for path in walk_tree(root, patterns, (".py",), skip_name=_hidden):
-        found.add(os.path.realpath(path))
+        real = os.path.realpath(path)
+        if _inside(real, real_root):  # a link to a file elsewhere belongs to the project there
+            found.add(real)
         if len(found) > limit:
             return ProjectListing((), f"project analysis is off for {root}: more than {limit} Python files")
     return ProjectListing(tuple(sorted(found)))
@@ -58,9 +61,9 @@ def _hidden(name: str) -> bool:
 
 
 def project_files(root: str, excludes: Sequence[str] = ()) -> List[str]:
-    """Sorted real paths of the .py files under `root`, without hidden folders, virtualenvs,
-    build output, installed packages and what `excludes` (flake8's globs) match; [] when there
-    are more than MAX_PROJECT_FILES."""
+    """Sorted real paths of the .py files under `root` (a symlink to a file outside it left out),
+    without hidden folders, virtualenvs, build output, installed packages and what `excludes`
+    (flake8's globs) match; [] when there are more than MAX_PROJECT_FILES."""
     return list(list_project(root, excludes).files)
 
 

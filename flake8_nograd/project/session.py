@@ -71,9 +71,12 @@ def open_cache(root: str, config: Config) -> ProjectCache:
 
 
 def _root_of(path: str) -> Optional[str]:
-    folder = os.path.dirname(os.path.realpath(path)) if not os.path.isdir(path) else os.path.realpath(path)
+    # Looked up once per folder as given; a symlinked file belongs to the project of its target.
+    if os.path.islink(path):
+        return find_project_root(path)
+    folder = os.path.dirname(os.path.abspath(path)) if not os.path.isdir(path) else os.path.abspath(path)
     if folder not in _roots:
-        _roots[folder] = find_project_root(folder) if os.path.isdir(folder) else None
+        _roots[folder] = find_project_root(path) if os.path.isdir(folder) else None
     return _roots[folder]
 
 
