@@ -592,3 +592,20 @@ def test_a_symlinked_file_belongs_to_the_project_of_its_target(tmp_path, fake_in
     assert session.project_context(str(tmp_path / "one/a.py"), Config()).module == "a.py"
     assert session.project_context(str(tmp_path / "one/b_link.py"), Config()).module == "b.py"
     assert [os.path.basename(build[0]) for build in fake_index.builds] == ["one", "two"]
+
+
+@pytest.mark.parametrize("key", ["3f2a9c.ast", "../../outside", "a/b", ".hidden", "é", "k" * 300, ""])
+def test_every_key_is_one_file_inside_the_cache(tmp_path, key):
+    cache = ProjectCache(str(tmp_path / "cache"))
+    cache.store(key, {"key": key})
+    cache.store(key + "2", {"key": key + "2"})
+    assert cache.load(key) == {"key": key} and cache.load(key + "2") == {"key": key + "2"}
+    entries = sorted(p for p in Path(cache.entries).iterdir() if p.suffix == ".json")
+    assert len(entries) == 2 and all(p.parent == Path(cache.entries) for p in entries)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
+
+
+def test_the_project_code_loads_no_openssl(tmp_path):
+    # OpenSSL's libcrypto is megabytes in every worker; the index brings it only if it hashes with it.
+    probe = "import sys, flake8_nograd.cli, flake8_nograd.project.session\nprint('_hashlib' in sys.modules)"
+    assert _run(tmp_path, "-c", probe).stdout.split() == ["False"]

@@ -15,10 +15,10 @@ goes on without the cache.
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import itertools
 import json
 import os
-import tempfile
+import re
 from typing import Any, Dict, Iterator, Optional
 
 from .. import __version__
@@ -28,6 +28,9 @@ from .. import __version__
 FORMAT = 1
 STAMP = f"{__version__}-{FORMAT}"
 DEFAULT_DIRECTORY = ".nograd_cache"
+# Keys used as file names as they are (the index's content hashes); others are encoded.
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_temporary_names = itertools.count()
 CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
     "# This file is a cache directory tag created by flake8-nograd.\n"
@@ -62,7 +65,17 @@ class ProjectCache:
 
     def _entry_path(self, key: str) -> str:
         assert self.entries is not None
-        return os.path.join(self.entries, hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest() + ".json")
+        if _PLAIN_KEY.fullmatch(key):
+            name = key
+        else:
+            data = key.encode("utf-8", "surrogatepass")
+            if len(data) <= 60:
+                name = "x-" + data.hex()
+            else:
+                import hashlib  # only for long keys: it loads OpenSSL, megabytes for every worker
+
+                name = "h-" + hashlib.sha256(data).hexdigest()
+        return os.path.join(self.entries, name + ".json")
 
     def load(self, key: str) -> Optional[Dict[str, Any]]:
         """The value stored under `key`, or None (no entry, another version's, unreadable, corrupt)."""
@@ -88,19 +101,10 @@ class ProjectCache:
             text = json.dumps({"stamp": STAMP, "key": key, "value": value}, separators=(",", ":"))
         except (TypeError, ValueError, RecursionError):
             return  # this value cannot be kept; the others still can
-        temporary = None
         try:
-            descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.entries)
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(temporary, self._entry_path(key))
-            temporary = None
+            _write_atomically(self._entry_path(key), text)
         except OSError:
             self.directory = None
-        finally:
-            if temporary is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
 
     def _prepare(self) -> bool:
         """Create the cache folder (with a .gitignore and a CACHEDIR.TAG, as ruff and mypy do) and
@@ -146,12 +150,25 @@ class ProjectCache:
 
 
 def _write_atomically(path: str, text: str) -> None:
-    descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path))
+    """Write to a temporary file beside `path`, then move it into place (atomic on POSIX and
+    Windows): a reader sees the old file or the new one. Raises OSError, leaving no temporary file."""
+    folder = os.path.dirname(path)
+    for _ in range(100):
+        # Unique among the processes of this machine; O_EXCL makes a clash (another machine on a
+        # shared folder) a retry, not two writers in one file.
+        temporary = os.path.join(folder, f".tmp-{os.getpid()}-{next(_temporary_names)}")
+        try:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+        except FileExistsError:
+            continue
+        break
+    else:
+        raise FileExistsError(f"no free temporary name in {folder}")
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(text.encode("utf-8"))
         os.replace(temporary, path)
-    except OSError:
+    except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
