@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from flake8_nograd import cli, runner
-from flake8_nograd.analysis import ModuleAnalysis
+from flake8_nograd import checker
 from flake8_nograd.config import Config
 from flake8_nograd.plugin import Plugin
 from flake8_nograd.project import cache as cache_module
@@ -20,7 +20,6 @@ from flake8_nograd.project import files as files_module
 from flake8_nograd.project import session
 from flake8_nograd.project.cache import CACHEDIR_TAG, ProjectCache
 from flake8_nograd.project.files import find_project_root, list_project, module_names, project_files
-from flake8_nograd.project.index import ProjectContext, ProjectIndex
 
 
 def _touch(root: Path, *names: str, text: str = "") -> None:
@@ -330,6 +329,13 @@ def test_a_flag_that_is_not_a_boolean_is_a_usage_error(tmp_path, monkeypatch, ca
 
 
 # -- the project context, as the front ends ask for it ------------------------------------------
+class _FakeContext:
+    """Stands for a ProjectContext: which module the front end asked about."""
+
+    def __init__(self, module: str) -> None:
+        self.module = module
+
+
 class _FakeIndex:
     builds = []
 
@@ -342,7 +348,7 @@ class _FakeIndex:
         return cls(root, files)
 
     def context_for(self, path):
-        return ProjectContext(os.path.relpath(path, self.root)) if path in self.files else None
+        return _FakeContext(os.path.relpath(path, self.root)) if path in self.files else None
 
 
 @pytest.fixture
@@ -354,15 +360,15 @@ def fake_index(monkeypatch):
 
 @pytest.fixture
 def seen_projects(monkeypatch):
-    """The `project` every ModuleAnalysis is built with."""
+    """The `project` each front end hands to check_tree (the check itself runs without it)."""
     seen = []
-    original = ModuleAnalysis.__init__
 
-    def spy(self, tree, config=None, project=None):
+    def spy(tree, source, config=None, rules=checker.ALL_RULES, project=None):
         seen.append(project.module if project is not None else None)
-        original(self, tree, config, project)
+        return checker.check_tree(tree, source, config, rules)
 
-    monkeypatch.setattr(ModuleAnalysis, "__init__", spy)
+    monkeypatch.setattr(runner, "check_tree", spy)
+    monkeypatch.setattr("flake8_nograd.plugin.check_tree", spy)
     return seen
 
 
@@ -403,7 +409,7 @@ def test_no_project_no_stdin_and_a_failing_index_mean_no_context(tmp_path, fake_
     assert len(calls) == 1  # not retried for every file
 
 
-def test_the_command_hands_the_context_to_the_analysis(tmp_path, fake_index, seen_projects, monkeypatch):
+def test_the_command_hands_each_file_its_context(tmp_path, fake_index, seen_projects, monkeypatch):
     _project(tmp_path)
     result = runner.process_file(str(tmp_path / "pkg/a.py"), runner.RunOptions())
     assert [r["code"] for r in result.findings] == ["NG401"]
@@ -423,13 +429,13 @@ def test_a_notebook_gets_a_context_for_its_imports(tmp_path, fake_index, seen_pr
     }
     (tmp_path / "explore.ipynb").write_text(json.dumps(notebook))
     contexts = []
-    monkeypatch.setattr(fake_index, "context_for", lambda self, path: contexts.append(path) or ProjectContext("explore"))
+    monkeypatch.setattr(fake_index, "context_for", lambda self, path: contexts.append(path) or _FakeContext("explore"))
     result = runner.process_file(str(tmp_path / "explore.ipynb"), runner.RunOptions())
     assert [r["code"] for r in result.findings] == ["NG401"]
     assert contexts == [os.path.join(root, "explore.ipynb")] and seen_projects == ["explore"]
 
 
-def test_the_plugin_hands_the_context_to_the_analysis(tmp_path, fake_index, seen_projects):
+def test_the_plugin_hands_each_file_its_context(tmp_path, fake_index, seen_projects):
     _project(tmp_path)
     Plugin.parse_options(argparse.Namespace(filenames=[str(tmp_path / "pkg")], stdin_display_name="stdin"))
     try:
@@ -550,8 +556,11 @@ def test_both_front_ends_give_the_same_findings_on_a_project(tmp_path, mode):
     command = _run(tmp_path, "-m", "flake8_nograd", "check", "--select", "NG", *mode, ".")
     assert flake8.stderr == "" and command.returncode == 1, (flake8.stderr, command.stderr)
     assert _findings(flake8.stdout) == _findings(command.stdout)
-    if mode:  # one module at a time: what each file says on its own
-        assert _findings(command.stdout) == {("helpers.py", 15, 10, "NG401"), ("train.py", 16, 5, "NG301")}
+    alone = {("helpers.py", 15, 10, "NG401"), ("train.py", 16, 5, "NG301")}
+    # With the project: the loss handed to helpers.apply_update (NG101) and the in-place update
+    # in helpers.scale_weights called with grad on (NG301), both at the call in train.py.
+    together = alone | {("train.py", 12, 9, "NG101"), ("train.py", 13, 5, "NG301")}
+    assert _findings(command.stdout) == (alone if mode else together)
 
 
 def test_the_minimal_toml_reader_reads_the_flags():
@@ -603,9 +612,3 @@ def test_every_key_is_one_file_inside_the_cache(tmp_path, key):
     entries = sorted(p for p in Path(cache.entries).iterdir() if p.suffix == ".json")
     assert len(entries) == 2 and all(p.parent == Path(cache.entries) for p in entries)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
-
-
-def test_the_project_code_loads_no_openssl(tmp_path):
-    # OpenSSL's libcrypto is megabytes in every worker; the index brings it only if it hashes with it.
-    probe = "import sys, flake8_nograd.cli, flake8_nograd.project.session\nprint('_hashlib' in sys.modules)"
-    assert _run(tmp_path, "-c", probe).stdout.split() == ["False"]
