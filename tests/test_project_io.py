@@ -2,6 +2,7 @@
 and how both front ends hand each module its project context."""
 import argparse
 import ast
+import contextlib
 import json
 import multiprocessing
 import os
@@ -612,3 +613,21 @@ def test_every_key_is_one_file_inside_the_cache(tmp_path, key):
     entries = sorted(p for p in Path(cache.entries).iterdir() if p.suffix == ".json")
     assert len(entries) == 2 and all(p.parent == Path(cache.entries) for p in entries)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
+
+
+def test_the_index_is_built_holding_the_cache_lock(tmp_path, fake_index, monkeypatch):
+    _project(tmp_path)
+    held = []
+    original = ProjectCache.lock
+
+    @contextlib.contextmanager
+    def watched(self, name):
+        with original(self, name):
+            held.append(("locked", name, self.directory))
+            yield
+            held.append("released")
+
+    monkeypatch.setattr(ProjectCache, "lock", watched)
+    monkeypatch.setattr(fake_index, "build", classmethod(lambda cls, root, files, config, cache: held.append("build") or cls(root, files)))
+    session.project_context(str(tmp_path / "pkg/a.py"), Config())
+    assert held == [("locked", "index", os.path.join(os.path.realpath(tmp_path), ".nograd_cache")), "build", "released"]

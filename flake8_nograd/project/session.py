@@ -89,7 +89,11 @@ def _index_for(root: str, config: Config) -> Optional[ProjectIndex]:
             if listing.skipped:
                 _skipped[key] = listing.skipped
             elif listing.files:
-                index = ProjectIndex.build(root, list(listing.files), config, open_cache(root, config))
+                cache = open_cache(root, config)
+                # Parallel workers that start together (flake8 --jobs without fork) build one at a
+                # time: the first analyses and stores every file, the others then read its entries.
+                with cache.lock("index"):
+                    index = ProjectIndex.build(root, list(listing.files), config, cache)
         except Exception:  # noqa: B902 - built once: a failure is not retried for every file
             index = None
         _indexes[key] = index
