@@ -36,7 +36,10 @@ def check_tree(
         informed = project is not None and project.informs
         if not any(rule.applies_to(source, informed) for rule in rules):
             return []
-        return run_rules(ModuleAnalysis(tree, config, project), source, rules, informed)
+        findings = run_rules(ModuleAnalysis(tree, config, project), source, rules, informed)
+        if project is not None:
+            project.remember(source, {rule.code for rule in rules} | {INTERNAL_ERROR}, findings)
+        return findings
     except Exception as error:  # noqa: B902 - a linter bug must not abort the run (RecursionError, MemoryError too)
         return [Finding(1, 0, INTERNAL_ERROR, internal_error_message(error))]
 

@@ -11,7 +11,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
 
 from .checker import INTERNAL_ERROR, check_tree, internal_error_message
 from .config import Config
@@ -41,6 +41,11 @@ class RunOptions:
     # Real paths of what the command was given: a fix is written only to a file under one of them
     # (a symlink's target elsewhere is left alone unless the link itself was given). Empty: anywhere.
     write_roots: Tuple[str, ...] = ()
+
+    @cached_property
+    def codes(self) -> FrozenSet[str]:
+        """The codes the selected rules report, and NG000 (an internal error is always shown)."""
+        return frozenset(rule.code for rule in self.rules) | {INTERNAL_ERROR}
 
     @cached_property
     def rules(self) -> Tuple[Rule, ...]:
@@ -88,8 +93,11 @@ def lint_text(text: str, options: RunOptions, project: Optional["ProjectContext"
     the rest of the file's project says (project_context_of)."""
     if file_is_exempt(text):
         return []
-    tree = ast.parse(text)
-    findings = check_tree(tree, text, options.config, options.rules, project=project)
+    # Known from the project index (this text, analysed before): no parse.
+    findings = project.final_findings(text, options.codes) if project is not None else None
+    if findings is None:
+        tree = ast.parse(text)
+        findings = check_tree(tree, text, options.config, options.rules, project=project)
     if findings and "noqa" in text.lower():
         noqa = NoqaLines(text)
         findings = [f for f in findings if not noqa.suppresses(f.line, f.code)]

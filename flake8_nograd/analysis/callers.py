@@ -165,7 +165,7 @@ def _lightning_classes(walker: StructureWalker, resolver: NameResolver, project:
                     name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
                     is_lightning = qualname == LIGHTNING_MODULE or "LightningModule" in name
                 if not is_lightning and project is not None and qualname is not None:
-                    is_lightning = LIGHTNING_MODULE in project.ancestors(cls.name)
+                    is_lightning = project.derives_from(cls.name, LIGHTNING_MODULE)
                 if is_lightning:
                     found.add(id(cls))
                     changed = True

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import hashlib
+import json
 import os
 from typing import Collection, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
@@ -26,7 +27,7 @@ from ..analysis.parameters import GRAD_REQUIRING, ArgumentUpdate
 from ..config import Config
 from ..findings import Finding, Fix
 from ..rules import ALL_RULES
-from .records import Json, region_from_json, state_from_json
+from .records import Json, region_from_json, region_to_json, state_from_json
 
 FunctionKey = Tuple[str, str]  # (module name, "f" / "Class.m" / "outer.<locals>.inner")
 _MAX_REEXPORT_HOPS = 8
@@ -83,6 +84,7 @@ class ProjectIndex:
         self._by_path: Dict[str, ModuleFacts] = {}
         self._bases: Dict[FunctionKey, Region] = {}  # solved, where it differs from the local one
         self._functions: Dict[FunctionKey, Optional[ExternalFunction]] = {}
+        self._cache: object = None
 
     # -- building -------------------------------------------------------------------------------
     @classmethod
@@ -91,6 +93,7 @@ class ProjectIndex:
         from .files import module_names
 
         index = cls(root)
+        index._cache = cache
         fingerprint = _config_fingerprint(config)
         for path in files:
             names = module_names(root, path)
@@ -130,6 +133,12 @@ class ProjectIndex:
             store = getattr(cache, "store", None)
             if store is not None:
                 store(owner.key, owner.entry)
+
+    def store(self, facts: ModuleFacts) -> None:
+        """Write a module's entry back to the cache (findings kept for reuse were added)."""
+        store = getattr(self._cache, "store", None)
+        if store is not None and facts.key:
+            store(facts.key, facts.entry)
 
     def _distinct_modules(self) -> List[ModuleFacts]:
         return list({id(f): f for f in self.modules.values()}.values())
@@ -293,13 +302,17 @@ class ProjectIndex:
 
 
 class ProjectContext:
-    """What the analysis of one module may ask about the rest of its project."""
+    """What the analysis of one module may ask about the rest of its project.
+
+    Every question is answered by `_answer` and written down with its answer, so that findings
+    computed with this context can be kept and reused while the answers stay the same."""
 
     def __init__(self, index: ProjectIndex, facts: ModuleFacts) -> None:
         self._index = index
         self._facts = facts
         self.module = facts.name
         self._informs: Optional[bool] = None
+        self._asked: Dict[Tuple[str, str], object] = {}
 
     @property
     def informs(self) -> bool:
@@ -320,61 +333,112 @@ class ProjectContext:
                 self._informs = target[1] in target[0].guards or (function is not None and function.informs)
         return self._informs
 
+    # -- findings kept for reuse ------------------------------------------------------------------
     def final_findings(self, text: str, codes: Collection[str]) -> Optional[List[Finding]]:
-        """The module's findings for these rule codes when the project changes nothing about them:
-        the index analysed this very text alone, and every question that analysis asked about
-        other modules still has no answer. None: analyse it here, with this context."""
+        """The module's findings for these rule codes when they are already known: the index
+        analysed this very text alone and the project answers none of that analysis's questions,
+        or findings kept from an analysis with this context (`remember`) whose questions the
+        project still answers the same. None: analyse it here, with this context."""
         entry = self._facts.entry
-        if entry.get("text") != text_digest(text) or "findings" not in entry or self.informs:
+        if entry.get("text") != text_digest(text):
             return None
-        asked = entry.get("asked", {})
-        if any(self.function(q) is not None for q in asked.get("function", ())):
-            return None
-        if any(self.guard(q) is not None for q in asked.get("guard", ())):
-            return None
-        if any(self.base_of(k) is not None for k in asked.get("base", ())):
-            return None
-        if any(self.ancestors(c) for c in asked.get("ancestors", ())):
-            return None
-        if any(self.leaves_grad_off(q) is not None for q in asked.get("leaves", ())):
-            return None
-        return [finding for finding in map(finding_from_json, entry["findings"]) if finding.code in codes]
+        if "findings" in entry and not self.informs and not any(self._answers(entry.get("asked", {}))):
+            return _selected(entry["findings"], codes)
+        informed = entry.get("informed")
+        if informed is not None and set(codes) <= set(informed["codes"]):
+            if _digest(self._answers(informed["asked"])) == informed["answers"]:
+                return _selected(informed["findings"], codes)
+        return None
 
+    def remember(self, text: str, codes: Collection[str], findings: List[Finding]) -> None:
+        """Keep findings computed with this context in the module's cache entry, with the
+        questions asked (by the index's analysis and this one) and a digest of their answers."""
+        entry = self._facts.entry
+        if not self._facts.key or entry.get("text") != text_digest(text):
+            return
+        asked: Dict[str, Set[str]] = {kind: set(names) for kind, names in entry.get("asked", {}).items()}
+        for kind, name in self._asked:
+            asked.setdefault(kind, set()).add(name)
+        plain = {kind: sorted(names) for kind, names in asked.items()}
+        entry["informed"] = {
+            "codes": sorted(codes),
+            "asked": plain,
+            "answers": _digest(self._answers(plain)),
+            "findings": [finding_to_json(finding) for finding in findings],
+        }
+        self._index.store(self._facts)
+
+    def _answers(self, asked: Dict[str, Sequence[str]]) -> List[object]:
+        """The answers to these questions, as plain data (None for "nothing to say")."""
+        return [self._answer(kind, name) for kind in sorted(asked) for name in asked[kind]]
+
+    def _answer(self, kind: str, name: str) -> object:
+        key = (kind, name)
+        if key in self._asked:
+            return self._asked[key]
+        answer: object = None
+        if kind == "base":
+            region = self._index._bases.get((self._facts.name, name))
+            answer = region_to_json(region) if region is not None else None
+        elif kind == "derives":
+            class_name, _, base = name.partition(" ")
+            answer = base in self._index.ancestor_names(self._facts, class_name) or None
+        else:
+            target = self._index.resolve(name, self._facts)
+            if target is not None and target[0] is not self._facts:
+                owner, local = target
+                if kind == "function":
+                    if self._index.external_function(owner, local) is not None:
+                        answer = [owner.name, local, owner.functions.get(local), owner.entry.get("summaries", {}).get(local)]
+                elif kind == "guard":
+                    answer = owner.guards.get(local)
+                elif kind == "leaves":
+                    record = owner.functions.get(local, {})
+                    answer = local.rpartition(".")[2] if record.get("leaves_off") else None
+        self._asked[key] = answer
+        return answer
+
+    # -- questions ----------------------------------------------------------------------------
     def function(self, qualname: str) -> Optional[ExternalFunction]:
-        """The project function an imported name calls (None: not a project function)."""
-        target = self._index.resolve(qualname, self._facts)
-        if target is None or target[0] is self._facts:
+        """The project function an imported name calls, when it tells a caller anything."""
+        if self._answer("function", qualname) is None:
             return None
-        return self._index.external_function(*target)
+        target = self._index.resolve(qualname, self._facts)
+        return self._index.external_function(*target) if target is not None else None
 
     def guard(self, qualname: str) -> Optional[GuardEffect]:
         """A grad guard (decorator, context manager, alias of torch's) defined in another module."""
-        target = self._index.resolve(qualname, self._facts)
-        if target is None:
-            return None
-        record = target[0].guards.get(target[1])
-        if record is None:
+        record = self._answer("guard", qualname)
+        if not isinstance(record, dict):
             return None
         inference = bool(record.get("inference"))
-        return GuardEffect(GradMode(record["mode"]), target[1], inference=inference, switches_inference=inference)
+        label = qualname.rpartition(".")[2]
+        return GuardEffect(GradMode(record["mode"]), label, inference=inference, switches_inference=inference)
+
+    def base_of(self, key: str) -> Optional[Region]:
+        """The base of one of this module's functions, when calls in other modules decide it."""
+        if self._answer("base", key) is None:
+            return None
+        return self._index._bases.get((self._facts.name, key))
+
+    def derives_from(self, class_name: str, base: str) -> bool:
+        """Does one of this module's classes derive from `base` (a qualified name outside the
+        project, `lightning.pytorch.LightningModule`) through project classes in other modules?"""
+        return bool(self._answer("derives", f"{class_name} {base}"))
 
     def leaves_grad_off(self, qualname: str) -> Optional[str]:
         """The name of a project function in another module that returns with grad switched off
         (`torch.set_grad_enabled(False)` never switched back), else None."""
-        target = self._index.resolve(qualname, self._facts)
-        if target is None or target[0] is self._facts:
-            return None
-        record = target[0].functions.get(target[1], {})
-        return target[1].rpartition(".")[2] if record.get("leaves_off") else None
+        answer = self._answer("leaves", qualname)
+        return answer if isinstance(answer, str) else None
 
-    def base_of(self, key: str) -> Optional[Region]:
-        """The base of one of this module's functions, when calls in other modules decide it."""
-        return self._index._bases.get((self._facts.name, key))
 
-    def ancestors(self, class_name: str) -> FrozenSet[str]:
-        """Bases outside the project (`lightning.pytorch.LightningModule`) that one of this
-        module's classes reaches through project base classes in other modules."""
-        return self._index.ancestor_names(self._facts, class_name)
+def _selected(records: List[Json], codes: Collection[str]) -> List[Finding]:
+    return [finding for finding in map(finding_from_json, records) if finding.code in codes]
+
+
+def _digest(answers: List[object]) -> str:
+    return hashlib.sha256(json.dumps(answers, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _absolute(qualname: str, importer: ModuleFacts) -> Optional[str]:
@@ -399,9 +463,7 @@ class _Questions:
     informs = False
 
     def __init__(self) -> None:
-        self.asked: Dict[str, Set[str]] = {
-            "function": set(), "guard": set(), "base": set(), "ancestors": set(), "leaves": set()
-        }
+        self.asked: Dict[str, Set[str]] = {"function": set(), "guard": set(), "base": set(), "derives": set(), "leaves": set()}
 
     def function(self, qualname: str) -> None:
         self.asked["function"].add(qualname)
@@ -415,9 +477,9 @@ class _Questions:
     def leaves_grad_off(self, qualname: str) -> None:
         self.asked["leaves"].add(qualname)
 
-    def ancestors(self, class_name: str) -> FrozenSet[str]:
-        self.asked["ancestors"].add(class_name)
-        return frozenset()
+    def derives_from(self, class_name: str, base: str) -> bool:
+        self.asked["derives"].add(f"{class_name} {base}")
+        return False
 
 
 def text_digest(text: str) -> str:
