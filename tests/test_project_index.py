@@ -357,3 +357,33 @@ def test_a_helper_elsewhere_that_leaves_grad_off(tmp_path: Path) -> None:
     }
     assert findings(tmp_path, files, project=False) == []
     assert findings(tmp_path, files) == [("train.py", 10, 5, "NG101")]
+
+
+def _check_command(root: Path, *options: str) -> List[Tuple[str, int, str]]:
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "flake8_nograd", "check", "--select", "NG", "--format", "json", "--exit-zero", "-q",
+         "--jobs", "1", *options, str(root)],
+        capture_output=True, text=True, check=True,
+    )
+    return sorted((Path(r["path"]).relative_to(root).as_posix(), r["line"], r["code"]) for r in json.loads(done.stdout))
+
+
+def test_the_cache_is_never_stale_after_an_edit(tmp_path: Path) -> None:
+    make_project(tmp_path, THREE_FILES)
+    first = _check_command(tmp_path)
+    assert first == [("pkg/train.py", 12, "NG101"), ("pkg/train.py", 13, "NG301")]
+    assert (tmp_path / ".nograd_cache").is_dir()
+    assert _check_command(tmp_path) == first  # warm: the same answer from kept findings
+    # The helper stops back-propagating: the caller's NG101 goes, though train.py is unchanged.
+    helpers = tmp_path / "pkg" / "helpers.py"
+    helpers.write_text(helpers.read_text().replace("    loss.backward()\n", "    print(float(loss))\n"))
+    assert _check_command(tmp_path) == [("pkg/train.py", 13, "NG301")]
+    # And back: the finding returns.
+    helpers.write_text(helpers.read_text().replace("    print(float(loss))\n", "    loss.backward()\n"))
+    assert _check_command(tmp_path) == first
+    assert _check_command(tmp_path, "--no-cache") == first
+    assert _check_command(tmp_path, "--no-project") == [("pkg/utils_eval.py", 7, "NG201")]
