@@ -7,6 +7,7 @@ from typing import Iterable, List, Optional
 from .analysis import ModuleAnalysis
 from .config import Config
 from .findings import Finding
+from .project import ProjectContext
 from .rules import ALL_RULES, Rule
 
 INTERNAL_ERROR = "NG000"
@@ -17,6 +18,7 @@ def check_tree(
     source: str,
     config: Optional[Config] = None,
     rules: Iterable[Rule] = ALL_RULES,
+    project: Optional[ProjectContext] = None,
 ) -> List[Finding]:
     """Findings for an already parsed module, sorted by position.
 
@@ -24,16 +26,31 @@ def check_tree(
     on with the other files and plugins.
     """
     try:
-        applicable = [rule for rule in rules if rule.applies_to(source)]
-        if not applicable:
+        rules = tuple(rules)
+        if project is not None:
+            # The project index already analysed this text alone; reuse that where the rest of
+            # the project changes nothing about it (most modules).
+            known = project.final_findings(source, {rule.code for rule in rules} | {INTERNAL_ERROR})
+            if known is not None:
+                return known
+        informed = project is not None and project.informs
+        if not any(rule.applies_to(source, informed) for rule in rules):
             return []
-        analysis = ModuleAnalysis(tree, config)
-        findings: List[Finding] = []
-        for rule in applicable:
-            findings.extend(f for f in rule.check(analysis) if not analysis.expects_error(f.line))
-        return sorted(set(findings), key=lambda f: (f.line, f.col, f.code, f.message))
+        findings = run_rules(ModuleAnalysis(tree, config, project), source, rules, informed)
+        if project is not None:
+            project.remember(source, {rule.code for rule in rules} | {INTERNAL_ERROR}, findings)
+        return findings
     except Exception as error:  # noqa: B902 - a linter bug must not abort the run (RecursionError, MemoryError too)
         return [Finding(1, 0, INTERNAL_ERROR, internal_error_message(error))]
+
+
+def run_rules(analysis: ModuleAnalysis, source: str, rules: Iterable[Rule], informed: bool) -> List[Finding]:
+    """The findings of the rules that apply to this source, sorted by position."""
+    findings: List[Finding] = []
+    for rule in rules:
+        if rule.applies_to(source, informed):
+            findings.extend(f for f in rule.check(analysis) if not analysis.expects_error(f.line))
+    return sorted(set(findings), key=lambda f: (f.line, f.col, f.code, f.message))
 
 
 def internal_error_message(error: BaseException, doing: str = "analysing") -> str:

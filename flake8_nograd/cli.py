@@ -95,7 +95,7 @@ def resolve_settings(args: argparse.Namespace, notes: List[str]) -> Dict[str, An
     for spec in OPTIONS:
         value = getattr(args, spec.dest)
         if value is not None:
-            settings[spec.flag.lstrip("-")] = as_list(value)
+            settings[spec.flag.lstrip("-")] = as_list(value) if spec.kind == "list" else value
     return settings
 
 
@@ -109,10 +109,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         ignore=tuple(settings.get("ignore", ())) + tuple(settings.get("extend-ignore", ())),
         explicit_select="select" in settings or "extend-select" in settings,
     )
-    config = Config.from_values(
-        argparse.Namespace(**{spec.dest: settings.get(spec.flag.lstrip("-"), ()) for spec in OPTIONS})
-    )
     exclude = tuple(settings.get("exclude", DEFAULT_EXCLUDE)) + tuple(settings.get("extend-exclude", ()))
+    try:
+        config = Config.from_values(
+            argparse.Namespace(
+                exclude=exclude, **{spec.dest: settings.get(spec.flag.lstrip("-"), ()) for spec in OPTIONS}
+            )
+        )
+    except ValueError as error:  # `no-project = maybe` in a config file
+        parser.error(str(error))
     fixing = args.command == "fix"
     options = RunOptions(
         selection=selection,
@@ -146,6 +151,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     files = list(dict.fromkeys(iter_python_files(present, exclude)))
     if fixing:
         files = _one_name_per_file(files)
+    if config.project and files:
+        # Indexed here, before the workers start (forked ones inherit it); said once, not per worker.
+        from .project.session import prepare
+
+        for note in prepare(files, config):
+            if not args.quiet:
+                print(f"flake8-nograd: {note}", file=stderr)
     jobs = args.jobs or os.cpu_count() or 1
     progress = _Progress(len(files), stderr) if _wants_progress(len(files), stderr, args.quiet) else None
     results = run_files(files, options, jobs, progress)

@@ -657,8 +657,8 @@ def process_notebook(path: str, options: Any) -> Any:
     """`runner.process_file` for a notebook: the same result, positions as cells and lines."""
     from .checker import INTERNAL_ERROR
     from .runner import (
-        READ_ERROR, SYNTAX_ERROR, FileResult, error_record, fix_text, lint_text, record, refuse_fixes,
-        syntax_error_record, write_or_report, write_refusal,
+        READ_ERROR, SYNTAX_ERROR, FileResult, error_record, fix_text, lint_text, project_context_of, record,
+        refuse_fixes, syntax_error_record, write_or_report, write_refusal,
     )
 
     result = FileResult(path)
@@ -673,8 +673,10 @@ def process_notebook(path: str, options: Any) -> Any:
     if not notebook.analysable:
         return result
     text = notebook.module_text
+    # A notebook is no module of the project, but what it imports from the project is known.
+    project = project_context_of(path, options)
     try:
-        findings = lint_text(text, options)
+        findings = lint_text(text, options, project)
     except SyntaxError as error:
         result.errors.append(notebook.relocate(syntax_error_record(path, error)))
         return result
@@ -691,7 +693,7 @@ def process_notebook(path: str, options: Any) -> Any:
         refuse_fixes(path, findings, options, result, refusal)
         result.not_fixed = [notebook.relocate(r) for r in result.not_fixed]
     elif options.fix and findings:
-        fixed_text, left = fix_text(path, text, findings, options, result, notebook.refusal)
+        fixed_text, left = fix_text(path, text, findings, options, result, notebook.refusal, project)
         result.fixed = [notebook.relocate(r) for r in result.fixed]
         result.not_fixed = [notebook.relocate(r) for r in result.not_fixed]
         if fixed_text != text:
@@ -714,7 +716,7 @@ def process_notebook(path: str, options: Any) -> Any:
                 if options.diff:
                     result.diff = notebook.cell_diff(sources)
                 elif not write_or_report(path, notebook.encode, new_raw, notebook.raw, result):
-                    findings, fixed_notebook = lint_text(text, options), notebook
+                    findings, fixed_notebook = lint_text(text, options, project), notebook
         else:
             findings = left
     result.findings = [fixed_notebook.relocate(record(path, f)) for f in findings]

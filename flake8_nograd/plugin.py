@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import ast
+import multiprocessing
+import sys
 from typing import Any, Iterator, List, Tuple
 
 from . import __version__
@@ -32,11 +34,27 @@ class Plugin:
     @classmethod
     def parse_options(cls, options: Any) -> None:
         cls.config = Config.from_values(options)
+        if cls.config.project and multiprocessing.parent_process() is None:
+            # flake8's main process (its --jobs workers parse the options again): the projects of
+            # the given paths are indexed here, once, and what is left out is said once.
+            from .project.session import prepare
+
+            paths = [
+                getattr(options, "stdin_display_name", "stdin") if path == "-" else path
+                for path in getattr(options, "filenames", None) or ()
+            ]
+            for note in prepare(paths, cls.config):
+                print(f"flake8-nograd: {note}", file=sys.stderr)
 
     def run(self) -> Iterator[Tuple[int, int, str, type]]:
         # Never raises: flake8 turns a plugin exception into a fatal error for the whole run.
         try:
-            findings = check_tree(self.tree, "".join(self.lines), self.config)
+            project = None
+            if self.config.project:
+                from .project.session import project_context
+
+                project = project_context(self.filename, self.config)
+            findings = check_tree(self.tree, "".join(self.lines), self.config, project=project)
         except Exception as error:  # noqa: B902 - check_tree already catches; this is the last net
             findings = [Finding(1, 0, INTERNAL_ERROR, internal_error_message(error))]
         for finding in findings:

@@ -11,7 +11,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
 
 from .checker import INTERNAL_ERROR, check_tree, internal_error_message
 from .config import Config
@@ -20,6 +20,9 @@ from .noqa import NoqaLines, file_is_exempt, physical_lines
 from .rules import ALL_RULES, Rule
 from .settings import Selection
 from .sources import ChangedMeanwhile, SourceError, SourceFile, read_source, write_fixed
+
+if TYPE_CHECKING:
+    from .project.index import ProjectContext
 
 SYNTAX_ERROR = "E999"
 READ_ERROR = "E902"
@@ -38,6 +41,11 @@ class RunOptions:
     # Real paths of what the command was given: a fix is written only to a file under one of them
     # (a symlink's target elsewhere is left alone unless the link itself was given). Empty: anywhere.
     write_roots: Tuple[str, ...] = ()
+
+    @cached_property
+    def codes(self) -> FrozenSet[str]:
+        """The codes the selected rules report, and NG000 (an internal error is always shown)."""
+        return frozenset(rule.code for rule in self.rules) | {INTERNAL_ERROR}
 
     @cached_property
     def rules(self) -> Tuple[Rule, ...]:
@@ -80,16 +88,30 @@ def error_record(path: str, code: str, line: int, column: int, message: str) -> 
     }
 
 
-def lint_text(text: str, options: RunOptions) -> List[Finding]:
-    """Findings that are selected and not silenced by noqa (raises SyntaxError)."""
+def lint_text(text: str, options: RunOptions, project: Optional["ProjectContext"] = None) -> List[Finding]:
+    """Findings that are selected and not silenced by noqa (raises SyntaxError); `project`: what
+    the rest of the file's project says (project_context_of)."""
     if file_is_exempt(text):
         return []
-    tree = ast.parse(text)
-    findings = check_tree(tree, text, options.config, options.rules)
+    # Known from the project index (this text, analysed before): no parse.
+    findings = project.final_findings(text, options.codes) if project is not None else None
+    if findings is None:
+        tree = ast.parse(text)
+        findings = check_tree(tree, text, options.config, options.rules, project=project)
     if findings and "noqa" in text.lower():
         noqa = NoqaLines(text)
         findings = [f for f in findings if not noqa.suppresses(f.line, f.code)]
     return findings
+
+
+def project_context_of(path: str, options: RunOptions) -> Optional["ProjectContext"]:
+    """The project context of the file at `path`; None under --no-project (nothing is imported
+    nor looked up then) or when the file belongs to no project."""
+    if not options.config.project:
+        return None
+    from .project.session import project_context
+
+    return project_context(path, options.config)
 
 
 def syntax_error_record(path: str, error: SyntaxError) -> Record:
@@ -131,8 +153,9 @@ def _process_file(path: str, options: RunOptions) -> FileResult:
     except SourceError as error:
         result.errors.append(error_record(path, READ_ERROR, 1, 1, str(error)))
         return result
+    project = project_context_of(path, options)
     try:
-        findings = lint_text(source.text, options)
+        findings = lint_text(source.text, options, project)
     except SyntaxError as error:
         result.errors.append(syntax_error_record(path, error))
         return result
@@ -151,7 +174,7 @@ def _process_file(path: str, options: RunOptions) -> FileResult:
         result.errors.extend(record(path, f) for f in internal)
         return result
     if options.fix:
-        findings = _fix(source, findings, options, result)
+        findings = _fix(source, findings, options, result, project)
     result.findings = [record(path, f) for f in findings]
     return result
 
@@ -161,12 +184,15 @@ def _fixable(finding: Finding, options: RunOptions) -> bool:
     return fix is not None and bool(fix.action) and fix.target is not None and (fix.safe or options.unsafe_fixes)
 
 
-def _fix(source: SourceFile, findings: List[Finding], options: RunOptions, result: FileResult) -> List[Finding]:
+def _fix(
+    source: SourceFile, findings: List[Finding], options: RunOptions, result: FileResult,
+    project: Optional["ProjectContext"] = None,
+) -> List[Finding]:
     refusal = write_refusal(source.path, options)
     if refusal is not None:
         refuse_fixes(source.path, findings, options, result, refusal)
         return findings
-    text, findings = fix_text(source.path, source.text, findings, options, result)
+    text, findings = fix_text(source.path, source.text, findings, options, result, project=project)
     if text == source.text:
         return findings
     result.changed = True
@@ -180,7 +206,7 @@ def _fix(source: SourceFile, findings: List[Finding], options: RunOptions, resul
             )
         )
     elif not write_or_report(source.path, source.encode, text, source.raw, result):
-        return lint_text(source.text, options)
+        return lint_text(source.text, options, project)
     return findings
 
 
@@ -231,6 +257,7 @@ def fix_text(
     options: RunOptions,
     result: FileResult,
     refuse: Optional[Callable[[Finding], Optional[str]]] = None,
+    project: Optional["ProjectContext"] = None,
 ) -> Tuple[str, List[Finding]]:
     """The text with the fixable findings fixed (over passes), and the findings left in it;
     what was (not) fixed is added to `result`. Writes nothing. `refuse` gives the reason a
@@ -275,7 +302,7 @@ def fix_text(
         if not outcome.changed or outcome.source == text:
             break
         applied = [by_fix[id(fix)] for fix in outcome.applied if id(fix) in by_fix]
-        after = lint_text(outcome.source, options)
+        after = lint_text(outcome.source, options, project)
         failing = _unproven_codes(findings, applied, after)
         if failing:
             # A fix must remove its finding and bring no new one. This pass did not, so it is

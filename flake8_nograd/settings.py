@@ -14,7 +14,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from .config import OPTIONS
 
@@ -36,11 +36,26 @@ def option_keys() -> Tuple[str, ...]:
     return COMMON_KEYS + tuple(spec.flag.lstrip("-") for spec in OPTIONS)
 
 
+_KINDS = {spec.flag.lstrip("-"): spec.kind for spec in OPTIONS}
+
+
+def _file_value(key: str, value: Any, config_file: str) -> Any:
+    """A config-file value as the command reads it: a list of names, a flag's word or bool as
+    written, or a path taken from the config file's folder."""
+    kind = _KINDS.get(key, "list")
+    if kind == "flag":
+        return value
+    if kind == "path":
+        text = os.path.expanduser(str(value).strip())
+        return os.path.join(os.path.dirname(os.path.abspath(config_file)), text) if text else ""
+    return as_list(value)
+
+
 # -- config files ------------------------------------------------------------------------------
-def load_config_files(start: str) -> Tuple[Dict[str, Tuple[str, ...]], List[str]]:
+def load_config_files(start: str) -> Tuple[Dict[str, Any], List[str]]:
     """Settings by key (`nograd-guards`, `select`, ...) and notes to show the user."""
     notes: List[str] = []
-    values: Dict[str, Tuple[str, ...]] = {}
+    values: Dict[str, Any] = {}
     ini = _find_upwards(start, _ini_with_flake8_section)
     if ini:
         values.update(_from_ini(ini))
@@ -53,7 +68,7 @@ def load_config_files(start: str) -> Tuple[Dict[str, Tuple[str, ...]], List[str]
             if key not in option_keys():
                 notes.append(f"{pyproject}: unknown key '{key}' in [tool.flake8-nograd] ignored")
                 continue
-            values[key] = as_list(value)
+            values[key] = _file_value(key, value, pyproject)
     return values, notes
 
 
@@ -83,13 +98,16 @@ def _ini_with_flake8_section(folder: str) -> Optional[str]:
     return None
 
 
-def _from_ini(path: str) -> Dict[str, Tuple[str, ...]]:
+def _from_ini(path: str) -> Dict[str, Any]:
     parser = configparser.RawConfigParser()
     parser.read(path, encoding="utf-8")
-    values: Dict[str, Tuple[str, ...]] = {}
+    values: Dict[str, Any] = {}
     for key, value in parser.items("flake8"):
         key = key.replace("_", "-")
         if key not in option_keys():
+            continue
+        if _KINDS.get(key, "list") != "list":
+            values[key] = _file_value(key, value, path)
             continue
         items = as_list(value)
         if key in ("select", "extend-select", "ignore", "extend-ignore"):
@@ -118,7 +136,7 @@ def _pyproject_with_table(folder: str) -> Optional[str]:
 
 def read_pyproject_table(path: str) -> Tuple[Dict[str, Any], str]:
     """`[tool.flake8-nograd]` of a pyproject.toml: tomllib where Python has it (3.11+), else a
-    minimal reader of that one table (strings and lists of strings, which is all it holds)."""
+    minimal reader of that one table (strings, lists of strings and booleans, which is all it holds)."""
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
     if sys.version_info >= (3, 11):
@@ -133,7 +151,8 @@ def read_pyproject_table(path: str) -> Tuple[Dict[str, Any], str]:
 
 
 def parse_table_minimally(text: str, path: str = "pyproject.toml") -> Tuple[Dict[str, Any], str]:
-    """Read `key = "string"` and `key = ["a", "b"]` (also over several lines) under the table."""
+    """Read `key = "string"`, `key = ["a", "b"]` (also over several lines) and `key = true` under
+    the table."""
     table: Dict[str, Any] = {}
     inside = False
     pending = ""
@@ -152,6 +171,9 @@ def parse_table_minimally(text: str, path: str = "pyproject.toml") -> Tuple[Dict
         if value.startswith("[") and not value.endswith("]"):
             continue  # a list going on over more lines
         pending = ""
+        if value in ("true", "false"):  # a flag: `no-project = true`
+            table[key.strip().strip('"')] = value == "true"
+            continue
         try:
             table[key.strip().strip('"')] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
@@ -212,16 +234,30 @@ def iter_python_files(paths: Iterable[str], exclude: Tuple[str, ...]) -> Iterato
 
 
 def _walk(root: str, exclude: Tuple[str, ...]) -> Iterator[str]:
+    yield from walk_tree(root, exclude, (".py", ".ipynb"))
+
+
+def walk_tree(
+    root: str, exclude: Tuple[str, ...], suffixes: Tuple[str, ...], skip_name: Callable[[str], bool] = lambda name: False
+) -> Iterator[str]:
+    """The files under `root` whose names end with `suffixes`, folder by folder in sorted order,
+    never descending into an excluded folder (or one whose name `skip_name` refuses) or a
+    virtualenv. Unreadable folders are skipped."""
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(
             d for d in dirs
-            if not _excluded(os.path.join(folder, d), exclude)
-            and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))
+            if not skip_name(d)
+            and not _excluded(os.path.join(folder, d), exclude)
+            and not is_virtualenv(os.path.join(folder, d))
         )
         for name in sorted(files):
             path = os.path.join(folder, name)
-            if name.endswith((".py", ".ipynb")) and not _excluded(path, exclude):
+            if name.endswith(suffixes) and not _excluded(path, exclude):
                 yield path
+
+
+def is_virtualenv(folder: str) -> bool:
+    return os.path.exists(os.path.join(folder, "pyvenv.cfg"))
 
 
 def _excluded(path: str, patterns: Tuple[str, ...]) -> bool:

@@ -35,13 +35,25 @@ def read_source(path: str) -> SourceFile:
     except OSError as error:
         raise SourceError(f"{type(error).__name__}: {error.strerror or error}") from error
     try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+        encoding = source_encoding(raw)
         text = raw.decode(encoding)
     except (SyntaxError, UnicodeDecodeError, LookupError) as error:
         raise SourceError(
             f"{type(error).__name__}: cannot decode the file ({error}); save it as UTF-8 or add a coding cookie"
         ) from error
     return SourceFile(path, raw, text, encoding)
+
+
+def source_encoding(raw: bytes) -> str:
+    """The encoding Python reads the source in: its coding cookie or BOM, else UTF-8."""
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+    return encoding
+
+
+def decode_source(raw: bytes) -> str:
+    """The text of a source file as Python reads it (raises SyntaxError, UnicodeDecodeError or
+    LookupError for a bad cookie or bytes)."""
+    return raw.decode(source_encoding(raw))
 
 
 class ChangedMeanwhile(OSError):

@@ -187,7 +187,7 @@ def test_unsafe_fixes_only_with_the_flag(tmp_path, monkeypatch):
     path.write_text(source)
     loop = ast.parse(source).body[1].body[0]
 
-    def fake_check(tree, text, config=None, rules=()):
+    def fake_check(tree, text, config=None, rules=(), project=None):
         if "with torch.no_grad():" in text:
             return []
         return [Finding(5, 4, "NG999", "test", Fix("wrap the loop", safe=False, action="wrap_no_grad", target=span(loop)))]
@@ -225,7 +225,7 @@ def test_a_fix_that_leaves_its_finding_is_not_applied(tmp_path, monkeypatch):
     from flake8_nograd.runner import UNPROVEN_FIX
 
     # A buggy rule: it reports the loop again once it is wrapped, so the wrap proves nothing.
-    result, after = _fix_file(tmp_path, monkeypatch, UPDATE_LOOP, lambda tree, text, config=None, rules=(): [_loop_finding(text)])
+    result, after = _fix_file(tmp_path, monkeypatch, UPDATE_LOOP, lambda tree, text, config=None, rules=(), project=None: [_loop_finding(text)])
     assert after == UPDATE_LOOP and not result.changed and result.fixed == []
     assert [(r["code"], r["reason"]) for r in result.not_fixed] == [("NG999", UNPROVEN_FIX)]
     assert [r["code"] for r in result.findings] == ["NG999"]
@@ -235,7 +235,7 @@ def test_a_fix_that_brings_a_finding_of_another_code_is_not_applied(tmp_path, mo
     from flake8_nograd.findings import Finding
     from flake8_nograd.runner import UNPROVEN_FIX
 
-    def fake_check(tree, text, config=None, rules=()):
+    def fake_check(tree, text, config=None, rules=(), project=None):
         if "with torch.no_grad():" in text:
             return [Finding(6, 12, "NG998", "appears only after the wrap")]
         return [_loop_finding(text)]
@@ -252,8 +252,8 @@ def test_the_fixes_that_prove_themselves_are_kept_when_another_code_fails(tmp_pa
     source = "import torch\n\n\ndef show(data):\n    for x in data:\n        print(x)\n"
     source += "\n\ndef predict(model, x):\n    with torch.no_grad:\n        return model(x)\n"
 
-    def real_rules_and_a_buggy_one(tree, text, config=None, rules=()):
-        return checker.check_tree(tree, text, config, rules) + [_loop_finding(text)]
+    def real_rules_and_a_buggy_one(tree, text, config=None, rules=(), project=None):
+        return checker.check_tree(tree, text, config, rules, project) + [_loop_finding(text)]
 
     result, after = _fix_file(tmp_path, monkeypatch, source, real_rules_and_a_buggy_one)
     assert after == source.replace("torch.no_grad:", "torch.no_grad():")  # NG401's fix, not the wrap

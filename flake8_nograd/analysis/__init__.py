@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import weakref
 from functools import cached_property
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, NamedTuple, Optional, Tuple
 
 from ..config import Config
 from .backward import BackwardCall, find_backward_calls
@@ -25,11 +25,15 @@ from .names import NameResolver
 from .parameters import ParameterUpdate, find_parameter_updates
 from .resolve import CallResolver
 from .summaries import Summaries
-from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker
+from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, positional_parameters
 from .values import AssumedBase, Evaluator, ValueFlow
+
+if TYPE_CHECKING:
+    from ..project import ProjectContext
 
 __all__ = [
     "BackwardCall",
+    "BackwardHandoff",
     "CallSite",
     "FunctionInfo",
     "GradMode",
@@ -45,34 +49,49 @@ __all__ = [
 ]
 
 
+class BackwardHandoff(NamedTuple):
+    """`apply_update(loss, opt)` where `apply_update` calls `loss.backward()` on its parameter."""
+
+    site: CallSite
+    argument: ast.expr  # what the call hands over
+    helper: str  # the helper's name, for messages
+    where: str  # its backward call: "line 6", or "line 6 of pkg/helpers.py"
+    api: str
+
+
 class ModuleAnalysis:
     """Everything the rules know about one module."""
 
-    def __init__(self, tree: ast.Module, config: Optional[Config] = None) -> None:
+    def __init__(self, tree: ast.Module, config: Optional[Config] = None, project: Optional["ProjectContext"] = None) -> None:
         self.tree = tree
         self.config = config or Config()
+        # The rest of the project (flake8_nograd.project): guards, callers, helpers and classes
+        # of other modules. None: this module alone.
+        self.project = project
         self.resolver = NameResolver(tree)
-        walker = StructureWalker(tree, self.resolver, self.config)
+        project_guard = project.guard if project is not None else None
+        walker = StructureWalker(tree, self.resolver, self.config, project_guard=project_guard)
         calls = CallResolver(walker)
         # A function that switches grad off and returns without switching it back leaves grad off
         # after every call of it: walk again with those calls known (rare: most modules walk once).
-        leaks = leaking_calls(walker, calls)
+        leaks = leaking_calls(walker, calls, project)
         for _ in range(3):
             if not leaks:
                 break
-            walker = StructureWalker(tree, self.resolver, self.config, leaks)
+            walker = StructureWalker(tree, self.resolver, self.config, leaks, project_guard)
             calls = CallResolver(walker)
-            more = leaking_calls(walker, calls)
+            more = leaking_calls(walker, calls, project)
             if more.keys() == leaks.keys():
                 break
             leaks = more
         self.calls_resolver = calls
-        resolve_bases(walker, self.resolver, self.config, self.calls_resolver)
+        resolve_bases(walker, self.resolver, self.config, self.calls_resolver, project)
         self.functions: List[FunctionInfo] = walker.functions
         self.statements: List[StatementInfo] = walker.statements
         self.calls: List[CallSite] = walker.calls
         self.walker = walker
         self.evaluator = Evaluator(walker, self.calls_resolver)
+        self.evaluator.project = project
         self.backward_calls: List[BackwardCall] = find_backward_calls(walker)
         back_propagated: Dict[int, List[ast.expr]] = {}
         self._functions_with_backward: Dict[int, bool] = {}
@@ -85,6 +104,7 @@ class ModuleAnalysis:
         self.evaluator.summaries = weakref.ref(self.summaries)
         # (id(function), region) -> the flow of that function as run in that region, built once.
         self._flows_when_called: Dict[tuple, ValueFlow] = {}
+        self._back_propagating: Optional[Dict[int, List[BackwardCall]]] = None
 
     # -- queries --------------------------------------------------------------------------------
     def statement(self, stmt: ast.stmt) -> StatementInfo:
@@ -153,6 +173,75 @@ class ModuleAnalysis:
     def parameter_updates(self) -> List[ParameterUpdate]:
         """In-place updates of parameters and grad-requiring leaves (whatever the grad mode)."""
         return find_parameter_updates(self)
+
+    def back_propagated_parameters(self, function: FunctionInfo) -> Dict[str, Tuple[int, str]]:
+        """Parameters the function back-propagates as it is given them (`loss.backward()`,
+        `loss.mean().backward()` on parameter `loss`, never rebound): name -> (line, api). A
+        caller that hands such a parameter a value without a graph gets the error."""
+        if self._back_propagating is None:
+            self._back_propagating = {}
+            for backward in self.backward_calls:
+                self._back_propagating.setdefault(id(backward.statement.function), []).append(backward)
+        found: Dict[str, Tuple[int, str]] = {}
+        backwards = self._back_propagating.get(id(function))
+        if not backwards or function.is_module:
+            return found
+        parameters = set(positional_parameters(function))
+        for backward in backwards:
+            for value in backward.values:
+                root = value
+                while (
+                    isinstance(root, ast.Call) and isinstance(root.func, ast.Attribute)
+                    and root.func.attr in ("mean", "sum") and not root.args
+                ):
+                    root = root.func.value
+                if isinstance(root, ast.Name) and root.id in parameters:
+                    found.setdefault(root.id, (backward.call.lineno, backward.api))
+        if found:
+            # A parameter rebound anywhere in the function is not (only) what the caller gave.
+            for node in ast.walk(function.node):
+                if type(node) is ast.Name and type(node.ctx) is not ast.Load and node.id in found:  # type: ignore[attr-defined]
+                    del found[node.id]  # type: ignore[attr-defined]
+        return found
+
+    @cached_property
+    def handed_to_backward(self) -> List[BackwardHandoff]:
+        """Calls that hand a value to a helper which back-propagates it as given (this module's
+        own functions, and with the project index those of other modules)."""
+        found: List[BackwardHandoff] = []
+        local_names = self.resolver.function_names
+        for site in self.calls:
+            call = site.node
+            func = call.func
+            if site.qualname is not None:
+                helper = self.project.function(site.qualname) if self.project is not None else None
+                if helper is None or not helper.backward or helper.is_method:
+                    continue
+                parameters, backward, name, file = helper.parameters, helper.backward, helper.name, helper.file
+                offset = 0
+            else:
+                named = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+                if named not in local_names:
+                    continue
+                callee = self.calls_resolver.callee(call, site.statement)
+                if callee is None or callee.is_module:
+                    continue
+                backward = self.back_propagated_parameters(callee)
+                if not backward:
+                    continue
+                parameters, name, file = positional_parameters(callee), callee.name, ""
+                offset = 1 if isinstance(func, ast.Attribute) and callee.is_method else 0
+            for index, argument in enumerate(call.args):
+                if isinstance(argument, ast.Starred):
+                    break
+                if index + offset < len(parameters) and parameters[index + offset] in backward:
+                    line, api = backward[parameters[index + offset]]
+                    found.append(BackwardHandoff(site, argument, name, f"line {line} of {file}" if file else f"line {line}", api))
+            for keyword in call.keywords:
+                if keyword.arg in backward:
+                    line, api = backward[keyword.arg]
+                    found.append(BackwardHandoff(site, keyword.value, name, f"line {line} of {file}" if file else f"line {line}", api))
+        return found
 
     def trains(self, function: FunctionInfo) -> bool:
         """Does the function back-propagate (so grad is needed there on purpose)?"""

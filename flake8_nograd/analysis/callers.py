@@ -2,21 +2,25 @@
 from __future__ import annotations
 
 import ast
-from typing import Dict, List, Set
+from typing import Any, Dict, List, Optional, Set
 
 from ..config import Config
 from .limits import short_source
 from .model import GRAD_ON, GradMode, Region, RegionKind
 from .names import NameResolver
 from .resolve import CallResolver
-from .structure import FunctionInfo, Reference, StructureWalker
+from .structure import FunctionInfo, Reference, StructureWalker, function_key
 
 LIGHTNING_MODULE = "lightning.pytorch.LightningModule"
 
 
-def resolve_bases(walker: StructureWalker, resolver: NameResolver, config: Config, calls: CallResolver) -> None:
-    """Fill in FunctionInfo.base for every function of the module."""
-    hook_classes = _lightning_classes(walker, resolver)
+def resolve_bases(
+    walker: StructureWalker, resolver: NameResolver, config: Config, calls: CallResolver, project: Optional[Any] = None
+) -> None:
+    """Fill in FunctionInfo.base for every function of the module. With the project index
+    (`project`, a ProjectContext), a function called from other modules takes the base that all
+    its calls in the project give it."""
+    hook_classes = _lightning_classes(walker, resolver, project)
     maybe_hook_classes = _classes_of_unknown_lineage(walker, resolver, hook_classes)
     regrad = _stages_with_grad_switched_back_on(walker, hook_classes)
     undecided: List[FunctionInfo] = []
@@ -41,7 +45,11 @@ def resolve_bases(walker: StructureWalker, resolver: NameResolver, config: Confi
             # it without grad if that base is a LightningModule, nothing does otherwise.
             function.base = Region(GradMode.UNKNOWN, RegionKind.HOOK, function=function.name)
         else:
-            undecided.append(function)
+            decided = project.base_of(function_key(function) or "") if project is not None else None
+            if decided is not None:
+                function.base = decided
+            else:
+                undecided.append(function)
 
     callers = calls.callers()
     registered = _registered_functions(walker, [f for f in undecided if id(f) not in callers])
@@ -76,10 +84,20 @@ def _registered_functions(walker: StructureWalker, uncalled: List[FunctionInfo])
     return found
 
 
-def leaking_calls(walker: StructureWalker, calls: CallResolver) -> Dict[int, Region]:
+def leaking_calls(walker: StructureWalker, calls: CallResolver, project: Optional[Any] = None) -> Dict[int, Region]:
     """id(call) -> the region after it, for each call of a function that leaves grad off
-    (`torch.set_grad_enabled(False)`, or a call of such a function, not switched back)."""
+    (`torch.set_grad_enabled(False)`, or a call of such a function, not switched back); with
+    the project index, also of such functions in other modules."""
     leaks: Dict[int, Region] = {}
+    if project is not None:
+        for site in walker.calls:
+            if site.qualname is not None and not site.qualname.startswith("torch"):
+                name = project.leaves_grad_off(site.qualname)
+                if name is not None:
+                    call = site.node
+                    leaks[id(call)] = Region(
+                        GradMode.OFF, RegionKind.LEFT_OFF, short_source(call.func) + "()", call.lineno, function=name
+                    )
     callers = None
     for function in walker.functions:
         end = function.exit_region
@@ -136,8 +154,9 @@ def _stages_with_grad_switched_back_on(walker: StructureWalker, hook_classes: Se
     return found
 
 
-def _lightning_classes(walker: StructureWalker, resolver: NameResolver) -> Set[int]:
-    """ids of classes that subclass LightningModule, directly or through classes of this module."""
+def _lightning_classes(walker: StructureWalker, resolver: NameResolver, project: Optional[Any] = None) -> Set[int]:
+    """ids of classes that subclass LightningModule, directly, through classes of this module or
+    (with the project index) through project classes in other modules."""
     found: Set[int] = set()
     local_names = {cls.name: cls for cls, _ in walker.classes}
     changed = True
@@ -154,6 +173,8 @@ def _lightning_classes(walker: StructureWalker, resolver: NameResolver) -> Set[i
                     # Imported from Lightning, or from a project module under a telling name.
                     name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
                     is_lightning = qualname == LIGHTNING_MODULE or "LightningModule" in name
+                if not is_lightning and project is not None and qualname is not None:
+                    is_lightning = project.derives_from(cls.name, LIGHTNING_MODULE)
                 if is_lightning:
                     found.add(id(cls))
                     changed = True

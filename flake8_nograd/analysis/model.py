@@ -36,23 +36,28 @@ class Region:
     # A guard other than inference_mode written where the function's own mode applies: when the
     # function runs in inference mode, it changes nothing (`enable_grad()` cannot leave it).
     yields_to_inference: bool = False
+    file: str = ""  # the module `line` is in, when not the one analysed (a project module)
+
+    @property
+    def where(self) -> str:
+        return f"line {self.line} of {self.file}" if self.file else f"line {self.line}"
 
     def describe(self) -> str:
         """A phrase that completes "... was computed <phrase>"."""
         if self.kind is RegionKind.WITH:
-            return f"under {self.label} (line {self.line})"
+            return f"under {self.label} ({self.where})"
         if self.kind is RegionKind.STATEMENT:
-            return f"after {self.label} (line {self.line})"
+            return f"after {self.label} ({self.where})"
         if self.kind is RegionKind.DECORATOR:
-            return f"in '{self.function}' under {self.label} (line {self.line})"
+            return f"in '{self.function}' under {self.label} ({self.where})"
         if self.kind is RegionKind.HOOK:
             return f"in '{self.function}' (run without grad by the framework)"
         if self.kind is RegionKind.CALLERS:
             how = "under inference mode" if self.inference else "with grad disabled"
-            where = f", as on line {self.line}" if self.line else ""
+            where = f", as on {self.where}" if self.line else ""
             return f"in '{self.function}' (only called {how}{where})"
         if self.kind is RegionKind.LEFT_OFF:
-            return f"after '{self.label}' (line {self.line}) left grad disabled"
+            return f"after '{self.label}' ({self.where}) left grad disabled"
         return "with grad enabled"
 
 
@@ -112,7 +117,7 @@ class Origin(_Record):
     `statement` locate it and take no part in equality.
     """
 
-    __slots__ = ("kind", "line", "detail", "region", "node", "statement", "cause")
+    __slots__ = ("kind", "line", "detail", "region", "node", "statement", "cause", "file")
 
     def __init__(
         self,
@@ -123,6 +128,7 @@ class Origin(_Record):
         node: Optional[ast.AST] = None,
         statement: Optional[ast.stmt] = None,
         cause: Optional["Origin"] = None,  # for SILENCED: why the value had no graph
+        file: str = "",  # the module `line` is in, when not the one analysed (a project module)
     ) -> None:
         self.kind = kind
         self.line = line
@@ -131,9 +137,15 @@ class Origin(_Record):
         self.node = node
         self.statement = statement
         self.cause = cause
+        self.file = file
 
     def _key(self) -> tuple:
-        return (self.kind, self.line, self.detail, self.region, self.cause)
+        return (self.kind, self.line, self.detail, self.region, self.cause, self.file)
+
+    @property
+    def where(self) -> str:
+        """"line 12", or "line 12 of utils.py" for a line in another module of the project."""
+        return f"line {self.line} of {self.file}" if self.file else f"line {self.line}"
 
     def __repr__(self) -> str:
         return f"Origin(kind={self.kind}, line={self.line}, detail={self.detail!r}, region={self.region})"

@@ -148,10 +148,13 @@ class NameResolver:
                     self.imported_names.add(top)
             return
         if isinstance(stmt, ast.ImportFrom):
+            # A relative import keeps one leading dot per level (`from . import utils` -> '.utils',
+            # `from ..data import load` -> '..data.load'): the project index resolves them.
             module = "." * (stmt.level or 0) + (stmt.module or "")
             for alias in stmt.names:
                 if alias.name != "*":
-                    scope.imports[alias.asname or alias.name] = canonical(f"{module}.{alias.name}")
+                    joined = module + alias.name if module.endswith(".") else f"{module}.{alias.name}"
+                    scope.imports[alias.asname or alias.name] = canonical(joined)
                     self.imported_names.add(alias.asname or alias.name)
             return
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):

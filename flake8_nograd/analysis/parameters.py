@@ -560,6 +560,10 @@ class ParameterUpdate:
     via_call: Optional[ast.Call] = None
     via_argument: str = ""
     via_binding: str = ""
+    # For a helper in another module of the project: its name and where it writes
+    # ("line 11 of pkg/helpers.py"); `statement` is then the call's own.
+    via_helper: str = ""
+    via_where: str = ""
 
     @property
     def function(self) -> FunctionInfo:
@@ -645,12 +649,17 @@ def _updates_through_calls(analysis) -> List[ParameterUpdate]:
     parameter (a list of them, or a module); rules report it at the call."""
     found: List[ParameterUpdate] = []
     local_functions = analysis.resolver.function_names
-    if not local_functions:
+    if not local_functions and analysis.project is None:
         return found
     sources: ParameterSources = analysis.evaluator.parameters
     summaries = analysis.summaries
+    project = analysis.project
     for site in analysis.calls:
-        if site.qualname is not None or site.statement.region.mode is not GradMode.ON:
+        if site.statement.region.mode is not GradMode.ON:
+            continue
+        if site.qualname is not None:
+            if project is not None:
+                found.extend(_updates_by_project_helper(analysis, site, sources, project))
             continue
         func = site.node.func
         named = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
@@ -715,6 +724,39 @@ def _applied_function(analysis, site: CallSite, sources: ParameterSources):
     return callee, {parameters[offset]: (MODULE, receiver)}
 
 
+def _updates_by_project_helper(analysis, site: CallSite, sources: ParameterSources, project) -> List[ParameterUpdate]:
+    """`scale_weights(model.fc, 0.5)` of a helper in another module that writes `layer.weight`
+    in place: reported at the call, which is the statement the update runs in here."""
+    helper = project.function(site.qualname)
+    if helper is None or not helper.updates or helper.is_method:
+        return []
+    names = set(helper.parameters)
+    pairs = _positional_pairs(site.node, helper.parameters, 0)
+    pairs.extend((kw.arg, kw.value) for kw in site.node.keywords if kw.arg is not None and kw.arg in names)
+    found: List[ParameterUpdate] = []
+    for parameter, (kind, argument) in _classified_arguments(analysis, site, sources, pairs).items():
+        for written in helper.updates.get(parameter, {}).get(kind if kind != LEAF else PARAMETER, ()):
+            found.append(
+                ParameterUpdate(
+                    site.statement, site.node, site.node, written.name, LEAF if kind == LEAF else PARAMETER, written.how,
+                    via=site.statement, via_call=site.node, via_argument=describe(argument), via_binding=kind,
+                    via_helper=helper.name, via_where=f"line {written.line} of {helper.file}",
+                )
+            )
+    return found
+
+
+def _positional_pairs(call: ast.Call, parameters: List[str], offset: int) -> List[tuple]:
+    """(parameter, argument) for the positional arguments of a call, up to a `*args`."""
+    pairs: List[tuple] = []
+    for index, argument in enumerate(call.args):
+        if isinstance(argument, ast.Starred):
+            break
+        if index + offset < len(parameters):
+            pairs.append((parameters[index + offset], argument))
+    return pairs
+
+
 def _bound_arguments(analysis, site: CallSite, sources: ParameterSources):
     """The callee of `helper(a, b=c)` and the parameters it binds to parameters or modules."""
     statement = site.statement
@@ -724,14 +766,17 @@ def _bound_arguments(analysis, site: CallSite, sources: ParameterSources):
         return None  # before the arguments' states: they run the caller's flow
     parameters = positional_parameters(callee)
     offset = 1 if isinstance(call.func, ast.Attribute) and callee.is_method and not _is_static(callee) else 0
-    arguments: List[tuple] = []
-    for index, argument in enumerate(call.args):
-        if isinstance(argument, ast.Starred):
-            break
-        if index + offset < len(parameters):
-            arguments.append((parameters[index + offset], argument))
+    arguments = _positional_pairs(call, parameters, offset)
     names = _keyword_parameters(callee)
     arguments.extend((kw.arg, kw.value) for kw in call.keywords if kw.arg is not None and kw.arg in names)
+    bound = _classified_arguments(analysis, site, sources, arguments)
+    return (callee, bound) if bound else None
+
+
+def _classified_arguments(analysis, site: CallSite, sources: ParameterSources, arguments: List[tuple]) -> Dict[str, tuple]:
+    """parameter -> (binding, argument) for the arguments that are parameters, leaves, collections
+    of parameters or modules whose parameters a helper may write."""
+    statement = site.statement
     bound: Dict[str, tuple] = {}
     evaluator = analysis.evaluator
     tags_of = lambda name: analysis.state_of(name, statement).tags  # noqa: E731
@@ -753,7 +798,7 @@ def _bound_arguments(analysis, site: CallSite, sources: ParameterSources):
             and sources.is_module(argument, statement, evaluator, tags_of)
         ):
             bound[parameter] = (MODULE, argument)
-    return (callee, bound) if bound else None
+    return bound
 
 
 def _keyword_parameters(function: FunctionInfo) -> Set[str]:

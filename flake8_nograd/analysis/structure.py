@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Set, Tuple, Union
+from typing import Callable, Dict, List, Optional, Set, Tuple, Union
 
 from ..config import Config
 from .guards import (
@@ -113,9 +113,12 @@ class StructureWalker:
         resolver: NameResolver,
         config: Config,
         leaking_calls: Optional[Dict[int, Region]] = None,
+        project_guard: Optional[Callable[[str], Optional[GuardEffect]]] = None,
     ) -> None:
         self.resolver = resolver
         self.config = config
+        # A guard defined in another module of the project, by the qualified name it is imported as.
+        self._project_guard = project_guard
         # id(call) -> the region after it, for calls of functions that leave grad off (a second walk).
         self._leaking_calls = leaking_calls or {}
         self.functions: List[FunctionInfo] = []
@@ -307,12 +310,59 @@ class StructureWalker:
     ) -> Optional[Region]:
         qualname = self._qualname_in(scope)
         for item in stmt.items:  # later items apply inside earlier ones
-            effect = guard_effect(item.context_expr, qualname, self.config) or self._project_context(
-                item.context_expr, scope
+            effect = (
+                guard_effect(item.context_expr, qualname, self.config)
+                or self._imported_guard(item.context_expr, scope)
+                or self._project_context(item.context_expr, scope)
             )
             if effect is not None:
                 region = _entered(region, effect, RegionKind.WITH, item.context_expr.lineno)
         return region
+
+    def _imported_guard(self, expr: ast.expr, scope: Scope, decorator: bool = False) -> Optional[GuardEffect]:
+        """A decorator or context manager imported from another module of the project that the
+        project index knows switches grad off (`@evaluation_mode`, `with frozen(net):`)."""
+        if self._project_guard is None:
+            return None
+        target = expr.func if isinstance(expr, ast.Call) else expr
+        qualname = self.resolver.qualname(target, scope)
+        if qualname is None:
+            return None
+        found = self._project_guard(qualname)
+        if found is None:
+            return None
+        label = ("@" if decorator else "") + short_source(expr, 60)
+        return GuardEffect(found.mode, label, inference=found.inference, switches_inference=found.switches_inference)
+
+    def guard_definition(self, function: FunctionInfo) -> Optional[GuardEffect]:
+        """What `function` is as a guard other modules may import: a `@contextmanager` that yields
+        under no_grad, or a decorator whose wrapper runs the decorated function under no_grad."""
+        if function.parent is None or not function.parent.is_module or function.class_node is not None:
+            return None
+        context = self._context_guards.get(function.name)
+        if context is not None:
+            return context
+        parameters = positional_parameters(function)
+        if not parameters:
+            return None
+        wrapped = parameters[0]
+        returned = {
+            stmt.value.id  # type: ignore[attr-defined]
+            for stmt in ast.walk(function.node)
+            if isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Name)
+        }
+        for inner in self.functions:
+            if inner.parent is not function or inner.name not in returned:
+                continue
+            region = inner.decorator_region
+            if region is not None and region.mode is not GradMode.ON:
+                return GuardEffect(region.mode, function.name, inference=region.inference, switches_inference=region.inference)
+            for site in self.calls_of(inner):
+                func = site.node.func
+                local = site.statement.local
+                if isinstance(func, ast.Name) and func.id == wrapped and local is not None and local.mode is GradMode.OFF:
+                    return GuardEffect(GradMode.OFF, function.name, inference=local.inference, switches_inference=local.inference)
+        return None
 
     def _project_context(self, expr: ast.expr, scope: Scope) -> Optional[GuardEffect]:
         """A project's own context manager: one of this module's `@contextmanager` guards, or
@@ -362,7 +412,9 @@ class StructureWalker:
         qualname = self._qualname_in(scope)
         # The decorator nearest to `def` sets the mode last, so it wins: scan bottom-up.
         for decorator in reversed(node.decorator_list):
-            effect = guard_effect(decorator, qualname, self.config, decorator=True)
+            effect = guard_effect(decorator, qualname, self.config, decorator=True) or self._imported_guard(
+                decorator, scope, decorator=True
+            )
             if effect is not None:
                 return Region(
                     effect.mode, RegionKind.DECORATOR, effect.label, decorator.lineno, effect.inference, node.name
@@ -510,6 +562,21 @@ def _entered(region: Optional[Region], effect: GuardEffect, kind: RegionKind, li
         return region
     yields = region is None or region.yields_to_inference
     return Region(effect.mode, kind, effect.label, line, effect.inference, yields_to_inference=yields)
+
+
+def function_key(function: FunctionInfo) -> Optional[str]:
+    """How other modules name a function: "f", "Class.m", "outer.<locals>.inner"; None for the module."""
+    if function.is_module:
+        return None
+    parent = function.parent
+    if function.class_node is not None:
+        own = f"{function.class_node.name}.{function.name}"
+    else:
+        own = function.name
+    if parent is None or parent.is_module:
+        return own
+    outer = function_key(parent)
+    return f"{outer}.<locals>.{own}" if outer is not None else None
 
 
 def positional_parameters(function: FunctionInfo) -> List[str]:

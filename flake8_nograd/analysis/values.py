@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import re
 from functools import lru_cache
-from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from .parameters import (
     GRAD_REQUIRING, LEAF, MODULE, VIEW_ATTRIBUTES, ParameterSources, frozen_parameter, indexed_tags, is_module_class,
@@ -135,6 +135,7 @@ class Evaluator:
         # A weak reference to the function summaries (summaries.py), which hold this evaluator:
         # the analysis stays free of reference cycles.
         self.summaries: Optional[Callable[[], Optional["Summaries"]]] = None
+        self.project: Optional[Any] = None  # a ProjectContext: helpers of other project modules
         # (function, region): evaluate that function's statements as if it ran in the region
         # (one call site's grad mode, ModuleAnalysis.state_when_called_from).
         self._assumed_base: Optional[Tuple[FunctionInfo, Region]] = None
@@ -323,6 +324,14 @@ class Evaluator:
                 if qualname in _SPLITTING_FUNCTIONS:
                     return container(state.of_kind(Kind.TENSOR))  # a tuple of views of the input
                 return state.of_kind(Kind.TENSOR) if returns_tensor(qualname) else state.of_kind(Kind.UNKNOWN)
+            project = self.project
+            if project is not None:
+                helper = project.function(qualname)
+                returned = helper.returns if helper is not None else None
+                if returned is not None and (
+                    returned.graph is not Graph.UNKNOWN or returned.elements is not None or returned.tags & GRAD_REQUIRING
+                ):
+                    return _as_returned(returned, helper.name, statement)  # type: ignore[union-attr]
             return CALLED  # an imported function: it may run a model
         tensor_method = isinstance(func, ast.Attribute) and func.attr in _VALUE_METHODS
         # A tensor method is decided at once, unless a local function shares its name (then its

@@ -1,27 +1,566 @@
-"""The project index (work in progress: every context is empty until the index is built)."""
+"""The project index: every module's export (exports.py), tied together through the project's
+own imports, and what the analysis of one module may ask about the others (ProjectContext).
+
+    build       each file's export, from the cache when its content is unchanged
+    resolve     an imported name ('pkg.utils.evaluate', '.utils.evaluate', a re-export through
+                `pkg/__init__.py`, a sibling script's 'utils.evaluate') -> (module, function)
+    solve       each function's base grad mode from all its call sites in the project (the
+                module-local rule of callers.py, project-wide: a function is grad-off only when
+                every call of it is), and `self.m(...)` calls in a base class count as calls of
+                every subclass's override of `m`
+
+Code outside the project stays unknown: a name that resolves to no project module is not asked.
+"""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+import ast
+import dataclasses
+import hashlib
+import json
+import os
+from typing import Collection, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
+from .. import __version__
+from ..analysis.guards import GuardEffect
+from ..analysis.model import GradMode, Graph, Region, RegionKind, ValueState
+from ..analysis.parameters import GRAD_REQUIRING, ArgumentUpdate
 from ..config import Config
+from ..findings import Finding, Fix
+from ..rules import ALL_RULES
+from .records import Json, region_from_json, region_to_json, state_from_json
+
+FunctionKey = Tuple[str, str]  # (module name, "f" / "Class.m" / "outer.<locals>.inner")
+_MAX_REEXPORT_HOPS = 8
 
 
-class ProjectContext:
-    """What the analysis of one module may ask about the rest of its project."""
+class ExternalFunction:
+    """A function of another project module, as its export describes it."""
 
-    def __init__(self, module: str) -> None:
-        self.module = module
+    def __init__(self, module: str, key: str, record: Json, summary: Json, file: str) -> None:
+        self.name = f"{module.rpartition('.')[2]}.{key}"  # for messages: "helpers.apply_update"
+        self.file = file
+        self.parameters: List[str] = record.get("params", [])
+        self.is_method = "." in key and "<locals>" not in key
+        returns = summary.get("returns")
+        self.returns: Optional[ValueState] = state_from_json(returns, file) if returns is not None else None
+        self.backward: Dict[str, Tuple[int, str]] = {
+            name: (line, api) for name, (line, api) in record.get("backward", {}).items()
+        }
+        self.updates: Dict[str, Dict[str, Tuple[ArgumentUpdate, ...]]] = {
+            parameter: {binding: tuple(ArgumentUpdate(*u) for u in written) for binding, written in bindings.items()}
+            for parameter, bindings in summary.get("updates", {}).items()
+        }
+
+    @property
+    def informs(self) -> bool:
+        """Does a caller learn anything from it (else it is as unknown as any outside function)?"""
+        returns = self.returns
+        known_return = returns is not None and (
+            returns.graph is not Graph.UNKNOWN or returns.elements is not None or bool(returns.tags & GRAD_REQUIRING)
+        )
+        return known_return or bool(self.backward) or bool(self.updates)
+
+
+class ModuleFacts:
+    def __init__(self, name: str, path: str, display: str, key: str, entry: Json, is_package: bool) -> None:
+        self.name = name
+        self.key = key  # the cache key of its entry
+        self.path = path
+        self.display = display  # root-relative path, for messages
+        self.entry = entry
+        export: Json = entry["export"]
+        self.export = export
+        self.is_package = is_package
+        self.functions: Dict[str, Json] = export.get("functions", {})
+        self.classes: Dict[str, Json] = export.get("classes", {})
+        self.guards: Dict[str, Json] = export.get("guards", {})
+        self.reexports: Dict[str, str] = export.get("reexports", {})
 
 
 class ProjectIndex:
     def __init__(self, root: str) -> None:
         self.root = root
+        self.modules: Dict[str, ModuleFacts] = {}  # by every name the module is imported as
+        self._by_path: Dict[str, ModuleFacts] = {}
+        self._bases: Dict[FunctionKey, Region] = {}  # solved, where it differs from the local one
+        self._functions: Dict[FunctionKey, Optional[ExternalFunction]] = {}
+        self._cache: object = None
 
+    # -- building -------------------------------------------------------------------------------
     @classmethod
     def build(cls, root: str, files: Sequence[str], config: Config, cache: object) -> "ProjectIndex":
         """The index of `files` (real paths under `root`), read from `cache` where it is current."""
-        return cls(root)
+        from .files import module_names
 
-    def context_for(self, path: str) -> Optional[ProjectContext]:
+        index = cls(root)
+        index._cache = cache
+        fingerprint = _config_fingerprint(config)
+        for path in files:
+            names = module_names(root, path)
+            if not names:
+                continue
+            found = _entry_of(path, config, fingerprint, cache)
+            if found is None:
+                continue
+            key, entry = found
+            display = os.path.relpath(path, root)
+            facts = ModuleFacts(names[0], path, display, key, entry, os.path.basename(path) == "__init__.py")
+            index._by_path[os.path.realpath(path)] = facts
+            for name in names:
+                index.modules.setdefault(name, facts)
+        index._summarise_called(config, cache)
+        index._solve()
+        return index
+
+    def _summarise_called(self, config: Config, cache: object) -> None:
+        """Return states and in-place updates of the functions other modules call: the costly
+        part of a summary, computed for those alone (a second analysis of their modules, once:
+        the result joins the module's cache entry)."""
+        wanted: Dict[str, Tuple[ModuleFacts, Set[str]]] = {}
+        for facts in self._distinct_modules():
+            for call in facts.export.get("calls", []):
+                target = self.resolve(call["callee"], facts)
+                if target is None or target[0] is facts:
+                    continue
+                owner, key = target
+                if owner.functions.get(key, {}).get("summarise") and key not in owner.entry.get("summaries", {}):
+                    wanted.setdefault(owner.key, (owner, set()))[1].add(key)
+        for owner, keys in wanted.values():
+            summaries = summarise_source(owner.path, sorted(keys), config)
+            if summaries is None:
+                continue
+            owner.entry.setdefault("summaries", {}).update(summaries)
+            store = getattr(cache, "store", None)
+            if store is not None:
+                store(owner.key, owner.entry)
+
+    def store(self, facts: ModuleFacts) -> None:
+        """Write a module's entry back to the cache (findings kept for reuse were added)."""
+        store = getattr(self._cache, "store", None)
+        if store is not None and facts.key:
+            store(facts.key, facts.entry)
+
+    def _distinct_modules(self) -> List[ModuleFacts]:
+        return list({id(f): f for f in self.modules.values()}.values())
+
+    def context_for(self, path: str) -> Optional["ProjectContext"]:
         """The context for the module at `path`, or None when it is not part of the project."""
+        real = os.path.realpath(path)
+        facts = self._by_path.get(real)
+        if facts is None:
+            # Under the root but not an indexed module (a notebook, a file that did not parse
+            # when the index was built): its imports of project modules still resolve.
+            if not real.startswith(os.path.join(os.path.realpath(self.root), "")):
+                return None
+            stem = os.path.splitext(os.path.basename(real))[0]
+            facts = ModuleFacts(stem, real, os.path.relpath(real, self.root), "", {"export": {}}, False)
+        return ProjectContext(self, facts)
+
+    # -- names ----------------------------------------------------------------------------------
+    def resolve(self, qualname: str, importer: ModuleFacts, hops: int = 0) -> Optional[Tuple[ModuleFacts, str]]:
+        """(module, local name) that an imported qualified name refers to, within the project."""
+        if qualname.startswith("."):
+            qualname = _absolute(qualname, importer)
+            if qualname is None:
+                return None
+        parts = qualname.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            facts = self.modules.get(".".join(parts[:cut]))
+            if facts is None:
+                continue
+            rest = ".".join(parts[cut:])
+            if rest in facts.functions or rest in facts.classes or rest in facts.guards:
+                return facts, rest
+            head = parts[cut]
+            target = facts.reexports.get(head)
+            if target is not None and hops < _MAX_REEXPORT_HOPS:
+                tail = ".".join(parts[cut + 1:])
+                return self.resolve(target + ("." + tail if tail else ""), facts, hops + 1)
+            return None
         return None
+
+    def external_function(self, facts: ModuleFacts, key: str) -> Optional[ExternalFunction]:
+        identity = (facts.name, key)
+        if identity not in self._functions:
+            record = facts.functions.get(key)
+            summary = facts.entry.get("summaries", {}).get(key, {})
+            function = ExternalFunction(facts.name, key, record, summary, facts.display) if record else None
+            self._functions[identity] = function if function is not None and function.informs else None
+        return self._functions[identity]
+
+    # -- solving --------------------------------------------------------------------------------
+    def _solve(self) -> None:
+        """Each function's base from every call site in the project, to a least fixpoint from
+        "grad on"; kept where it differs from what its module alone decides."""
+        modules = self._distinct_modules()
+        sites: Dict[FunctionKey, List[Tuple[Json, ModuleFacts]]] = {}
+        decided: Dict[FunctionKey, Region] = {}
+        local: Dict[FunctionKey, Region] = {}
+        external: Set[FunctionKey] = set()
+        for facts in modules:
+            for key, record in facts.functions.items():
+                identity = (facts.name, key)
+                local[identity] = region_from_json(record["local"], facts.display)
+                if "base" in record:
+                    decided[identity] = local[identity]
+                sites[identity] = [(site, facts) for site in record.get("sites", [])]
+        for facts in modules:
+            for call in facts.export.get("calls", []):
+                target = self.resolve(call["callee"], facts)
+                if target is not None and target[1] in target[0].functions:
+                    identity = (target[0].name, target[1])
+                    sites.setdefault(identity, []).append((call, facts))
+                    external.add(identity)
+            for class_name, record in facts.classes.items():
+                for ancestor in self._project_ancestors(facts, class_name):
+                    ancestor_facts, ancestor_name = ancestor
+                    for method, calls in ancestor_facts.classes[ancestor_name].get("self_calls", {}).items():
+                        own = f"{class_name}.{method}"
+                        if own in facts.functions:
+                            identity = (facts.name, own)
+                            sites.setdefault(identity, []).extend((site, ancestor_facts) for site in calls)
+                            external.add(identity)
+        if not external:
+            return
+        bases: Dict[FunctionKey, Region] = {identity: decided.get(identity, Region(GradMode.ON, RegionKind.DEFAULT)) for identity in local}
+        undecided = [identity for identity in local if identity not in decided]
+        for _ in range(len(undecided) + 1):
+            changed = False
+            for identity in undecided:
+                base = self._base_from_sites(identity, sites.get(identity, []), bases, local[identity])
+                if base != bases[identity]:
+                    bases[identity] = base
+                    changed = True
+            if not changed:
+                break
+        for identity in undecided:
+            if bases[identity].mode is not local[identity].mode:
+                self._bases[identity] = bases[identity]
+
+    @staticmethod
+    def _base_from_sites(
+        identity: FunctionKey, found: List[Tuple[Json, ModuleFacts]], bases: Dict[FunctionKey, Region], own: Region
+    ) -> Region:
+        if not found:
+            return own  # no call anywhere: as its module decided (a library helper, a registered one)
+        if any(site.get("escaped") for site, _ in found):
+            return Region(GradMode.ON, RegionKind.DEFAULT)
+        modes = set()
+        inference = True
+        first: Optional[Tuple[Json, ModuleFacts]] = None
+        for site, facts in found:
+            if "inherit" in site:
+                caller = bases.get((facts.name, site["inherit"]))
+                mode = caller.mode if caller is not None else GradMode.UNKNOWN
+                inference = inference and caller is not None and caller.inference
+            else:
+                mode = GradMode(site["mode"])
+                inference = inference and bool(site.get("inference"))
+            modes.add(mode)
+            if first is None or (facts.display, site["line"]) < (first[1].display, first[0]["line"]):
+                first = (site, facts)
+        name = identity[1].rpartition(".")[2]
+        if modes == {GradMode.OFF}:
+            assert first is not None
+            return Region(
+                GradMode.OFF, RegionKind.CALLERS, line=first[0]["line"], inference=inference, function=name,
+                file=first[1].display,
+            )
+        if GradMode.ON not in modes:
+            return Region(GradMode.UNKNOWN, RegionKind.CALLERS, function=name)
+        return Region(GradMode.ON, RegionKind.DEFAULT)
+
+    def _project_ancestors(self, facts: ModuleFacts, class_name: str) -> List[Tuple[ModuleFacts, str]]:
+        """The project classes a class derives from, nearest first (each once)."""
+        found: List[Tuple[ModuleFacts, str]] = []
+        seen: Set[Tuple[str, str]] = {(facts.name, class_name)}
+        pending = [(facts, class_name)]
+        while pending:
+            owner, name = pending.pop(0)
+            for base in owner.classes.get(name, {}).get("bases", []):
+                if base is None:
+                    continue
+                target = (owner, base[1:]) if base.startswith("@") else self.resolve(base, owner)
+                if target is None or target[1] not in target[0].classes:
+                    continue
+                identity = (target[0].name, target[1])
+                if identity not in seen:
+                    seen.add(identity)
+                    found.append(target)
+                    pending.append(target)
+        return found
+
+    def ancestor_names(self, facts: ModuleFacts, class_name: str) -> FrozenSet[str]:
+        """Qualified names of the bases outside the project that a class reaches through the
+        project classes it derives from (its own direct bases are its module's to see)."""
+        names: Set[str] = set()
+        for owner, name in self._project_ancestors(facts, class_name):
+            for base in owner.classes.get(name, {}).get("bases", []):
+                if base is not None and not base.startswith("@") and self.resolve(base, owner) is None:
+                    names.add(base)
+        return frozenset(names)
+
+
+class ProjectContext:
+    """What the analysis of one module may ask about the rest of its project.
+
+    Every question is answered by `_answer` and written down with its answer, so that findings
+    computed with this context can be kept and reused while the answers stay the same."""
+
+    def __init__(self, index: ProjectIndex, facts: ModuleFacts) -> None:
+        self._index = index
+        self._facts = facts
+        self.module = facts.name
+        self._informs: Optional[bool] = None
+        self._asked: Dict[Tuple[str, str], object] = {}
+
+    @property
+    def informs(self) -> bool:
+        """Does the project tell this module anything its text alone does not (a helper it calls
+        back-propagates, updates, returns a known state or is a guard; callers elsewhere decide
+        one of its functions' grad mode)? Rules whose keywords the text lacks still run then."""
+        if self._informs is None and "calls" not in self._facts.export:
+            self._informs = True  # not indexed (a notebook): what it calls is not known in advance
+        if self._informs is None:
+            self._informs = any(key[0] == self._facts.name for key in self._index._bases)
+            for call in self._facts.export.get("calls", []):
+                if self._informs:
+                    break
+                target = self._index.resolve(call["callee"], self._facts)
+                if target is None or target[0] is self._facts:
+                    continue
+                function = self._index.external_function(*target)
+                self._informs = target[1] in target[0].guards or (function is not None and function.informs)
+        return self._informs
+
+    # -- findings kept for reuse ------------------------------------------------------------------
+    def final_findings(self, text: str, codes: Collection[str]) -> Optional[List[Finding]]:
+        """The module's findings for these rule codes when they are already known: the index
+        analysed this very text alone and the project answers none of that analysis's questions,
+        or findings kept from an analysis with this context (`remember`) whose questions the
+        project still answers the same. None: analyse it here, with this context."""
+        entry = self._facts.entry
+        if entry.get("text") != text_digest(text):
+            return None
+        if "findings" in entry and not self.informs and not any(self._answers(entry.get("asked", {}))):
+            return _selected(entry["findings"], codes)
+        informed = entry.get("informed")
+        if informed is not None and set(codes) <= set(informed["codes"]):
+            if _digest(self._answers(informed["asked"])) == informed["answers"]:
+                return _selected(informed["findings"], codes)
+        return None
+
+    def remember(self, text: str, codes: Collection[str], findings: List[Finding]) -> None:
+        """Keep findings computed with this context in the module's cache entry, with the
+        questions asked (by the index's analysis and this one) and a digest of their answers."""
+        entry = self._facts.entry
+        if not self._facts.key or entry.get("text") != text_digest(text):
+            return
+        asked: Dict[str, Set[str]] = {kind: set(names) for kind, names in entry.get("asked", {}).items()}
+        for kind, name in self._asked:
+            asked.setdefault(kind, set()).add(name)
+        plain = {kind: sorted(names) for kind, names in asked.items()}
+        entry["informed"] = {
+            "codes": sorted(codes),
+            "asked": plain,
+            "answers": _digest(self._answers(plain)),
+            "findings": [finding_to_json(finding) for finding in findings],
+        }
+        self._index.store(self._facts)
+
+    def _answers(self, asked: Dict[str, Sequence[str]]) -> List[object]:
+        """The answers to these questions, as plain data (None for "nothing to say")."""
+        return [self._answer(kind, name) for kind in sorted(asked) for name in asked[kind]]
+
+    def _answer(self, kind: str, name: str) -> object:
+        key = (kind, name)
+        if key in self._asked:
+            return self._asked[key]
+        answer: object = None
+        if kind == "base":
+            region = self._index._bases.get((self._facts.name, name))
+            answer = region_to_json(region) if region is not None else None
+        elif kind == "derives":
+            class_name, _, base = name.partition(" ")
+            answer = base in self._index.ancestor_names(self._facts, class_name) or None
+        else:
+            target = self._index.resolve(name, self._facts)
+            if target is not None and target[0] is not self._facts:
+                owner, local = target
+                if kind == "function":
+                    if self._index.external_function(owner, local) is not None:
+                        answer = [owner.name, local, owner.functions.get(local), owner.entry.get("summaries", {}).get(local)]
+                elif kind == "guard":
+                    answer = owner.guards.get(local)
+                elif kind == "leaves":
+                    record = owner.functions.get(local, {})
+                    answer = local.rpartition(".")[2] if record.get("leaves_off") else None
+        self._asked[key] = answer
+        return answer
+
+    # -- questions ----------------------------------------------------------------------------
+    def function(self, qualname: str) -> Optional[ExternalFunction]:
+        """The project function an imported name calls, when it tells a caller anything."""
+        if self._answer("function", qualname) is None:
+            return None
+        target = self._index.resolve(qualname, self._facts)
+        return self._index.external_function(*target) if target is not None else None
+
+    def guard(self, qualname: str) -> Optional[GuardEffect]:
+        """A grad guard (decorator, context manager, alias of torch's) defined in another module."""
+        record = self._answer("guard", qualname)
+        if not isinstance(record, dict):
+            return None
+        inference = bool(record.get("inference"))
+        label = qualname.rpartition(".")[2]
+        return GuardEffect(GradMode(record["mode"]), label, inference=inference, switches_inference=inference)
+
+    def base_of(self, key: str) -> Optional[Region]:
+        """The base of one of this module's functions, when calls in other modules decide it."""
+        if self._answer("base", key) is None:
+            return None
+        return self._index._bases.get((self._facts.name, key))
+
+    def derives_from(self, class_name: str, base: str) -> bool:
+        """Does one of this module's classes derive from `base` (a qualified name outside the
+        project, `lightning.pytorch.LightningModule`) through project classes in other modules?"""
+        return bool(self._answer("derives", f"{class_name} {base}"))
+
+    def leaves_grad_off(self, qualname: str) -> Optional[str]:
+        """The name of a project function in another module that returns with grad switched off
+        (`torch.set_grad_enabled(False)` never switched back), else None."""
+        answer = self._answer("leaves", qualname)
+        return answer if isinstance(answer, str) else None
+
+
+def _selected(records: List[Json], codes: Collection[str]) -> List[Finding]:
+    return [finding for finding in map(finding_from_json, records) if finding.code in codes]
+
+
+def _digest(answers: List[object]) -> str:
+    return hashlib.sha256(json.dumps(answers, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _absolute(qualname: str, importer: ModuleFacts) -> Optional[str]:
+    """'.utils.f' imported in pkg.train -> 'pkg.utils.f' (one dot per level)."""
+    level = len(qualname) - len(qualname.lstrip("."))
+    package = importer.name.split(".") if importer.is_package else importer.name.split(".")[:-1]
+    if level - 1 > len(package):
+        return None
+    base = package[: len(package) - (level - 1)]
+    rest = qualname[level:]
+    return ".".join(base + ([rest] if rest else [])) or None
+
+
+def _config_fingerprint(config: Config) -> str:
+    return repr((config.extra_guards, config.hooks))
+
+
+class _Questions:
+    """The context of a module analysed alone for the index: it answers nothing and writes down
+    what it was asked, so that the index can tell whether the project would change the answer."""
+
+    informs = False
+
+    def __init__(self) -> None:
+        self.asked: Dict[str, Set[str]] = {"function": set(), "guard": set(), "base": set(), "derives": set(), "leaves": set()}
+
+    def function(self, qualname: str) -> None:
+        self.asked["function"].add(qualname)
+
+    def guard(self, qualname: str) -> None:
+        self.asked["guard"].add(qualname)
+
+    def base_of(self, key: str) -> None:
+        self.asked["base"].add(key)
+
+    def leaves_grad_off(self, qualname: str) -> None:
+        self.asked["leaves"].add(qualname)
+
+    def derives_from(self, class_name: str, base: str) -> bool:
+        self.asked["derives"].add(f"{class_name} {base}")
+        return False
+
+
+def text_digest(text: str) -> str:
+    """Of the text as the front ends hold it: newlines normalised (flake8 reads universal newlines)."""
+    normalised = text.replace("\r\n", "\n").replace("\r", "\n")
+    return hashlib.sha256(normalised.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _entry_of(path: str, config: Config, fingerprint: str, cache: object) -> Optional[Tuple[str, Json]]:
+    """One file's entry: from the cache when the file is unchanged, else from its analysis."""
+    try:
+        with open(path, "rb") as handle:
+            content = handle.read()
+    except OSError:
+        return None
+    key = hashlib.sha256(b"\0".join((__version__.encode(), fingerprint.encode(), content))).hexdigest()
+    load = getattr(cache, "load", None)
+    if load is not None:
+        cached = load(key)
+        if cached is not None and "export" in cached:
+            return key, cached
+    entry = analyse_source(content, config)
+    if entry is None:
+        return None
+    store = getattr(cache, "store", None)
+    if store is not None:
+        store(key, entry)
+    return key, entry
+
+
+def summarise_source(path: str, keys: List[str], config: Config) -> Optional[Json]:
+    """Summaries of some functions of one module (None when it cannot be read or analysed)."""
+    from ..analysis import ModuleAnalysis
+    from ..sources import decode_source
+    from .exports import summarise
+
+    try:
+        with open(path, "rb") as handle:
+            tree = ast.parse(decode_source(handle.read()))
+        return summarise(ModuleAnalysis(tree, config, _Questions()), keys)  # type: ignore[arg-type]
+    except Exception:  # noqa: B902 - unknown, as if never asked
+        return None
+
+
+def analyse_source(content: bytes, config: Config) -> Optional[Json]:
+    """One module analysed alone: its export, its findings under every rule, and the questions
+    it asked about other modules (None when it does not parse or cannot be analysed)."""
+    from ..analysis import ModuleAnalysis
+    from ..checker import run_rules
+    from ..sources import decode_source
+    from .exports import export_module, light_export
+
+    try:
+        text = decode_source(content)
+        tree = ast.parse(text)
+        if not any(rule.applies_to(text) for rule in ALL_RULES) and "torch" not in text and "backward" not in text:
+            return {"export": light_export(tree), "text": text_digest(text), "findings": [], "asked": {}}
+        questions = _Questions()
+        analysis = ModuleAnalysis(tree, config, questions)  # type: ignore[arg-type]
+        findings = run_rules(analysis, text, ALL_RULES, informed=False)
+        export = export_module(analysis)
+    except Exception:  # noqa: B902 - a module the index cannot read is left out, never fatal
+        return None
+    return {
+        "export": export,
+        "text": text_digest(text),
+        "findings": [finding_to_json(finding) for finding in findings],
+        "asked": {kind: sorted(names) for kind, names in questions.asked.items() if names},
+    }
+
+
+def finding_to_json(finding: Finding) -> Json:
+    record = dataclasses.asdict(finding)
+    return record
+
+
+def finding_from_json(record: Json) -> Finding:
+    fix = record.get("fix")
+    if fix is not None:
+        target = fix.get("target")
+        fix = Fix(fix["description"], fix["safe"], fix["action"], tuple(target) if target is not None else None)
+    return Finding(
+        record["line"], record["col"], record["code"], record["message"], fix, record.get("end_line"), record.get("end_col")
+    )

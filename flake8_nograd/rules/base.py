@@ -24,9 +24,14 @@ class Rule:
     needs_torch_import: ClassVar[bool] = False
     default_enabled: ClassVar[bool] = True
 
-    def applies_to(self, source: str) -> bool:
+    def applies_to(self, source: str, informed: bool = False) -> bool:
+        """Can the rule find anything in this source? `informed`: the project index knows facts
+        about what the module calls (a helper elsewhere updates its argument), which its
+        text does not show."""
         if self.needs_torch_import and not may_import_torch(source):
             return False
+        if informed:
+            return True
         for trigger in self.triggers:  # a plain loop: this runs for every rule on every file
             if trigger in source:
                 return True

@@ -19,6 +19,13 @@ class BackwardWithoutGraph(Rule):
             message = self._without_graph(analysis, backward) or self._without_graph_when_called(analysis, backward)
             if message is not None:
                 yield finding_at(backward.call, backward.statement.stmt, self.code, message)
+        for handoff in analysis.handed_to_backward:
+            state = analysis.state_of(handoff.argument, handoff.site.statement)
+            if state.is_no_graph and state.origin is not None:
+                name = describe(handoff.argument)
+                handed = f"{name} is handed to '{handoff.helper}()', which calls {handoff.api} on it ({handoff.where}): "
+                why = explain(name, state.origin, handoff.api)
+                yield finding_at(handoff.site.node, handoff.site.statement.stmt, self.code, handed + why)
 
     @staticmethod
     def _without_graph(analysis: ModuleAnalysis, backward: BackwardCall) -> Optional[str]:
@@ -52,37 +59,37 @@ def explain(name: str, origin: Origin, api: str) -> str:
         hops = []  # the calls it came back through, innermost last
         root: Optional[Origin] = origin.cause
         while root is not None and root.kind is OriginKind.RETURNED:
-            hops.append(f"'{root.detail}()' (line {root.line})")
+            hops.append(f"'{root.detail}()' ({root.where})")
             root = root.cause
         through = f", through {', '.join(hops)}" if hops else ""
         cause = f", {returned_value(root)}" if root is not None else ""
         return (
-            f"{name} comes from what '{origin.detail}()' returns (line {origin.line}){through}{cause}, and has no "
+            f"{name} comes from what '{origin.detail}()' returns ({origin.where}){through}{cause}, and has no "
             f"graph; call {api} on a value computed with grad, or make '{origin.detail}' return one"
         )
     if origin.kind is OriginKind.GRADIENT:
         return (
-            f"{name} comes from torch.autograd.grad() without create_graph=True (line {origin.line}) and has "
+            f"{name} comes from torch.autograd.grad() without create_graph=True ({origin.where}) and has "
             f"no graph; pass create_graph=True to differentiate through the gradient"
         )
     if origin.kind is OriginKind.DETACH:
         return (
-            f"{name} comes from a detached tensor (line {origin.line}) and has no graph; "
+            f"{name} comes from a detached tensor ({origin.where}) and has no graph; "
             f"call {api} on the value before .detach()"
         )
     if origin.kind is OriginKind.CREATED:
         return (
-            f"{name} comes from {origin.detail} without requires_grad (line {origin.line}) and has no "
+            f"{name} comes from {origin.detail} without requires_grad ({origin.where}) and has no "
             f"graph; call {api} on a value computed from parameters"
         )
     if origin.kind is OriginKind.INTEGER:
         return (
-            f"{name} comes from {origin.detail} (line {origin.line}), whose integer/bool result has no "
+            f"{name} comes from {origin.detail} ({origin.where}), whose integer/bool result has no "
             f"gradient; compute the loss from the float outputs (e.g. logits) instead"
         )
     if origin.kind is OriginKind.NUMBER:
         return (
-            f"{name} is a Python number from {origin.detail} (line {origin.line}), not a tensor; "
+            f"{name} is a Python number from {origin.detail} ({origin.where}), not a tensor; "
             f"call {api} on the tensor itself"
         )
     region = origin.region
@@ -110,17 +117,17 @@ def explain(name: str, origin: Origin, api: str) -> str:
 def returned_value(origin: Origin) -> str:
     """What a function returns, for "'x' comes from what 'f()' returns, <this>"."""
     if origin.kind is OriginKind.DETACH:
-        return f"a detached tensor (line {origin.line})"
+        return f"a detached tensor ({origin.where})"
     if origin.kind is OriginKind.CREATED:
-        return f"a tensor from {origin.detail} without requires_grad (line {origin.line})"
+        return f"a tensor from {origin.detail} without requires_grad ({origin.where})"
     if origin.kind is OriginKind.INTEGER:
-        return f"an integer/bool result of {origin.detail} (line {origin.line})"
+        return f"an integer/bool result of {origin.detail} ({origin.where})"
     if origin.kind is OriginKind.NUMBER:
-        return f"a Python number from {origin.detail} (line {origin.line})"
+        return f"a Python number from {origin.detail} ({origin.where})"
     if origin.kind is OriginKind.GRADIENT:
-        return f"a gradient from torch.autograd.grad() without create_graph=True (line {origin.line})"
+        return f"a gradient from torch.autograd.grad() without create_graph=True ({origin.where})"
     if origin.kind is OriginKind.RETURNED:
-        return f"what '{origin.detail}()' returns (line {origin.line})"
+        return f"what '{origin.detail}()' returns ({origin.where})"
     if origin.region is not None:
         return f"computed {origin.region.describe()}"
     return "a value without a graph"

@@ -62,6 +62,11 @@ class InPlaceParameterUpdate(Rule):
     def _at_call(self, update: ParameterUpdate) -> Finding:
         assert update.via is not None and update.via_call is not None
         call, stmt = update.via_call, update.via.stmt
+        if update.via_helper:  # a helper in another module: only the call can be guarded here
+            fix = None
+            if isinstance(stmt, ast.Expr) and stmt.value is call:
+                fix = Fix("put the call under 'with torch.no_grad():'", safe=True, action="wrap_no_grad", target=span(stmt))
+            return finding_at(call, stmt, self.code, call_message(update, "wrap the call in 'with torch.no_grad():'"), fix)
         if isinstance(stmt, ast.Expr) and stmt.value is call:
             # The helper may also be given tensors whose writes should be recorded: guard the call.
             fix = Fix("put the call under 'with torch.no_grad():'", safe=True, action="wrap_no_grad", target=span(stmt))
@@ -111,10 +116,10 @@ def call_message(update: ParameterUpdate, fix: str) -> str:
     else:
         what = f"parameter '{argument}'"
     call = describe(update.via_call)  # type: ignore[arg-type]
-    helper = update.function.name
+    helper = update.via_helper or update.function.name
     # A long call is named by its helper: a quoted snippet is whole code, never cut.
     called = f"'{call}'" if len(call) <= 60 else f"the call of '{helper}'"
-    where = f"line {update.line}, in {helper}"
+    where = f"{update.via_where}, in {helper}" if update.via_where else f"line {update.line}, in {helper}"
     return f"{called} updates {what} in place ({where}) with grad enabled, which raises at run time; {fix}"
 
 

@@ -3,6 +3,7 @@
     python tests/benchmarks/bench.py                    # a generated corpus (see corpus.py)
     python tests/benchmarks/bench.py --path ~/src/repo  # any directory of Python files
     python tests/benchmarks/bench.py --files 3000 --runs 7 --memory-lines 1000000
+    python tests/benchmarks/bench.py --project [--path ~/src/repo]   # project-wide analysis
 
 Prints medians of --runs runs (alternating the compared commands, so drift hits both) and each
 ratio next to its target:
@@ -11,6 +12,14 @@ ratio next to its target:
   check --jobs 1 / check --jobs N                                 (scaling)
   peak RSS: check over a large tree / check of its largest file   <= 1.5
   fix / check, on a tree where 1 file in 100 needs a fix          <= 1.5
+
+`--project` measures the project index instead, on a generated project whose modules import each
+other (corpus.generate_project) or on a copy of --path, each ratio once with a cold cache (the
+cache folder removed before every run) and once warm with one file changed since the last run:
+  flake8 + flake8-nograd / flake8 without it (--jobs 1)   cold <= 1.25, warm <= 1.10
+  flake8-nograd check (1 job) / read + ast.parse loop      cold <= 3.0,  warm <= 2.5
+  memory of the index: peak RSS of check minus check --no-project, MB per 100 k lines, at two
+  project sizes (about the same figure at both when it grows linearly)
 
 Commands run as an installed package runs: with bytecode caching on (a PYTHONDONTWRITEBYTECODE in
 the environment is dropped for them; pip compiles .pyc files at install time) and after one
@@ -32,7 +41,7 @@ from pathlib import Path
 from typing import Callable, List, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import generate, generate_lines, inject_fixable  # noqa: E402
+from corpus import generate, generate_lines, generate_project, inject_fixable, touch_one_module  # noqa: E402
 
 PY = sys.executable
 # flake8 exactly as installed, minus our plugin: the finder drops the flake8-nograd entry point.
@@ -126,9 +135,15 @@ def main(argv: Sequence[str] = ()) -> int:
     parser.add_argument(
         "--instructions", action="store_true", help="also count check / parse in instructions (needs valgrind)"
     )
+    parser.add_argument("--project", action="store_true", help="measure the project index (cold and warm cache)")
     args = parser.parse_args(list(argv) or None)
 
     work = Path(tempfile.mkdtemp(prefix="nograd-bench-"))
+    if args.project:
+        try:
+            return measure_project(args, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     try:
         tree = args.path or work / "corpus"
         if args.path is None:
@@ -185,6 +200,106 @@ def main(argv: Sequence[str] = ()) -> int:
         report("peak RSS tree / largest file", tree_peak / file_peak, "<= 1.5")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+# -- project mode -------------------------------------------------------------------------------
+ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
+
+
+def project_copy(args: argparse.Namespace, work: Path, files: int, name: str) -> Path:
+    """The tree to measure: a generated project, or a copy of --path (runs change a file and
+    remove caches, never in the user's tree) with a root marker at its top."""
+    tree = work / name
+    if args.path is None:
+        generate_project(tree, files)
+        return tree
+    shutil.copytree(args.path, tree, symlinks=True, ignore=shutil.ignore_patterns(".git", ".nograd_cache"))
+    if not any((tree / marker).exists() for marker in ROOT_MARKERS):
+        (tree / "setup.cfg").write_text("", encoding="utf-8")
+    return tree
+
+
+def clear_caches(tree: Path) -> None:
+    for cache in list(tree.rglob(".nograd_cache")):
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def cold(tree: Path, command: Sequence[str]) -> Callable[[], float]:
+    def run() -> float:
+        clear_caches(tree)
+        return wall(command)
+
+    return run
+
+
+def warm_one_changed(tree: Path, command: Sequence[str]) -> Callable[[], float]:
+    """A run after one module changed since the previous run (whose cache is kept)."""
+    counter = [0]
+
+    def run() -> float:
+        counter[0] += 1
+        touch_one_module(tree, counter[0])
+        return wall(command)
+
+    return run
+
+
+def measure_project(args: argparse.Namespace, work: Path) -> int:
+    tree = project_copy(args, work, args.files, "project")
+    files, lines = count(tree)
+    print(f"project: {tree} ({len(files)} files, {lines} lines); medians of {args.runs} runs")
+    check = [PY, "-m", "flake8_nograd", "check", "--exit-zero", "--quiet", "--jobs", "1"]
+    flake8_with = [PY, "-m", "flake8", "--jobs", "1", "--exit-zero", str(tree)]
+    flake8_without = [PY, "-c", FLAKE8_WITHOUT, "--jobs", "1", "--exit-zero", str(tree)]
+    parse = [PY, "-c", PARSE_LOOP, str(tree)]
+
+    if not args.skip_flake8:
+        with_plugin, without = compare(args.runs, cold(tree, flake8_with), lambda: wall(flake8_without))
+        print(f"  flake8 --jobs 1, cold cache: with flake8-nograd {with_plugin:.2f}s, without {without:.2f}s")
+        report("flake8 with / without flake8-nograd, cold cache", with_plugin / without, "<= 1.25")
+        wall(flake8_with)  # fills the cache
+        with_plugin, without = compare(args.runs, warm_one_changed(tree, flake8_with), warm_one_changed(tree, flake8_without))
+        print(f"  flake8 --jobs 1, warm cache, one file changed: with {with_plugin:.2f}s, without {without:.2f}s")
+        report("flake8 with / without flake8-nograd, warm, 1 file changed", with_plugin / without, "<= 1.10")
+
+    ours, reference = compare(args.runs, cold(tree, [*check, str(tree)]), lambda: wall(parse))
+    print(f"  check --jobs 1, cold cache {ours:.2f}s, read + ast.parse loop {reference:.2f}s")
+    report("check (1 job) / read + ast.parse, cold cache", ours / reference, "<= 3.0")
+    wall([*check, str(tree)])
+    warm, reference = compare(args.runs, warm_one_changed(tree, [*check, str(tree)]), lambda: wall(parse))
+    print(f"  check --jobs 1, warm cache, one file changed {warm:.2f}s, read + ast.parse loop {reference:.2f}s")
+    report("check (1 job) / read + ast.parse, warm, 1 file changed", warm / reference, "<= 2.5")
+    alone, reference = compare(args.runs, lambda: wall([*check, "--no-project", str(tree)]), lambda: wall(parse))
+    report("check --no-project (1 job) / read + ast.parse", alone / reference, "<= 2.5")
+    if args.instructions:
+        parse_ir = instructions(parse)
+        clear_caches(tree)
+        cold_ir = instructions([*check, str(tree)])
+        touch_one_module(tree, args.runs + 1)
+        warm_ir = instructions([*check, str(tree)])
+        print(f"  instructions: check cold {cold_ir:,}, warm (1 file changed) {warm_ir:,}, read + ast.parse {parse_ir:,}")
+        report("check / read + ast.parse, cold cache, in instructions", cold_ir / parse_ir, "<= 3.0")
+        report("check / read + ast.parse, warm, 1 changed, in instructions", warm_ir / parse_ir, "<= 2.5")
+
+    # The index's memory: what a project run holds beyond a --no-project run, per 100 k lines,
+    # at half the size and at the full size (linear growth gives about the same figure).
+    sizes = [(tree, lines)]
+    if args.path is None:
+        half = project_copy(args, work, max(1, args.files // 2), "half")
+        sizes.insert(0, (half, count(half)[1]))
+    extra = []
+    for measured, measured_lines in sizes:
+        clear_caches(measured)
+        project_peak = peak_rss([*check, str(measured)])
+        alone_peak = peak_rss([*check, "--no-project", str(measured)])
+        extra.append((measured_lines, project_peak - alone_peak))
+        print(f"  peak RSS over {measured_lines} lines: {project_peak} KiB with the index, {alone_peak} KiB --no-project")
+        report(f"index memory, MB per 100 k lines ({measured_lines} lines)", (project_peak - alone_peak) / 1024 * 100_000 / max(1, measured_lines))
+    if len(extra) == 2 and extra[1][0] > extra[0][0]:
+        # The growth between the two sizes, without what any project run costs once (imports).
+        (small_lines, small), (large_lines, large) = extra
+        report("index memory growth, MB per 100 k lines (half -> full)", (large - small) / 1024 * 100_000 / (large_lines - small_lines))
     return 0
 
 

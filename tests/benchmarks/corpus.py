@@ -204,3 +204,207 @@ def inject_fixable(root: Path, share: float = 0.01, seed: int = 0) -> int:
 def generate_lines(root: Path, target_lines: int, **kwargs: Callable) -> int:
     """Generate at least about `target_lines` lines (the templates average 30 lines per file)."""
     return generate(root, max(1, -(-target_lines // 30)), **kwargs)
+
+
+# -- a project whose modules import each other (for the project index) ---------------------------
+# Helpers that depend on how they are called: run under a caller's guard, back-propagating or
+# updating what they are handed, returning detached values. Re-exported by their package.
+PROJECT_HELPERS = '''\
+import torch
+import torch.nn.functional as F
+
+
+def evaluate_{index}(model, loader):
+    model.eval()
+    correct, total = 0, 0
+    for inputs, targets in loader:
+        logits = model(inputs)
+        correct += (logits.argmax(dim=1) == targets).sum().item()
+        total += targets.numel()
+    return correct / max(1, total)
+
+
+def apply_update_{index}(loss, optimizer, clip: float = 1.0):
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    for group in optimizer.param_groups:
+        torch.nn.utils.clip_grad_norm_(group["params"], clip)
+    optimizer.step()
+
+
+def scale_weights_{index}(layer, factor: float):
+    with torch.no_grad():
+        layer.weight.mul_(factor)
+
+
+def soft_targets_{index}(teacher, inputs, temperature: float = 2.0):
+    return F.softmax(teacher(inputs) / temperature, dim=-1).detach()
+
+
+class Meter{index}:
+    def __init__(self) -> None:
+        self.total, self.count = 0.0, 0
+
+    def update(self, value: float, n: int = 1) -> None:
+        self.total += value * n
+        self.count += n
+
+    @property
+    def mean(self) -> float:
+        return self.total / max(1, self.count)
+'''
+
+PROJECT_MODEL = '''\
+import torch
+from torch import nn
+
+from {base_module} import {base}
+
+
+class Net{index}({base}):
+    def __init__(self, dim: int = {dim}, depth: int = {depth}) -> None:
+        super().__init__(dim)
+        self.layers = nn.ModuleList([nn.Linear(dim, dim) for _ in range(depth)])
+        self.head = nn.Linear(dim, 10)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = torch.relu(layer(x)) + x
+        return self.head(x)
+'''
+
+PROJECT_BASE = '''\
+from torch import nn
+
+
+class Base{index}(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+'''
+
+PROJECT_TRAIN = '''\
+import torch
+import torch.nn.functional as F
+
+from {package} import apply_update_{local}
+from .helpers_{local} import Meter{local}, scale_weights_{local}
+from {other_package}.helpers_{other} import evaluate_{other}, soft_targets_{other}
+
+
+def train_{index}(model, teacher, loader, optimizer, epochs: int = {depth}):
+    meter = Meter{local}()
+    for epoch in range(epochs):
+        model.train()
+        for inputs, targets in loader:
+            with torch.no_grad():
+                targets_soft = soft_targets_{other}(teacher, inputs)
+            loss = F.kl_div(F.log_softmax(model(inputs), dim=-1), targets_soft, reduction="batchmean")
+            apply_update_{local}(loss, optimizer)
+            meter.update(loss.item(), inputs.shape[0])
+        with torch.no_grad():
+            accuracy = evaluate_{other}(model, loader)
+        scale_weights_{local}(model.head, 0.999)
+        print(f"epoch {{epoch}} loss {{meter.mean:.4f}} accuracy {{accuracy:.3f}}")
+    return meter.mean
+'''
+
+PROJECT_SCRIPT = '''\
+import torch
+
+from {top}.{package}.helpers_{local} import evaluate_{local}
+from {top}.{package}.model_{model} import Net{model}
+from {top}.{package}.train_{train} import train_{train}
+
+
+def main():
+    model = Net{model}()
+    teacher = Net{model}()
+    loader = [(torch.randn(8, {dim}), torch.randint(0, 10, (8,))) for _ in range(4)]
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    train_{train}(model, teacher, loader, optimizer)
+    with torch.no_grad():
+        print(evaluate_{local}(model, loader))
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def generate_project(root: Path, files: int, seed: int = 0, top: str = "proj", per_package: int = 20) -> int:
+    """A project of about `files` modules that import each other, under `root/src/<top>/`: each
+    package has its helpers (re-exported by its `__init__.py`), a base model, models subclassing
+    a base class of another package, training modules importing helpers absolutely, relatively
+    and from other packages; `root/scripts/` holds scripts (no package) importing the project.
+    Returns the number of lines written."""
+    rng = random.Random(seed)
+    (root / "pyproject.toml").parent.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text(f"[project]\nname = \"{top}\"\nversion = \"0.1\"\n", encoding="utf-8")
+    source = root / "src" / top
+    source.mkdir(parents=True, exist_ok=True)
+    (source / "__init__.py").write_text('"""A generated project."""\n', encoding="utf-8")
+    packages = max(1, -(-files // per_package))
+    lines = 0
+    written = 1
+
+    def write(path: Path, text: str) -> None:
+        nonlocal lines, written
+        path.write_text(text, encoding="utf-8")
+        lines += text.count("\n")
+        written += 1
+
+    for number in range(packages):
+        name = f"pkg{number:03d}"
+        package = source / name
+        package.mkdir(exist_ok=True)
+        write(package / "__init__.py", f"from .helpers_{number} import apply_update_{number}, evaluate_{number}\n")
+        write(package / f"helpers_{number}.py", PROJECT_HELPERS.format(index=number))
+        write(package / f"base_{number}.py", PROJECT_BASE.format(index=number))
+        for slot in range(3, per_package):
+            if written >= files:
+                break
+            index = number * per_package + slot
+            other = rng.randrange(packages)
+            if slot % 2:
+                text = PROJECT_MODEL.format(
+                    index=index, dim=rng.choice([64, 128]), depth=rng.randint(2, 6),
+                    base=f"Base{other}", base_module=f"{top}.pkg{other:03d}.base_{other}",
+                )
+                write(package / f"model_{index}.py", text)
+            else:
+                text = PROJECT_TRAIN.format(
+                    index=index, local=number, other=other, depth=rng.randint(1, 5),
+                    package=f"{top}.{name}", other_package=f"..pkg{other:03d}",
+                )
+                write(package / f"train_{index}.py", text)
+        if written >= files:
+            break
+    scripts = root / "scripts"
+    scripts.mkdir(exist_ok=True)
+    for number in range(min(packages, max(1, files // 50))):
+        models = sorted(p.stem.split("_")[1] for p in (source / f"pkg{number:03d}").glob("model_*.py"))
+        trains = sorted(p.stem.split("_")[1] for p in (source / f"pkg{number:03d}").glob("train_*.py"))
+        if not models or not trains:
+            continue
+        text = PROJECT_SCRIPT.format(
+            top=top, package=f"pkg{number:03d}", local=number, model=models[0], train=trains[0], dim=64
+        )
+        write(scripts / f"run_{number}.py", text)
+    return lines
+
+
+def touch_one_module(root: Path, run: int) -> Path:
+    """Change one module's content (its first helpers module, most imported) in a way that keeps
+    its meaning: a comment naming the run. Each call gives another content, so a warm cache has
+    exactly this one file to read again."""
+    helpers = sorted(root.rglob("helpers_*.py")) or sorted(root.rglob("*.py"))
+    path = helpers[0]
+    text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    marker = "# bench run "
+    kept = "".join(line for line in text.splitlines(True) if not line.startswith(marker))
+    path.write_text(kept + f"{marker}{run}\n", encoding="utf-8", errors="surrogateescape")
+    return path

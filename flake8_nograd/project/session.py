@@ -1,0 +1,107 @@
+"""What the front ends ask: the project context of the file being checked, with the index of its
+project built once per process (and read from the cache where it is current).
+
+Nothing here may stop a check: whatever goes wrong (an unreadable tree, a bug in the index) means
+no context, and the file is checked on its own, as with --no-project.
+"""
+from __future__ import annotations
+
+import os
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from ..config import Config
+from .cache import DEFAULT_DIRECTORY, ProjectCache
+from .files import find_project_root, list_project
+from .index import ProjectContext, ProjectIndex
+
+# flake8's names for code read from standard input (without --stdin-display-name).
+STDIN_NAMES = ("stdin", "-")
+
+_indexes: Dict[Tuple[str, Config], Optional[ProjectIndex]] = {}
+_skipped: Dict[Tuple[str, Config], str] = {}  # why a root has no index (too many files)
+_roots: Dict[str, Optional[str]] = {}  # folder -> its project root
+
+
+def project_context(path: str, config: Config) -> Optional[ProjectContext]:
+    """The context of the module at `path` in its project, or None: no project (no root above it,
+    read from stdin without a display name), --no-project, or anything going wrong."""
+    if not config.project or not path or path in STDIN_NAMES:
+        return None
+    try:
+        root = _root_of(path)
+        if root is None:
+            return None
+        index = _index_for(root, config)
+        return index.context_for(os.path.realpath(path)) if index is not None else None
+    except Exception:  # noqa: B902 - the project is a help, never a reason for a check to fail
+        return None
+
+
+def prepare(paths: Iterable[str], config: Config) -> List[str]:
+    """Build the index of every project the files at `paths` belong to (in the main process,
+    before workers start, so that forked workers inherit it), and return the notes to show the
+    user once: the projects left out, and why."""
+    notes: List[str] = []
+    if not config.project:
+        return notes
+    seen = set()
+    for path in paths:
+        if path in STDIN_NAMES:
+            continue
+        try:
+            root = _root_of(path)
+            if root is None or root in seen:
+                continue
+            seen.add(root)
+            _index_for(root, config)
+        except Exception:  # noqa: B902 - as in project_context: the files are then checked alone
+            continue
+        reason = _skipped.get((root, config))
+        if reason:
+            notes.append(f"{reason}; files are checked one at a time (exclude folders with --extend-exclude)")
+    return notes
+
+
+def open_cache(root: str, config: Config) -> ProjectCache:
+    """The cache of the project at `root`: `--cache-dir`, else `.nograd_cache` in the root; a
+    disabled one under --no-cache."""
+    if not config.cache:
+        return ProjectCache(None)
+    return ProjectCache(config.cache_dir or os.path.join(root, DEFAULT_DIRECTORY))
+
+
+def _root_of(path: str) -> Optional[str]:
+    # Looked up once per folder as given; a symlinked file belongs to the project of its target.
+    if os.path.islink(path):
+        return find_project_root(path)
+    folder = os.path.dirname(os.path.abspath(path)) if not os.path.isdir(path) else os.path.abspath(path)
+    if folder not in _roots:
+        _roots[folder] = find_project_root(path) if os.path.isdir(folder) else None
+    return _roots[folder]
+
+
+def _index_for(root: str, config: Config) -> Optional[ProjectIndex]:
+    key = (root, config)
+    if key not in _indexes:
+        index = None
+        try:
+            listing = list_project(root, config.project_exclude)
+            if listing.skipped:
+                _skipped[key] = listing.skipped
+            elif listing.files:
+                cache = open_cache(root, config)
+                # Parallel workers that start together (flake8 --jobs without fork) build one at a
+                # time: the first analyses and stores every file, the others then read its entries.
+                with cache.lock("index"):
+                    index = ProjectIndex.build(root, list(listing.files), config, cache)
+        except Exception:  # noqa: B902 - built once: a failure is not retried for every file
+            index = None
+        _indexes[key] = index
+    return _indexes[key]
+
+
+def forget() -> None:
+    """Drop every index built in this process (tests; a long-lived process after edits)."""
+    _indexes.clear()
+    _skipped.clear()
+    _roots.clear()

@@ -1,0 +1,3 @@
+from .helpers import apply_update
+
+__all__ = ["apply_update"]

@@ -1,0 +1,3 @@
+from .features import embed, normalise
+
+__all__ = ["embed", "normalise"]

@@ -1,0 +1,15 @@
+import torch.nn.functional as F
+
+from segkit import utils
+
+
+def fit(model, train_loader, val_loader, optimizer, epochs=1):
+    for _ in range(epochs):
+        for inputs, labels in train_loader:
+            loss = F.cross_entropy(model(inputs), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        predictions, accuracy = utils.evaluate(model, val_loader)
+        print(f"val accuracy {accuracy:.2f}")
+    return predictions

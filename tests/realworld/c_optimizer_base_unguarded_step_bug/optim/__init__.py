@@ -1,0 +1,3 @@
+from .sgd import PlainSGD
+
+__all__ = ["PlainSGD"]
