@@ -126,7 +126,8 @@ class ProjectIndex:
                 if owner.functions.get(key, {}).get("summarise") and key not in owner.entry.get("summaries", {}):
                     wanted.setdefault(owner.key, (owner, set()))[1].add(key)
         for owner, keys in wanted.values():
-            summaries = summarise_source(owner.path, sorted(keys), config)
+            # With a context, so that guards imported from other modules count in the summaries.
+            summaries = summarise_source(owner.path, sorted(keys), config, ProjectContext(self, owner))
             if summaries is None:
                 continue
             owner.entry.setdefault("summaries", {}).update(summaries)
@@ -203,6 +204,11 @@ class ProjectIndex:
                 local[identity] = region_from_json(record["local"], facts.display)
                 if "base" in record:
                     decided[identity] = local[identity]
+                else:
+                    guarded = self._guard_decorator(facts, key, record)
+                    if guarded is not None:
+                        decided[identity] = guarded
+                        external.add(identity)
                 sites[identity] = [(site, facts) for site in record.get("sites", [])]
         for facts in modules:
             for call in facts.export.get("calls", []):
@@ -233,9 +239,23 @@ class ProjectIndex:
                     changed = True
             if not changed:
                 break
-        for identity in undecided:
+        for identity in local:
             if bases[identity].mode is not local[identity].mode:
                 self._bases[identity] = bases[identity]
+
+    def _guard_decorator(self, facts: ModuleFacts, key: str, record: Json) -> Optional[Region]:
+        """The base a project guard of another module gives as a decorator (`@evaluation_mode`)."""
+        for qualname, line in record.get("decorators", ()):
+            target = self.resolve(qualname, facts)
+            guard = target[0].guards.get(target[1]) if target is not None else None
+            if guard is not None:
+                name = key.rpartition(".")[2]
+                label = "@" + qualname.rpartition(".")[2] + "()"
+                return Region(
+                    GradMode(guard["mode"]), RegionKind.DECORATOR, label, line, bool(guard.get("inference")), name,
+                    file=facts.display,
+                )
+        return None
 
     @staticmethod
     def _base_from_sites(
@@ -510,7 +530,7 @@ def _entry_of(path: str, config: Config, fingerprint: str, cache: object) -> Opt
     return key, entry
 
 
-def summarise_source(path: str, keys: List[str], config: Config) -> Optional[Json]:
+def summarise_source(path: str, keys: List[str], config: Config, context: Optional["ProjectContext"] = None) -> Optional[Json]:
     """Summaries of some functions of one module (None when it cannot be read or analysed)."""
     from ..analysis import ModuleAnalysis
     from ..sources import decode_source
@@ -519,7 +539,7 @@ def summarise_source(path: str, keys: List[str], config: Config) -> Optional[Jso
     try:
         with open(path, "rb") as handle:
             tree = ast.parse(decode_source(handle.read()))
-        return summarise(ModuleAnalysis(tree, config, _Questions()), keys)  # type: ignore[arg-type]
+        return summarise(ModuleAnalysis(tree, config, context or _Questions()), keys)  # type: ignore[arg-type]
     except Exception:  # noqa: B902 - unknown, as if never asked
         return None
 
