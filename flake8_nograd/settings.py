@@ -212,16 +212,22 @@ def iter_python_files(paths: Iterable[str], exclude: Tuple[str, ...]) -> Iterato
 
 
 def _walk(root: str, exclude: Tuple[str, ...]) -> Iterator[str]:
+    name_matches, path_matches = _exclude_matchers(exclude)
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(
             d for d in dirs
             if not _excluded(os.path.join(folder, d), exclude)
             and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))
         )
+        # _excluded for each file, with the folder's absolute path made once: a name from os.walk
+        # is its own base name, and joined to a normalised folder it stays normalised (this loop
+        # runs for every file of the tree; abspath and normpath cost as much as a file's read).
+        absolute_folder = os.path.abspath(folder)
         for name in sorted(files):
-            path = os.path.join(folder, name)
-            if name.endswith((".py", ".ipynb")) and not _excluded(path, exclude):
-                yield path
+            if name.endswith((".py", ".ipynb")) and not (
+                name_matches(name) or path_matches(os.path.join(absolute_folder, name))
+            ):
+                yield os.path.join(folder, name)
 
 
 def _excluded(path: str, patterns: Tuple[str, ...]) -> bool:
