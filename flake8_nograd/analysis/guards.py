@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import ast
 import sys
-import sysconfig
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -158,6 +157,8 @@ def stdlib_roots() -> FrozenSet[str]:
     the built-in modules and what the stdlib directory (and its lib-dynload) holds."""
     names = getattr(sys, "stdlib_module_names", None)
     if names is None:
+        import sysconfig  # Python 3.9 only: later ones do not pay for importing it
+
         stdlib = Path(sysconfig.get_paths()["stdlib"])
         found = set(sys.builtin_module_names)
         for folder in (stdlib, stdlib / "lib-dynload"):
