@@ -14,7 +14,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from .config import OPTIONS
 
@@ -237,11 +237,28 @@ def _excluded(path: str, patterns: Tuple[str, ...]) -> bool:
 
 
 @functools.lru_cache(maxsize=8)
-def _exclude_matchers(patterns: Tuple[str, ...]):
-    """The patterns compiled once: one regex for base names, one for absolute paths."""
-    never = re.compile(r"(?!)").match
-    if not patterns:
-        return never, never
-    names = re.compile("|".join(fnmatch.translate(os.path.normcase(p)) for p in patterns))
-    paths = re.compile("|".join(fnmatch.translate(os.path.normcase(os.path.abspath(p))) for p in patterns))
-    return (lambda text: names.match(os.path.normcase(text))), (lambda text: paths.match(os.path.normcase(text)))
+def _exclude_matchers(patterns: Tuple[str, ...]) -> Tuple[Callable[[str], bool], Callable[[str], bool]]:
+    """The patterns made into matchers once: one for base names, one for absolute paths."""
+    return (
+        _matcher([os.path.normcase(p) for p in patterns]),
+        _matcher([os.path.normcase(os.path.abspath(p)) for p in patterns]),
+    )
+
+
+def _matcher(patterns: List[str]) -> Callable[[str], bool]:
+    """Does fnmatch match a (normcased) text against one of the patterns? A pattern without
+    wildcards (most: `.git`, `venv`) matches only itself, so it is a set lookup; only the
+    others are compiled into a regex (compiling every default pattern cost more per run than
+    walking a thousand files)."""
+    literal = frozenset(p for p in patterns if not _WILDCARDS.intersection(p))
+    globs = [p for p in patterns if p not in literal]
+    glob_match = re.compile("|".join(fnmatch.translate(p) for p in globs)).match if globs else None
+
+    def matches(text: str) -> bool:
+        text = os.path.normcase(text)
+        return text in literal or (glob_match is not None and glob_match(text) is not None)
+
+    return matches
+
+
+_WILDCARDS = frozenset("*?[")
