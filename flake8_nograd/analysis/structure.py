@@ -402,13 +402,15 @@ class StructureWalker:
             elif node_type is ast.Yield or node_type is ast.YieldFrom:
                 info.function.is_generator = True
             # ast.iter_child_nodes, inlined: this loop is the hottest code of the check path.
-            for field_name in node._fields:
+            fields = _CHILD_FIELDS.get(node_type)
+            if fields is None:
+                fields = _CHILD_FIELDS[node_type] = tuple(f for f in node_type._fields if f not in _LEAF_FIELDS)
+            for field_name in fields:
                 child = getattr(node, field_name, None)
-                if type(child) in _LEAF_TYPES:
-                    continue
-                if type(child) is list:
+                child_type = type(child)
+                if child_type is list:
                     stack.extend(child)
-                else:
+                elif child_type not in _LEAF_TYPES:
                     stack.append(child)
         stmt_type = type(stmt)
         if stmt_type is not ast.Assign and stmt_type is not ast.AnnAssign:
@@ -494,6 +496,14 @@ _LEAF_TYPES = frozenset(
         for operator in family.__subclasses__()
     )
 )
+# Node fields that only ever hold identifiers, flags, operators or contexts (never a node with
+# names or calls in it): skipped without reading them. Fields in the same order as `_fields`, so
+# names and calls are recorded in the same order as a full walk records them.
+_LEAF_FIELDS = frozenset(
+    ("ctx", "op", "ops", "id", "attr", "arg", "conversion", "is_async", "kind", "type_comment", "simple",
+     "level", "module", "name", "asname", "names", "rest", "kwd_attrs", "tag")
+)
+_CHILD_FIELDS: Dict[type, Tuple[str, ...]] = {}  # per node type, filled on first sight
 _EXPECT_ERROR_CALLS = frozenset(("raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"))
 
 
