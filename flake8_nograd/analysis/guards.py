@@ -41,13 +41,17 @@ def last_identifier(expr: ast.expr) -> Optional[str]:
 
 def dotted_name(expr: ast.expr) -> Optional[str]:
     """'a.b.c' for a plain attribute chain, else None."""
+    kind = type(expr)
+    if kind is ast.Name:  # the commonest key by far (`model`, `loss`): no list, no join
+        return expr.id  # type: ignore[attr-defined]
     parts = []
-    while isinstance(expr, ast.Attribute):
-        parts.append(expr.attr)
-        expr = expr.value
-    if not isinstance(expr, ast.Name):
+    while kind is ast.Attribute:
+        parts.append(expr.attr)  # type: ignore[attr-defined]
+        expr = expr.value  # type: ignore[attr-defined]
+        kind = type(expr)
+    if kind is not ast.Name:
         return None
-    parts.append(expr.id)
+    parts.append(expr.id)  # type: ignore[attr-defined]
     return ".".join(reversed(parts))
 
 
