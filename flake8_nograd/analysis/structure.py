@@ -386,14 +386,34 @@ class StructureWalker:
                     names.append(node)  # type: ignore[arg-type]
                 continue
             if node_type is ast.Attribute:
-                stack.append(node.value)  # type: ignore[attr-defined]
+                # Down the chain at once (`self.net.fc`): the node the next pop would take anyway.
+                node = node.value  # type: ignore[attr-defined]
+                while type(node) is ast.Attribute:
+                    node = node.value  # type: ignore[attr-defined]
+                if type(node) is ast.Name:
+                    if type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
+                        names.append(node)  # type: ignore[arg-type]
+                else:
+                    stack.append(node)
                 continue
             if node_type is ast.Call:
                 self._record_call(node, info, scope)  # type: ignore[arg-type]
                 stack.append(node.func)  # type: ignore[attr-defined]
-                stack.extend(node.args)  # type: ignore[attr-defined]
+                # A plain name argument is recorded at once instead of pushed: only the order of
+                # `names` changes (every reader treats it as a set), not the order of the calls.
+                for arg in node.args:  # type: ignore[attr-defined]
+                    if type(arg) is ast.Name:
+                        if type(arg.ctx) is ast.Load:  # type: ignore[attr-defined]
+                            names.append(arg)  # type: ignore[arg-type]
+                    else:
+                        stack.append(arg)
                 for keyword in node.keywords:  # type: ignore[attr-defined]
-                    stack.append(keyword.value)
+                    value = keyword.value
+                    if type(value) is ast.Name:
+                        if type(value.ctx) is ast.Load:  # type: ignore[attr-defined]
+                            names.append(value)  # type: ignore[arg-type]
+                    else:
+                        stack.append(value)
                 continue
             if node_type is ast.Constant or node_type in _LEAF_TYPES:
                 continue  # None or a plain value inside a list field (Dict keys, Global names)
@@ -465,7 +485,10 @@ class StructureWalker:
                 or (func_type is ast.Attribute and self.constructed_from and dotted_name(func) in self.constructed_from)
             ):
                 self.references.append(Reference("forward", True, info, func, call))
-        # Local functions passed as arguments (callbacks) are called from somewhere unknown.
+        # Local functions passed as arguments (callbacks) are called from somewhere unknown. A
+        # module without functions has none to pass: its calls skip the scan of their arguments.
+        if not local_functions:
+            return
         for arg in call.args:
             if type(arg) in _CALLBACK_FORMS:
                 self._record_callback(arg, info, local_functions, call)
