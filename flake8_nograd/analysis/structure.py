@@ -603,6 +603,12 @@ _EXPRESSION_FIELDS: Dict[type, Tuple[str, ...]] = {}  # per statement type, fill
 def _own_expressions(stmt: ast.stmt) -> List[ast.AST]:
     """Expressions that belong to this statement, not to its nested blocks (may hold None)."""
     kind = type(stmt)
+    if kind is ast.Expr:  # the commonest statements, without the loop over their fields
+        return [stmt.value]  # type: ignore[attr-defined]
+    if kind is ast.Assign:
+        exprs = list(stmt.targets)  # type: ignore[attr-defined]
+        exprs.append(stmt.value)  # type: ignore[attr-defined]
+        return exprs  # its type_comment, a string, is nothing to scan
     if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
         exprs: List[ast.AST] = list(stmt.decorator_list)  # type: ignore[attr-defined]
         exprs.extend(stmt.args.defaults)  # type: ignore[attr-defined]
