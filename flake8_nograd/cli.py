@@ -161,6 +161,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     jobs = args.jobs or os.cpu_count() or 1
     progress = _Progress(len(files), stderr) if _wants_progress(len(files), stderr, args.quiet) else None
     results = run_files(files, options, jobs, progress)
+    if options.config.project:
+        from .project.session import flush
+
+        flush()  # the findings kept for reuse, in one write per project
     if progress:
         progress.close()
 

@@ -1,7 +1,6 @@
 """Output formats: flake8's text, JSON, SARIF 2.1.0 (code scanning) and GitHub workflow commands."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from urllib.parse import quote
@@ -36,6 +35,8 @@ def text(records: List[Record]) -> str:
 
 def as_json(records: List[Record]) -> str:
     """One object per finding; a notebook's also has `cell` (1-based), its lines being the cell's."""
+    import json  # only for the JSON and SARIF formats: the text format does not pay for importing it
+
     keys = ("path", "cell", "line", "column", "end_line", "end_column", "code", "message", "fix")
     return json.dumps([{key: r[key] for key in keys if key in r} for r in records], indent=2) + "\n"
 
@@ -88,6 +89,8 @@ def _notebook_location(result: Dict[str, Any], r: Record) -> None:
 
 
 def sarif(records: List[Record]) -> str:
+    import json  # see as_json
+
     rules: List[Dict[str, Any]] = []
     index: Dict[str, int] = {}
     for rule in ALL_RULES:

@@ -10,7 +10,7 @@ from . import __version__
 from .checker import INTERNAL_ERROR, check_tree, internal_error_message
 from .config import Config, register_flake8_options
 from .findings import Finding
-from .rules import ALL_RULES
+from .rules import ALL_RULES, Rule
 
 
 class Plugin:
@@ -31,9 +31,17 @@ class Plugin:
         if off_by_default:
             option_manager.extend_default_ignore(off_by_default)
 
+    rules: Tuple[Rule, ...] = ALL_RULES
+
     @classmethod
     def parse_options(cls, options: Any) -> None:
         cls.config = Config.from_values(options)
+        # An opt-in rule runs only when a selection could name it (flake8 would drop its findings
+        # anyway): the default rules are also the ones the project index has findings for.
+        chosen = [str(code) for code in (getattr(options, "select", None) or []) + (getattr(options, "extend_select", None) or [])]
+        cls.rules = tuple(
+            rule for rule in ALL_RULES if rule.default_enabled or any(rule.code.startswith(code) for code in chosen if code)
+        )
         if cls.config.project and multiprocessing.parent_process() is None:
             # flake8's main process (its --jobs workers parse the options again): the projects of
             # the given paths are indexed here, once, and what is left out is said once.
@@ -54,7 +62,7 @@ class Plugin:
                 from .project.session import project_context
 
                 project = project_context(self.filename, self.config)
-            findings = check_tree(self.tree, "".join(self.lines), self.config, project=project)
+            findings = check_tree(self.tree, "".join(self.lines), self.config, self.rules, project=project)
         except Exception as error:  # noqa: B902 - check_tree already catches; this is the last net
             findings = [Finding(1, 0, INTERNAL_ERROR, internal_error_message(error))]
         for finding in findings:

@@ -6,7 +6,6 @@ check path never imports libcst (flake8_nograd.fixes is imported only when a fil
 from __future__ import annotations
 
 import ast
-import difflib
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -197,6 +196,8 @@ def _fix(
         return findings
     result.changed = True
     if options.diff:
+        import difflib  # only for `fix --diff`: not on the check path
+
         result.diff = "".join(
             difflib.unified_diff(
                 physical_lines(source.text),

@@ -243,6 +243,7 @@ def walk_tree(
     """The files under `root` whose names end with `suffixes`, folder by folder in sorted order,
     never descending into an excluded folder (or one whose name `skip_name` refuses) or a
     virtualenv. Unreadable folders are skipped."""
+    name_matches, path_matches = _exclude_matchers(exclude)
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(
             d for d in dirs
@@ -250,10 +251,13 @@ def walk_tree(
             and not _excluded(os.path.join(folder, d), exclude)
             and not is_virtualenv(os.path.join(folder, d))
         )
+        # _excluded for each file, with the folder's absolute path made once: a name from os.walk
+        # is its own base name, and joined to a normalised folder it stays normalised (this loop
+        # runs for every file of the tree; abspath and normpath cost as much as a file's read).
+        absolute_folder = os.path.abspath(folder)
         for name in sorted(files):
-            path = os.path.join(folder, name)
-            if name.endswith(suffixes) and not _excluded(path, exclude):
-                yield path
+            if name.endswith(suffixes) and not (name_matches(name) or path_matches(os.path.join(absolute_folder, name))):
+                yield os.path.join(folder, name)
 
 
 def is_virtualenv(folder: str) -> bool:
@@ -267,11 +271,28 @@ def _excluded(path: str, patterns: Tuple[str, ...]) -> bool:
 
 
 @functools.lru_cache(maxsize=8)
-def _exclude_matchers(patterns: Tuple[str, ...]):
-    """The patterns compiled once: one regex for base names, one for absolute paths."""
-    never = re.compile(r"(?!)").match
-    if not patterns:
-        return never, never
-    names = re.compile("|".join(fnmatch.translate(os.path.normcase(p)) for p in patterns))
-    paths = re.compile("|".join(fnmatch.translate(os.path.normcase(os.path.abspath(p))) for p in patterns))
-    return (lambda text: names.match(os.path.normcase(text))), (lambda text: paths.match(os.path.normcase(text)))
+def _exclude_matchers(patterns: Tuple[str, ...]) -> Tuple[Callable[[str], bool], Callable[[str], bool]]:
+    """The patterns made into matchers once: one for base names, one for absolute paths."""
+    return (
+        _matcher([os.path.normcase(p) for p in patterns]),
+        _matcher([os.path.normcase(os.path.abspath(p)) for p in patterns]),
+    )
+
+
+def _matcher(patterns: List[str]) -> Callable[[str], bool]:
+    """Does fnmatch match a (normcased) text against one of the patterns? A pattern without
+    wildcards (most: `.git`, `venv`) matches only itself, so it is a set lookup; only the
+    others are compiled into a regex (compiling every default pattern cost more per run than
+    walking a thousand files)."""
+    literal = frozenset(p for p in patterns if not _WILDCARDS.intersection(p))
+    globs = [p for p in patterns if p not in literal]
+    glob_match = re.compile("|".join(fnmatch.translate(p) for p in globs)).match if globs else None
+
+    def matches(text: str) -> bool:
+        text = os.path.normcase(text)
+        return text in literal or (glob_match is not None and glob_match(text) is not None)
+
+    return matches
+
+
+_WILDCARDS = frozenset("*?[")

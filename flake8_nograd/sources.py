@@ -1,11 +1,11 @@
 """Reading and writing source files the way Python reads them: coding cookie, BOM, newlines kept."""
 from __future__ import annotations
 
+import codecs
 import errno
 import io
 import os
 import stat
-import tempfile
 import tokenize
 from dataclasses import dataclass
 from typing import BinaryIO, Optional
@@ -34,6 +34,11 @@ def read_source(path: str) -> SourceFile:
             raw = handle.read()
     except OSError as error:
         raise SourceError(f"{type(error).__name__}: {error.strerror or error}") from error
+    if _plain_utf8(raw):
+        try:
+            return SourceFile(path, raw, raw.decode("utf-8"), "utf-8")
+        except UnicodeDecodeError:
+            pass  # reported as detect_encoding reports it
     try:
         encoding = source_encoding(raw)
         text = raw.decode(encoding)
@@ -53,7 +58,13 @@ def source_encoding(raw: bytes) -> str:
 def decode_source(raw: bytes) -> str:
     """The text of a source file as Python reads it (raises SyntaxError, UnicodeDecodeError or
     LookupError for a bad cookie or bytes)."""
-    return raw.decode(source_encoding(raw))
+    return raw.decode("utf-8" if _plain_utf8(raw) else source_encoding(raw))
+
+
+def _plain_utf8(raw: bytes) -> bool:
+    """The common file, decided without tokenize: no BOM and no coding cookie in its first two
+    lines (where detect_encoding looks), so UTF-8; any other file takes detect_encoding's path."""
+    return not raw.startswith(codecs.BOM_UTF8) and b"coding" not in b"\n".join(raw.split(b"\n", 2)[:2])
 
 
 class ChangedMeanwhile(OSError):
@@ -84,6 +95,8 @@ def write_atomically(path: str, data: bytes) -> None:
     its permission bits; a crash midway leaves the old file intact."""
     directory = os.path.dirname(os.path.abspath(path))
     mode = os.stat(path).st_mode & 0o7777
+    import tempfile  # only when a fix is written: the check path does not pay for importing it
+
     handle, temp_path = tempfile.mkstemp(prefix=".flake8-nograd-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(handle, "wb") as temp:
@@ -113,6 +126,8 @@ def write_in_place(path: str, data: bytes, original: Optional[bytes] = None) -> 
         with open(path, "rb") as handle:
             original = handle.read()
     directory = os.path.dirname(os.path.abspath(path))
+    import tempfile  # only when a fix is written: the check path does not pay for importing it
+
     handle, temp_path = tempfile.mkstemp(prefix=".flake8-nograd-", suffix=".tmp", dir=directory)
     keep_copy = False
     try:

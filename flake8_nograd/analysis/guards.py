@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import ast
 import sys
-import sysconfig
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -42,13 +41,17 @@ def last_identifier(expr: ast.expr) -> Optional[str]:
 
 def dotted_name(expr: ast.expr) -> Optional[str]:
     """'a.b.c' for a plain attribute chain, else None."""
+    kind = type(expr)
+    if kind is ast.Name:  # the commonest key by far (`model`, `loss`): no list, no join
+        return expr.id  # type: ignore[attr-defined]
     parts = []
-    while isinstance(expr, ast.Attribute):
-        parts.append(expr.attr)
-        expr = expr.value
-    if not isinstance(expr, ast.Name):
+    while kind is ast.Attribute:
+        parts.append(expr.attr)  # type: ignore[attr-defined]
+        expr = expr.value  # type: ignore[attr-defined]
+        kind = type(expr)
+    if kind is not ast.Name:
         return None
-    parts.append(expr.id)
+    parts.append(expr.id)  # type: ignore[attr-defined]
     return ".".join(reversed(parts))
 
 
@@ -158,6 +161,8 @@ def stdlib_roots() -> FrozenSet[str]:
     the built-in modules and what the stdlib directory (and its lib-dynload) holds."""
     names = getattr(sys, "stdlib_module_names", None)
     if names is None:
+        import sysconfig  # Python 3.9 only: later ones do not pay for importing it
+
         stdlib = Path(sysconfig.get_paths()["stdlib"])
         found = set(sys.builtin_module_names)
         for folder in (stdlib, stdlib / "lib-dynload"):

@@ -134,10 +134,13 @@ class NameResolver:
             return  # the common case, decided without the isinstance chain below
         if kind is ast.Assign:
             for target in stmt.targets:  # type: ignore[attr-defined]
+                if type(target) is ast.Name:  # `x = ...`, the commonest: no generator
+                    scope.shadowed.add(target.id)
+                    continue
                 for name in _names_in_target(target):
                     scope.shadowed.add(name)
             return
-        if isinstance(stmt, ast.Import):
+        if kind is ast.Import:
             for alias in stmt.names:
                 if alias.asname:
                     scope.imports[alias.asname] = canonical(alias.name)
@@ -147,7 +150,7 @@ class NameResolver:
                     scope.imports[top] = canonical(top)
                     self.imported_names.add(top)
             return
-        if isinstance(stmt, ast.ImportFrom):
+        if kind is ast.ImportFrom:
             # A relative import keeps one leading dot per level (`from . import utils` -> '.utils',
             # `from ..data import load` -> '..data.load'): the project index resolves them.
             module = "." * (stmt.level or 0) + (stmt.module or "")
@@ -157,16 +160,17 @@ class NameResolver:
                     scope.imports[alias.asname or alias.name] = canonical(joined)
                     self.imported_names.add(alias.asname or alias.name)
             return
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            if not isinstance(stmt, ast.ClassDef):
-                self.function_names.add(stmt.name)
-            scope.shadowed.add(stmt.name)
-            inner = Scope(stmt, scope)
+        if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef or kind is ast.ClassDef:
+            is_function = kind is not ast.ClassDef
+            if is_function:
+                self.function_names.add(stmt.name)  # type: ignore[attr-defined]
+            scope.shadowed.add(stmt.name)  # type: ignore[attr-defined]
+            inner = Scope(stmt, scope)  # type: ignore[arg-type]
             self.scopes[id(stmt)] = inner
-            if not isinstance(stmt, ast.ClassDef):
-                for arg in _all_args(stmt.args):
+            if is_function:
+                for arg in _all_args(stmt.args):  # type: ignore[attr-defined]
                     inner.shadowed.add(arg.arg)
-            stack.append((stmt.body, inner))
+            stack.append((stmt.body, inner))  # type: ignore[attr-defined]
             return
         for target in _bound_targets(stmt):
             for name in _names_in_target(target):
@@ -192,13 +196,14 @@ def _all_args(args: ast.arguments) -> Iterator[ast.arg]:
 
 
 def _names_in_target(target: ast.AST) -> Iterator[str]:
-    if isinstance(target, ast.Name):
-        yield target.id
-    elif isinstance(target, (ast.Tuple, ast.List)):
-        for element in target.elts:
+    kind = type(target)
+    if kind is ast.Name:
+        yield target.id  # type: ignore[attr-defined]
+    elif kind is ast.Tuple or kind is ast.List:
+        for element in target.elts:  # type: ignore[attr-defined]
             yield from _names_in_target(element)
-    elif isinstance(target, ast.Starred):
-        yield from _names_in_target(target.value)
+    elif kind is ast.Starred:
+        yield from _names_in_target(target.value)  # type: ignore[attr-defined]
 
 
 def _bound_targets(stmt: ast.stmt) -> Iterator[ast.AST]:

@@ -152,7 +152,13 @@ class ParameterSources:
     ) -> Optional[str]:
         """PARAMETER when `base` (`model.fc.weight`, `self.scale`) is a parameter of a module that
         is not frozen and whose requires_grad is not switched off here; else None (unknown)."""
-        if base.attr in ("data", "grad") or base.attr not in self.attribute_names():
+        if base.attr in ("data", "grad"):
+            return None
+        if base.attr not in self.attribute_names() and not (
+            # A module handed in by a caller that says so (a helper's summary, bound from a
+            # PyTorch module's call): its weight is a parameter even where torch is not imported.
+            base.attr in _MODULE_ATTRIBUTES and MODULE in tags_of(base.value)
+        ):
             return None
         key = dotted_key(_without_subscripts(base))  # model.layers[0].weight -> 'model.layers.weight'
         if key is None or self.is_frozen(key) or self._switched_off_here(key, statement):

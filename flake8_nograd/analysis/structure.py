@@ -438,14 +438,34 @@ class StructureWalker:
                     names.append(node)  # type: ignore[arg-type]
                 continue
             if node_type is ast.Attribute:
-                stack.append(node.value)  # type: ignore[attr-defined]
+                # Down the chain at once (`self.net.fc`): the node the next pop would take anyway.
+                node = node.value  # type: ignore[attr-defined]
+                while type(node) is ast.Attribute:
+                    node = node.value  # type: ignore[attr-defined]
+                if type(node) is ast.Name:
+                    if type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
+                        names.append(node)  # type: ignore[arg-type]
+                else:
+                    stack.append(node)
                 continue
             if node_type is ast.Call:
                 self._record_call(node, info, scope)  # type: ignore[arg-type]
                 stack.append(node.func)  # type: ignore[attr-defined]
-                stack.extend(node.args)  # type: ignore[attr-defined]
+                # A plain name argument is recorded at once instead of pushed: only the order of
+                # `names` changes (every reader treats it as a set), not the order of the calls.
+                for arg in node.args:  # type: ignore[attr-defined]
+                    if type(arg) is ast.Name:
+                        if type(arg.ctx) is ast.Load:  # type: ignore[attr-defined]
+                            names.append(arg)  # type: ignore[arg-type]
+                    else:
+                        stack.append(arg)
                 for keyword in node.keywords:  # type: ignore[attr-defined]
-                    stack.append(keyword.value)
+                    value = keyword.value
+                    if type(value) is ast.Name:
+                        if type(value.ctx) is ast.Load:  # type: ignore[attr-defined]
+                            names.append(value)  # type: ignore[arg-type]
+                    else:
+                        stack.append(value)
                 continue
             if node_type is ast.Constant or node_type in _LEAF_TYPES:
                 continue  # None or a plain value inside a list field (Dict keys, Global names)
@@ -454,13 +474,15 @@ class StructureWalker:
             elif node_type is ast.Yield or node_type is ast.YieldFrom:
                 info.function.is_generator = True
             # ast.iter_child_nodes, inlined: this loop is the hottest code of the check path.
-            for field_name in node._fields:
+            fields = _CHILD_FIELDS.get(node_type)
+            if fields is None:
+                fields = _CHILD_FIELDS[node_type] = tuple(f for f in node_type._fields if f not in _LEAF_FIELDS)
+            for field_name in fields:
                 child = getattr(node, field_name, None)
-                if type(child) in _LEAF_TYPES:
-                    continue
-                if type(child) is list:
+                child_type = type(child)
+                if child_type is list:
                     stack.extend(child)
-                else:
+                elif child_type not in _LEAF_TYPES:
                     stack.append(child)
         stmt_type = type(stmt)
         if stmt_type is not ast.Assign and stmt_type is not ast.AnnAssign:
@@ -515,7 +537,10 @@ class StructureWalker:
                 or (func_type is ast.Attribute and self.constructed_from and dotted_name(func) in self.constructed_from)
             ):
                 self.references.append(Reference("forward", True, info, func, call))
-        # Local functions passed as arguments (callbacks) are called from somewhere unknown.
+        # Local functions passed as arguments (callbacks) are called from somewhere unknown. A
+        # module without functions has none to pass: its calls skip the scan of their arguments.
+        if not local_functions:
+            return
         for arg in call.args:
             if type(arg) in _CALLBACK_FORMS:
                 self._record_callback(arg, info, local_functions, call)
@@ -546,6 +571,14 @@ _LEAF_TYPES = frozenset(
         for operator in family.__subclasses__()
     )
 )
+# Node fields that only ever hold identifiers, flags, operators or contexts (never a node with
+# names or calls in it): skipped without reading them. Fields in the same order as `_fields`, so
+# names and calls are recorded in the same order as a full walk records them.
+_LEAF_FIELDS = frozenset(
+    ("ctx", "op", "ops", "id", "attr", "arg", "conversion", "is_async", "kind", "type_comment", "simple",
+     "level", "module", "name", "asname", "names", "rest", "kwd_attrs", "tag")
+)
+_CHILD_FIELDS: Dict[type, Tuple[str, ...]] = {}  # per node type, filled on first sight
 _EXPECT_ERROR_CALLS = frozenset(("raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"))
 
 
@@ -637,6 +670,12 @@ _EXPRESSION_FIELDS: Dict[type, Tuple[str, ...]] = {}  # per statement type, fill
 def _own_expressions(stmt: ast.stmt) -> List[ast.AST]:
     """Expressions that belong to this statement, not to its nested blocks (may hold None)."""
     kind = type(stmt)
+    if kind is ast.Expr:  # the commonest statements, without the loop over their fields
+        return [stmt.value]  # type: ignore[attr-defined]
+    if kind is ast.Assign:
+        exprs = list(stmt.targets)  # type: ignore[attr-defined]
+        exprs.append(stmt.value)  # type: ignore[attr-defined]
+        return exprs  # its type_comment, a string, is nothing to scan
     if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
         exprs: List[ast.AST] = list(stmt.decorator_list)  # type: ignore[attr-defined]
         exprs.extend(stmt.args.defaults)  # type: ignore[attr-defined]

@@ -1039,12 +1039,16 @@ class ValueFlow:
     def _block(self, body: Iterable[ast.stmt], env: Env) -> Optional[Env]:
         """Apply a block to env (in place); None when the block always leaves (return/raise)."""
         reached = self.reached
+        statement_info = self.walker.statement_info
+        name_states = self.name_states
         for stmt in body:
-            info = self.walker.statement_info[id(stmt)]
+            info = statement_info[id(stmt)]
             if reached is not None:
                 reached.add(id(stmt))
-            self._record_names(info, env)
-            if isinstance(stmt, (ast.Return, ast.Raise)):
+            for name in info.names:  # _record_names, inlined: this runs for every statement of a flow
+                name_states[id(name)] = env.get(name.id, UNKNOWN)
+            kind = type(stmt)
+            if kind is ast.Return or kind is ast.Raise:
                 return None
             result = self._statement(stmt, info, env)
             if result is None:
@@ -1052,8 +1056,9 @@ class ValueFlow:
         return env
 
     def _record_names(self, info: StatementInfo, env: Env) -> None:
+        name_states = self.name_states
         for name in info.names:
-            self.name_states[id(name)] = env.get(name.id, UNKNOWN)
+            name_states[id(name)] = env.get(name.id, UNKNOWN)
 
     def _if_chain(self, stmt: ast.If, env: Env) -> Optional[Env]:
         """An if/elif chain as a loop (a recursive walk overflows on long chains), merging the
@@ -1127,7 +1132,10 @@ class ValueFlow:
         return _NOT_A_LITERAL
 
     def _statement(self, stmt: ast.stmt, info: StatementInfo, env: Env) -> Optional[Env]:
-        if isinstance(stmt, ast.Assign):
+        # `type(stmt) is` tests, commonest first, instead of isinstance: this runs for every
+        # statement of every flow (parsed trees hold the exact node types, never subclasses).
+        kind = type(stmt)
+        if kind is ast.Assign:
             if _is_requires_grad_switch(stmt):
                 target = stmt.targets[0].value  # type: ignore[attr-defined]
                 if isinstance(target, ast.Name):
@@ -1141,11 +1149,11 @@ class ValueFlow:
             value = evaluate(stmt.value)
             for target in stmt.targets:
                 self._bind(target, stmt.value, value, env, evaluate)
-        elif isinstance(stmt, ast.AnnAssign):
+        elif kind is ast.AnnAssign:
             if stmt.value is not None:
                 evaluate = self._evaluate_in(info, env)
                 self._bind(stmt.target, stmt.value, evaluate(stmt.value), env, evaluate)
-        elif isinstance(stmt, ast.AugAssign):
+        elif kind is ast.AugAssign:
             if isinstance(stmt.target, ast.Subscript) and isinstance(stmt.target.value, ast.Name):
                 name = stmt.target.value.id
                 evaluate = self._evaluate_in(info, env)
@@ -1154,7 +1162,7 @@ class ValueFlow:
                 self.name_states[id(stmt.target)] = env.get(stmt.target.id, UNKNOWN)  # what is updated
                 current = env.get(stmt.target.id, UNKNOWN)
                 env[stmt.target.id] = self._augmented(stmt, info, current, self._evaluate_in(info, env))
-        elif isinstance(stmt, ast.Expr):
+        elif kind is ast.Expr:
             self._expression_statement(stmt, info, env)
             for value in self.back_propagated.get(id(stmt), ()):
                 current = env.get(value.id, UNKNOWN) if isinstance(value, ast.Name) else None
@@ -1162,27 +1170,27 @@ class ValueFlow:
                     # backward() returned, so the value has a graph (it raises otherwise).
                     origin = Origin(OriginKind.BACKWARD, stmt.lineno, statement=stmt)
                     env[value.id] = ValueState(Graph.HAS_GRAPH, origin, current.tags, kind=Kind.TENSOR)  # type: ignore[union-attr]
-        elif isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
+        elif kind is ast.For or kind is ast.AsyncFor or kind is ast.While:
             return self._loop(stmt, env)
-        elif isinstance(stmt, ast.If):
+        elif kind is ast.If:
             return self._if_chain(stmt, env)
-        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+        elif kind is ast.With or kind is ast.AsyncWith:
             for item in stmt.items:
                 if item.optional_vars is not None:
                     _forget_target(item.optional_vars, env)
             return self._block(stmt.body, env)
-        elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+        elif kind is ast.Try or kind.__name__ == "TryStar":
             return self._try(stmt, env)
         elif type(stmt).__name__ == "Match":
             cases = [self._block(case.body, dict(env)) for case in stmt.cases]  # type: ignore[attr-defined]
             return _replace(env, _merge_envs(cases + [dict(env)]))
-        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef or kind is ast.ClassDef:
             env[stmt.name] = UNKNOWN
-        elif isinstance(stmt, ast.Delete):
+        elif kind is ast.Delete:
             for target in stmt.targets:
                 if isinstance(target, ast.Name):
                     env.pop(target.id, None)
-        elif isinstance(stmt, (ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal)):
+        elif kind is ast.Import or kind is ast.ImportFrom or kind is ast.Global or kind is ast.Nonlocal:
             names = [a.asname or a.name.partition(".")[0] for a in stmt.names] if not isinstance(
                 stmt, (ast.Global, ast.Nonlocal)
             ) else stmt.names

@@ -71,6 +71,10 @@ def export_module(analysis: ModuleAnalysis) -> Json:
         if base.kind in (RegionKind.DECORATOR, RegionKind.HOOK):
             record["base"] = region_to_json(base)
         record["local"] = region_to_json(base)
+        if base.kind is not RegionKind.DECORATOR and not function.is_module:
+            decorators = _imported_decorators(analysis, function)
+            if decorators:
+                record["decorators"] = decorators  # a project guard among them decides the base
         sites = [site_record(ref.statement, ref.escaped) for ref in callers.get(id(function), [])]
         if sites:
             record["sites"] = sites
@@ -99,6 +103,18 @@ def export_module(analysis: ModuleAnalysis) -> Json:
         "calls": _calls(analysis),
         "reexports": dict(analysis.resolver.module_scope.imports),
     }
+
+
+def _imported_decorators(analysis: ModuleAnalysis, function: FunctionInfo) -> List[list]:
+    """[qualified name, line] of the decorators imported from elsewhere, nearest to `def` first."""
+    found: List[list] = []
+    scope = function.scope.parent or function.scope
+    for decorator in reversed(function.node.decorator_list):  # type: ignore[union-attr]
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        qualname = analysis.resolver.qualname(target, scope)
+        if qualname is not None and not qualname.startswith(("torch", "functools", "contextlib", "typing")):
+            found.append([qualname, decorator.lineno])
+    return found
 
 
 def _guard_aliases(analysis: ModuleAnalysis) -> Dict[str, Json]:
@@ -133,6 +149,8 @@ def light_export(tree: ast.Module) -> Json:
             key = prefix + node.name
             arguments = node.args
             functions[key] = {"params": [a.arg for a in arguments.posonlyargs + arguments.args], "local": on}
+            if owner is None and not prefix:
+                functions[key]["summarise"] = True  # analysed in full only if another module calls it
             inner = resolver.scope_of(node)
             stack.extend((child, key, key + ".<locals>.", inner) for child in node.body)
             continue

@@ -27,6 +27,10 @@ from ..analysis.parameters import GRAD_REQUIRING, ArgumentUpdate
 from ..config import Config
 from ..findings import Finding, Fix
 from ..rules import ALL_RULES
+
+DEFAULT_RULES = tuple(rule for rule in ALL_RULES if rule.default_enabled)
+DEFAULT_CODES = frozenset(rule.code for rule in DEFAULT_RULES)
+INTERNAL_ERROR = "NG000"
 from .records import Json, region_from_json, region_to_json, state_from_json
 
 FunctionKey = Tuple[str, str]  # (module name, "f" / "Class.m" / "outer.<locals>.inner")
@@ -85,6 +89,8 @@ class ProjectIndex:
         self._bases: Dict[FunctionKey, Region] = {}  # solved, where it differs from the local one
         self._functions: Dict[FunctionKey, Optional[ExternalFunction]] = {}
         self._cache: object = None
+        self._pack_key = ""
+        self._dirty = False
 
     # -- building -------------------------------------------------------------------------------
     @classmethod
@@ -95,24 +101,42 @@ class ProjectIndex:
         index = cls(root)
         index._cache = cache
         fingerprint = _config_fingerprint(config)
+        # One cache entry for the whole project (a pack of every module's entry, by content
+        # hash): read once and written once, where an entry per module cost a file creation each.
+        index._pack_key = "pack-" + hashlib.sha256(os.path.realpath(root).encode()).hexdigest()[:24]
+        load = getattr(cache, "load", None)
+        pack = load(index._pack_key) if load is not None else None
+        known: Dict[str, Json] = pack.get("entries", {}) if isinstance(pack, dict) else {}
         for path in files:
             names = module_names(root, path)
             if not names:
                 continue
-            found = _entry_of(path, config, fingerprint, cache)
+            found = _entry_of(path, config, fingerprint, known)
             if found is None:
                 continue
-            key, entry = found
+            key, entry, fresh = found
+            index._dirty = index._dirty or fresh
             display = os.path.relpath(path, root)
             facts = ModuleFacts(names[0], path, display, key, entry, os.path.basename(path) == "__init__.py")
             index._by_path[os.path.realpath(path)] = facts
             for name in names:
                 index.modules.setdefault(name, facts)
-        index._summarise_called(config, cache)
+        index._summarise_called(config)
         index._solve()
+        index.flush()
         return index
 
-    def _summarise_called(self, config: Config, cache: object) -> None:
+    def flush(self) -> None:
+        """Write the pack back when something in it changed (new entries, kept findings); only
+        the entries of the modules it holds now, so edits and deletions leave nothing behind."""
+        store = getattr(self._cache, "store", None)
+        if not self._dirty or store is None:
+            return
+        entries = {facts.key: facts.entry for facts in self._by_path.values() if facts.key}
+        store(self._pack_key, {"entries": entries})
+        self._dirty = False
+
+    def _summarise_called(self, config: Config) -> None:
         """Return states and in-place updates of the functions other modules call: the costly
         part of a summary, computed for those alone (a second analysis of their modules, once:
         the result joins the module's cache entry)."""
@@ -126,19 +150,16 @@ class ProjectIndex:
                 if owner.functions.get(key, {}).get("summarise") and key not in owner.entry.get("summaries", {}):
                     wanted.setdefault(owner.key, (owner, set()))[1].add(key)
         for owner, keys in wanted.values():
-            summaries = summarise_source(owner.path, sorted(keys), config)
+            # With a context, so that guards imported from other modules count in the summaries.
+            summaries = summarise_source(owner.path, sorted(keys), config, ProjectContext(self, owner))
             if summaries is None:
                 continue
             owner.entry.setdefault("summaries", {}).update(summaries)
-            store = getattr(cache, "store", None)
-            if store is not None:
-                store(owner.key, owner.entry)
+            self._dirty = True
 
     def store(self, facts: ModuleFacts) -> None:
-        """Write a module's entry back to the cache (findings kept for reuse were added)."""
-        store = getattr(self._cache, "store", None)
-        if store is not None and facts.key:
-            store(facts.key, facts.entry)
+        """A module's entry changed (findings kept for reuse were added): written by `flush`."""
+        self._dirty = True
 
     def _distinct_modules(self) -> List[ModuleFacts]:
         return list({id(f): f for f in self.modules.values()}.values())
@@ -203,6 +224,11 @@ class ProjectIndex:
                 local[identity] = region_from_json(record["local"], facts.display)
                 if "base" in record:
                     decided[identity] = local[identity]
+                else:
+                    guarded = self._guard_decorator(facts, key, record)
+                    if guarded is not None:
+                        decided[identity] = guarded
+                        external.add(identity)
                 sites[identity] = [(site, facts) for site in record.get("sites", [])]
         for facts in modules:
             for call in facts.export.get("calls", []):
@@ -233,9 +259,23 @@ class ProjectIndex:
                     changed = True
             if not changed:
                 break
-        for identity in undecided:
+        for identity in local:
             if bases[identity].mode is not local[identity].mode:
                 self._bases[identity] = bases[identity]
+
+    def _guard_decorator(self, facts: ModuleFacts, key: str, record: Json) -> Optional[Region]:
+        """The base a project guard of another module gives as a decorator (`@evaluation_mode`)."""
+        for qualname, line in record.get("decorators", ()):
+            target = self.resolve(qualname, facts)
+            guard = target[0].guards.get(target[1]) if target is not None else None
+            if guard is not None:
+                name = key.rpartition(".")[2]
+                label = "@" + qualname.rpartition(".")[2] + "()"
+                return Region(
+                    GradMode(guard["mode"]), RegionKind.DECORATOR, label, line, bool(guard.get("inference")), name,
+                    file=facts.display,
+                )
+        return None
 
     @staticmethod
     def _base_from_sites(
@@ -342,10 +382,11 @@ class ProjectContext:
         entry = self._facts.entry
         if entry.get("text") != text_digest(text):
             return None
-        if "findings" in entry and not self.informs and not any(self._answers(entry.get("asked", {}))):
+        alone = "findings" in entry and set(codes) <= set(entry.get("codes", ())) | {INTERNAL_ERROR}
+        if alone and not self.informs and not any(self._answers(entry.get("asked", {}))):
             return _selected(entry["findings"], codes)
         informed = entry.get("informed")
-        if informed is not None and set(codes) <= set(informed["codes"]):
+        if informed is not None and set(codes) <= set(informed["codes"]) | {INTERNAL_ERROR}:
             if _digest(self._answers(informed["asked"])) == informed["answers"]:
                 return _selected(informed["findings"], codes)
         return None
@@ -488,29 +529,25 @@ def text_digest(text: str) -> str:
     return hashlib.sha256(normalised.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _entry_of(path: str, config: Config, fingerprint: str, cache: object) -> Optional[Tuple[str, Json]]:
-    """One file's entry: from the cache when the file is unchanged, else from its analysis."""
+def _entry_of(path: str, config: Config, fingerprint: str, known: Dict[str, Json]) -> Optional[Tuple[str, Json, bool]]:
+    """One file's entry and whether it is new: from the cache when the file is unchanged, else
+    from its analysis."""
     try:
         with open(path, "rb") as handle:
             content = handle.read()
     except OSError:
         return None
     key = hashlib.sha256(b"\0".join((__version__.encode(), fingerprint.encode(), content))).hexdigest()
-    load = getattr(cache, "load", None)
-    if load is not None:
-        cached = load(key)
-        if cached is not None and "export" in cached:
-            return key, cached
+    cached = known.get(key)
+    if isinstance(cached, dict) and "export" in cached:
+        return key, cached, False
     entry = analyse_source(content, config)
     if entry is None:
         return None
-    store = getattr(cache, "store", None)
-    if store is not None:
-        store(key, entry)
-    return key, entry
+    return key, entry, True
 
 
-def summarise_source(path: str, keys: List[str], config: Config) -> Optional[Json]:
+def summarise_source(path: str, keys: List[str], config: Config, context: Optional["ProjectContext"] = None) -> Optional[Json]:
     """Summaries of some functions of one module (None when it cannot be read or analysed)."""
     from ..analysis import ModuleAnalysis
     from ..sources import decode_source
@@ -519,7 +556,7 @@ def summarise_source(path: str, keys: List[str], config: Config) -> Optional[Jso
     try:
         with open(path, "rb") as handle:
             tree = ast.parse(decode_source(handle.read()))
-        return summarise(ModuleAnalysis(tree, config, _Questions()), keys)  # type: ignore[arg-type]
+        return summarise(ModuleAnalysis(tree, config, context or _Questions()), keys)  # type: ignore[arg-type]
     except Exception:  # noqa: B902 - unknown, as if never asked
         return None
 
@@ -536,16 +573,21 @@ def analyse_source(content: bytes, config: Config) -> Optional[Json]:
         text = decode_source(content)
         tree = ast.parse(text)
         if not any(rule.applies_to(text) for rule in ALL_RULES) and "torch" not in text and "backward" not in text:
-            return {"export": light_export(tree), "text": text_digest(text), "findings": [], "asked": {}}
+            return {
+                "export": light_export(tree), "text": text_digest(text), "codes": sorted(DEFAULT_CODES),
+                "findings": [], "asked": {},
+            }
         questions = _Questions()
         analysis = ModuleAnalysis(tree, config, questions)  # type: ignore[arg-type]
-        findings = run_rules(analysis, text, ALL_RULES, informed=False)
+        # The rules a run reports by default; a run that selects an opt-in rule analyses again.
+        findings = run_rules(analysis, text, DEFAULT_RULES, informed=False)
         export = export_module(analysis)
     except Exception:  # noqa: B902 - a module the index cannot read is left out, never fatal
         return None
     return {
         "export": export,
         "text": text_digest(text),
+        "codes": sorted(DEFAULT_CODES),
         "findings": [finding_to_json(finding) for finding in findings],
         "asked": {kind: sorted(names) for kind, names in questions.asked.items() if names},
     }

@@ -6,6 +6,7 @@ no context, and the file is checked on its own, as with --no-project.
 """
 from __future__ import annotations
 
+import atexit
 import os
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -20,6 +21,7 @@ STDIN_NAMES = ("stdin", "-")
 _indexes: Dict[Tuple[str, Config], Optional[ProjectIndex]] = {}
 _skipped: Dict[Tuple[str, Config], str] = {}  # why a root has no index (too many files)
 _roots: Dict[str, Optional[str]] = {}  # folder -> its project root
+_flush_at_exit = False
 
 
 def project_context(path: str, config: Config) -> Optional[ProjectContext]:
@@ -94,10 +96,26 @@ def _index_for(root: str, config: Config) -> Optional[ProjectIndex]:
                 # time: the first analyses and stores every file, the others then read its entries.
                 with cache.lock("index"):
                     index = ProjectIndex.build(root, list(listing.files), config, cache)
+                global _flush_at_exit
+                if not _flush_at_exit:
+                    # Findings kept while checking are written when the process ends (a flake8
+                    # run has no other end to hook; the command flushes itself after its files).
+                    atexit.register(flush)
+                    _flush_at_exit = True
         except Exception:  # noqa: B902 - built once: a failure is not retried for every file
             index = None
         _indexes[key] = index
     return _indexes[key]
+
+
+def flush() -> None:
+    """Write what this process learnt (findings kept for reuse) to each project's cache."""
+    for index in _indexes.values():
+        if index is not None:
+            try:
+                index.flush()
+            except Exception:  # noqa: B902 - a cache that cannot be written is only slower
+                pass
 
 
 def forget() -> None:
