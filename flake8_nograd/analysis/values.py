@@ -365,6 +365,12 @@ class Evaluator:
                 return combine_states(held, CONSTANT)
             return container(argument.item, argument.elements, argument) if argument.is_container else UNKNOWN
         if self.is_loss_module(func):
+            if isinstance(func, ast.Name) and func.id in self._local_function_names and (
+                self.calls.callee(call, statement) is not None
+            ):
+                # A function of the module named like a loss (`def compute_loss(obs, act, w)`):
+                # its body, not its name, says what it returns, and its summary did not tell.
+                return CALLED.of_kind(Kind.TENSOR)
             return self._loss_call(call, statement, lookup).of_kind(Kind.TENSOR)
         if isinstance(func, ast.Name) and func.id in _parameter_names(statement.function):
             handed = self._returned_by_callbacks(call, statement)
