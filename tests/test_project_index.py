@@ -194,7 +194,8 @@ def test_quiet_where_other_modules_guard(tmp_path: Path) -> None:
     }
     alone = findings(tmp_path, files, project=False)
     assert [(path, line) for path, line, _, _ in alone] == [
-        ("lib/tasks.py", 11), ("lib/tasks.py", 20), ("lib/tasks.py", 28), ("lib/tasks.py", 36)
+        # (validation_step of a class whose imported base may be a LightningModule: unknown alone)
+        ("lib/tasks.py", 11), ("lib/tasks.py", 20), ("lib/tasks.py", 28)
     ]
     assert findings(tmp_path, files) == []
 

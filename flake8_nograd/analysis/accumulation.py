@@ -222,23 +222,22 @@ class AccumulatorUses:
         base = _entry_base(accumulation.accumulator)
         if base is not None:
             self.derived.add(base)
-        changed = True
-        while changed:
-            changed = False
-            for statement in statements:
-                stmt = statement.stmt
-                if isinstance(stmt, ast.Assign) and _mentions(stmt.value, self.derived):
-                    for target in stmt.targets:
-                        for element in _flatten(target):
-                            key = dotted_key(element)
-                            if key is not None and key not in self.derived:
-                                self.derived.add(key)
-                                changed = True
+        self.derived = derived_names(self.derived, statements)
         self.backwarded = any(
             backward.statement.function is function and any(_mentions(v, self.derived) for v in backward.values)
             for backward in backward_calls
         )
         self._siblings = siblings  # ids of accumulation statements of the same accumulator
+
+    @property
+    def returned(self) -> bool:
+        """The function returns the accumulator (or what is computed from it)."""
+        return any(
+            isinstance(statement.stmt, ast.Return)
+            and statement.stmt.value is not None
+            and _mentions(statement.stmt.value, self.derived)
+            for statement in self._uses()
+        )
 
     @property
     def escapes(self) -> bool:
@@ -283,6 +282,31 @@ class AccumulatorUses:
         if isinstance(stmt, ast.Expr):
             return _all_in_number_sinks(stmt.value, self.derived)
         return False
+
+
+def derived_names(roots: Set[str], statements: List[StatementInfo]) -> Set[str]:
+    """The names computed from `roots` in these statements (`avg = total / n`, `loss += part`),
+    to a fixpoint."""
+    derived = set(roots)
+    changed = True
+    while changed:
+        changed = False
+        for statement in statements:
+            stmt = statement.stmt
+            if isinstance(stmt, ast.Assign):
+                if not _mentions(stmt.value, derived):
+                    continue
+                targets = [element for target in stmt.targets for element in _flatten(target)]
+            elif isinstance(stmt, ast.AugAssign) and _mentions(stmt.value, derived):
+                targets = [stmt.target]  # `loss += part`: the total now holds part's graph
+            else:
+                continue
+            for element in targets:
+                key = dotted_key(element)
+                if key is not None and key not in derived:
+                    derived.add(key)
+                    changed = True
+    return derived
 
 
 def _mentions(expr: ast.AST, keys: Set[str]) -> bool:

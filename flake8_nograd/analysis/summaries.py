@@ -269,7 +269,12 @@ class Summaries:
             if isinstance(statement.stmt, ast.Return) and statement.stmt.value is not None
         ]
         if not returns:
-            return CONSTANT  # returns None (or never returns): no value flow needed
+            body = function.node.body  # type: ignore[union-attr]
+            if body and isinstance(body[-1], ast.Raise) and not any(isinstance(s.stmt, ast.Return) for s in statements):
+                # Never returns (`raise NotImplementedError`): an abstract method that a subclass
+                # overrides or that code replaces at run time. What "it" returns is unknown.
+                return UNKNOWN
+            return CONSTANT  # returns None: no value flow needed
         flow.ensure(function)
         if reached is not None:  # a call site's flow: the returns its arguments let it reach
             returns = [statement for statement in returns if id(statement.stmt) in reached]

@@ -5,7 +5,7 @@ import ast
 from typing import Dict, Iterator, List, Optional
 
 from ..analysis import Graph, GradMode, ModuleAnalysis
-from ..analysis.accumulation import Accumulation, AccumulatorUses, find_accumulations, is_scalar_expression
+from ..analysis.accumulation import Accumulation, AccumulatorUses, derived_names, find_accumulations, is_scalar_expression
 from ..findings import Finding, Fix, finding_at, span
 from .base import Rule, describe, with_method
 
@@ -42,6 +42,10 @@ class GraphAccumulated(Rule):
                 if uses.backwarded:
                     continue  # gradient accumulation or a sum of losses: the graph is wanted
                 loop = accumulation.loop
+                if uses.returned and not evaluation.iterates_data(loop) and not analysis.trains(function):
+                    continue  # a loss built from parts (criteria, heads), not over data, handed back
+                if _value_back_propagated(analysis, accumulation):
+                    continue  # what is kept is back-propagated anyway: its graph lives until then
                 escapes = uses.escapes
                 trains = evaluation.loop_needs_grad(loop)
                 if not trains and not (evaluation.iterates_loader(loop) if escapes else evaluation.iterates_data(loop)):
@@ -175,3 +179,27 @@ def _items_have_graph(analysis: ModuleAnalysis, iterable: ast.expr, position: in
                 if has_graph(element.elts[position]):
                     return True
     return False
+
+
+def _value_back_propagated(analysis: ModuleAnalysis, accumulation: Accumulation) -> bool:
+    """`parts.append(part)` in a loop over the parts of one loss, where `loss += part` and, after
+    the loop, `loss.backward()` follow: the part's graph is kept for that backward anyway, and the
+    list adds nothing to it. (A backward inside the loop is the other case: each iteration's graph
+    is done with, and the accumulator keeps it.)"""
+    if "." in accumulation.accumulator:
+        return False
+    loop = accumulation.loop.stmt
+    loop_end = getattr(loop, "end_lineno", loop.lineno) or loop.lineno
+    roots = {name.id for name in ast.walk(accumulation.value) if isinstance(name, ast.Name)}
+    if not roots:
+        return False
+    function = accumulation.statement.function
+    statements = analysis.statements_of(function)
+    derived = derived_names(roots, [s for s in statements if s is not accumulation.statement])
+    derived -= {accumulation.accumulator}
+    return any(
+        backward.statement.function is function
+        and backward.statement.stmt.lineno > loop_end
+        and any(isinstance(n, ast.Name) and n.id in derived for v in backward.values for n in ast.walk(v))
+        for backward in analysis.backward_calls
+    )
