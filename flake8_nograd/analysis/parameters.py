@@ -468,7 +468,37 @@ def _frozen_modules(walker: StructureWalker) -> Set[str]:
             name = _loop_parameter_name(stmt.target, stmt.iter)
             if module and name and any(_freezes(body_stmt, name) for body_stmt in stmt.body):  # not under `if`
                 frozen.add(module)
+    if frozen:
+        frozen |= _frozen_copies(walker, frozen)
     return frozen
+
+
+def _frozen_copies(walker: StructureWalker, frozen: Set[str]) -> Set[str]:
+    """`ema = copy.deepcopy(model).eval()` of a frozen `model` (`model = build().requires_grad_(False)`):
+    the copy's parameters do not require grad either."""
+    found: Set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for statement in walker.statements:
+            stmt = statement.stmt
+            if not (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)):
+                continue
+            call: ast.expr = stmt.value
+            while isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr in ("eval", "train", "to", "cpu", "cuda"):
+                call = call.func.value
+            site = walker.call_info.get(id(call)) if isinstance(call, ast.Call) else None
+            if site is None or site.qualname != "copy.deepcopy" or len(call.args) != 1:  # type: ignore[attr-defined]
+                continue
+            source = dotted_key(call.args[0])  # type: ignore[attr-defined]
+            if source not in frozen and source not in found:
+                continue
+            for target in stmt.targets:
+                key = dotted_key(target)
+                if key and key not in frozen and key not in found:
+                    found.add(key)
+                    changed = True
+    return found
 
 
 def requires_grad_argument(call: ast.Call) -> Optional[ast.expr]:
