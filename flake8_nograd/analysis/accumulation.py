@@ -14,7 +14,7 @@ from typing import Dict, Iterator, List, Optional, Set
 
 from .backward import BackwardCall
 from .evaluation import EvaluationFacts, contains
-from .structure import FunctionInfo, StatementInfo, dotted_key
+from .structure import FunctionInfo, StatementInfo, dotted_key, flatten_target
 
 _ACCUMULATING_OPS = (ast.Add, ast.Sub, ast.Mult)
 _LIST_METHODS = ("append",)
@@ -184,21 +184,11 @@ def _plain_bindings(statements: List[StatementInfo]) -> Dict[str, List[Statement
         elif isinstance(stmt, (ast.With, ast.AsyncWith)):
             targets = [item.optional_vars for item in stmt.items if item.optional_vars is not None]
         for target in targets:
-            for element in _flatten(target):
+            for element in flatten_target(target):
                 key = accumulator_key(element)
                 if key is not None:
                     bindings.setdefault(key, []).append(statement)
     return bindings
-
-
-def _flatten(target: ast.expr) -> Iterator[ast.expr]:
-    if isinstance(target, (ast.Tuple, ast.List)):
-        for element in target.elts:
-            yield from _flatten(element)
-    elif isinstance(target, ast.Starred):
-        yield from _flatten(target.value)
-    else:
-        yield target
 
 
 class AccumulatorUses:
@@ -269,14 +259,14 @@ class AccumulatorUses:
             if is_yield and node.value is not None and _mentions(node.value, self.derived):
                 return True
         if isinstance(stmt, ast.Assign) and _mentions(stmt.value, self.derived):
-            return any(not isinstance(element, ast.Name) for t in stmt.targets for element in _flatten(t))
+            return any(not isinstance(element, ast.Name) for t in stmt.targets for element in flatten_target(t))
         return False
 
     def _number_use(self, statement: StatementInfo) -> bool:
         stmt = statement.stmt
         if isinstance(stmt, ast.Assign):
             # `avg = total / n`: fine when the new name is itself a number (checked at its own uses).
-            return all(isinstance(e, ast.Name) for t in stmt.targets for e in _flatten(t)) and _arithmetic_only(
+            return all(isinstance(e, ast.Name) for t in stmt.targets for e in flatten_target(t)) and _arithmetic_only(
                 stmt.value, self.derived
             )
         if isinstance(stmt, ast.Expr):
@@ -296,7 +286,7 @@ def derived_names(roots: Set[str], statements: List[StatementInfo]) -> Set[str]:
             if isinstance(stmt, ast.Assign):
                 if not _mentions(stmt.value, derived):
                     continue
-                targets = [element for target in stmt.targets for element in _flatten(target)]
+                targets = [element for target in stmt.targets for element in flatten_target(target)]
             elif isinstance(stmt, ast.AugAssign) and _mentions(stmt.value, derived):
                 targets = [stmt.target]  # `loss += part`: the total now holds part's graph
             else:

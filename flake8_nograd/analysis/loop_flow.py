@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 from typing import Dict, Iterator, List, Optional, Set, Tuple
 
-from .structure import dotted_key
+from .structure import dotted_key, flatten_target
 
 # Methods that put a value into their receiver (`memory.append(obs)`, `buffer.push(...)`).
 _MUTATORS = frozenset(
@@ -269,7 +269,7 @@ def _binds(stmt: ast.stmt, key: str) -> Optional[str]:
     nested block), or None."""
     if isinstance(stmt, ast.Assign):
         for target in stmt.targets:
-            for element in _flat(target):
+            for element in flatten_target(target):
                 if dotted_key(element) == key:
                     return "plain"
                 if isinstance(element, ast.Subscript) and key in set(_target_keys(element)):
@@ -291,16 +291,6 @@ def _binds(stmt: ast.stmt, key: str) -> Optional[str]:
         if any(written == key for written in _written_by(node)):
             return "maybe"
     return None
-
-
-def _flat(target: ast.expr) -> Iterator[ast.expr]:
-    if isinstance(target, (ast.Tuple, ast.List)):
-        for element in target.elts:
-            yield from _flat(element)
-    elif isinstance(target, ast.Starred):
-        yield from _flat(target.value)
-    else:
-        yield target
 
 
 def _assigned_values(stmt: ast.stmt) -> List[ast.expr]:

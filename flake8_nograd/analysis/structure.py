@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Set, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple, Union
 
 from ..config import Config
 from .guards import (
@@ -650,6 +650,17 @@ def _constructed_then_moved(call: ast.Call) -> Optional[str]:
 
 def _expects_error(expr: ast.expr) -> bool:
     return isinstance(expr, ast.Call) and last_identifier(expr.func) in _EXPECT_ERROR_CALLS
+
+
+def flatten_target(target: ast.expr) -> Iterator[ast.expr]:
+    """The single targets of an assignment target: `(a, (b, *c))` -> a, b, c."""
+    if isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            yield from flatten_target(element)
+    elif isinstance(target, ast.Starred):
+        yield from flatten_target(target.value)
+    else:
+        yield target
 
 
 def dotted_key(expr: ast.AST) -> Optional[str]:
