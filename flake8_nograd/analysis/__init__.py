@@ -25,7 +25,7 @@ from .names import NameResolver
 from .parameters import ParameterUpdate, find_parameter_updates
 from .resolve import CallResolver
 from .summaries import Summaries
-from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, positional_parameters
+from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, bound_arguments, positional_parameters
 from .values import AssumedBase, Evaluator, ValueFlow
 
 if TYPE_CHECKING:
@@ -231,16 +231,10 @@ class ModuleAnalysis:
                     continue
                 parameters, name, file = positional_parameters(callee), callee.name, ""
                 offset = 1 if isinstance(func, ast.Attribute) and callee.is_method else 0
-            for index, argument in enumerate(call.args):
-                if isinstance(argument, ast.Starred):
-                    break
-                if index + offset < len(parameters) and parameters[index + offset] in backward:
-                    line, api = backward[parameters[index + offset]]
+            for parameter, argument in bound_arguments(call, parameters, offset):
+                if parameter in backward:
+                    line, api = backward[parameter]
                     found.append(BackwardHandoff(site, argument, name, f"line {line} of {file}" if file else f"line {line}", api))
-            for keyword in call.keywords:
-                if keyword.arg in backward:
-                    line, api = backward[keyword.arg]
-                    found.append(BackwardHandoff(site, keyword.value, name, f"line {line} of {file}" if file else f"line {line}", api))
         return found
 
     def trains(self, function: FunctionInfo) -> bool:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, NamedTuple, Optional, Set, Tuple, Union
 
 from .model import UNKNOWN, GradMode
-from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, dotted_key, positional_parameters
+from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, bound_arguments, dotted_key, positional_parameters
 
 # Value tags (ValueState.tags). "parameter" is also what values.py gives `nn.Parameter(...)`.
 PARAMETER = "parameter"  # an nn.Parameter of a module that is not frozen
@@ -766,9 +766,7 @@ def _updates_by_project_helper(analysis, site: CallSite, sources: ParameterSourc
     helper = project.function(site.qualname)
     if helper is None or not helper.updates or helper.is_method:
         return []
-    names = set(helper.parameters)
-    pairs = _positional_pairs(site.node, helper.parameters, 0)
-    pairs.extend((kw.arg, kw.value) for kw in site.node.keywords if kw.arg is not None and kw.arg in names)
+    pairs = bound_arguments(site.node, helper.parameters)
     found: List[ParameterUpdate] = []
     for parameter, (kind, argument) in _classified_arguments(analysis, site, sources, pairs).items():
         for written in helper.updates.get(parameter, {}).get(kind if kind != LEAF else PARAMETER, ()):
@@ -782,17 +780,6 @@ def _updates_by_project_helper(analysis, site: CallSite, sources: ParameterSourc
     return found
 
 
-def _positional_pairs(call: ast.Call, parameters: List[str], offset: int) -> List[tuple]:
-    """(parameter, argument) for the positional arguments of a call, up to a `*args`."""
-    pairs: List[tuple] = []
-    for index, argument in enumerate(call.args):
-        if isinstance(argument, ast.Starred):
-            break
-        if index + offset < len(parameters):
-            pairs.append((parameters[index + offset], argument))
-    return pairs
-
-
 def _bound_arguments(analysis, site: CallSite, sources: ParameterSources):
     """The callee of `helper(a, b=c)` and the parameters it binds to parameters or modules."""
     statement = site.statement
@@ -802,9 +789,7 @@ def _bound_arguments(analysis, site: CallSite, sources: ParameterSources):
         return None  # before the arguments' states: they run the caller's flow
     parameters = positional_parameters(callee)
     offset = 1 if isinstance(call.func, ast.Attribute) and callee.is_method and not _is_static(callee) else 0
-    arguments = _positional_pairs(call, parameters, offset)
-    names = _keyword_parameters(callee)
-    arguments.extend((kw.arg, kw.value) for kw in call.keywords if kw.arg is not None and kw.arg in names)
+    arguments = bound_arguments(call, parameters, offset, _keyword_parameters(callee))
     bound = _classified_arguments(analysis, site, sources, arguments)
     return (callee, bound) if bound else None
 

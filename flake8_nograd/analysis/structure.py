@@ -652,6 +652,22 @@ def _expects_error(expr: ast.expr) -> bool:
     return isinstance(expr, ast.Call) and last_identifier(expr.func) in _EXPECT_ERROR_CALLS
 
 
+def bound_arguments(
+    call: ast.Call, parameters: List[str], offset: int = 0, keywords: Optional[Set[str]] = None
+) -> List[Tuple[str, ast.expr]]:
+    """(parameter, argument) for what a call binds by position (after `offset` implicit ones such
+    as `self`, up to a `*args`) and by a keyword naming one of `keywords` (default: `parameters`)."""
+    pairs: List[Tuple[str, ast.expr]] = []
+    for index, argument in enumerate(call.args):
+        if isinstance(argument, ast.Starred):
+            break
+        if index + offset < len(parameters):
+            pairs.append((parameters[index + offset], argument))
+    names = set(parameters) if keywords is None else keywords
+    pairs.extend((kw.arg, kw.value) for kw in call.keywords if kw.arg is not None and kw.arg in names)
+    return pairs
+
+
 def flatten_target(target: ast.expr) -> Iterator[ast.expr]:
     """The single targets of an assignment target: `(a, (b, *c))` -> a, b, c."""
     if isinstance(target, (ast.Tuple, ast.List)):
