@@ -6,11 +6,10 @@ from typing import Iterable, List, Optional
 
 from .analysis import ModuleAnalysis
 from .config import Config
-from .findings import Finding
+from .findings import INTERNAL_ERROR, Finding
 from .project import ProjectContext
 from .rules import ALL_RULES, Rule
 
-INTERNAL_ERROR = "NG000"
 
 
 def check_tree(
@@ -27,29 +26,31 @@ def check_tree(
     """
     try:
         rules = tuple(rules)
+        codes = {rule.code for rule in rules} | {INTERNAL_ERROR}
         if project is not None:
             # The project index already analysed this text alone; reuse that where the rest of
             # the project changes nothing about it (most modules).
-            known = project.final_findings(source, {rule.code for rule in rules} | {INTERNAL_ERROR})
+            known = project.final_findings(source, codes)
             if known is not None:
                 return known
         informed = project is not None and project.informs
-        if not any(rule.applies_to(source, informed) for rule in rules):
+        applicable = [rule for rule in rules if rule.applies_to(source, informed)]
+        if not applicable:
             return []
-        findings = run_rules(ModuleAnalysis(tree, config, project), source, rules, informed)
+        findings = run_rules(ModuleAnalysis(tree, config, project), applicable)
         if project is not None:
-            project.remember(source, {rule.code for rule in rules} | {INTERNAL_ERROR}, findings)
+            project.remember(source, codes, findings)
         return findings
     except Exception as error:  # noqa: B902 - a linter bug must not abort the run (RecursionError, MemoryError too)
         return [Finding(1, 0, INTERNAL_ERROR, internal_error_message(error))]
 
 
-def run_rules(analysis: ModuleAnalysis, source: str, rules: Iterable[Rule], informed: bool) -> List[Finding]:
-    """The findings of the rules that apply to this source, sorted by position."""
+def run_rules(analysis: ModuleAnalysis, rules: Iterable[Rule]) -> List[Finding]:
+    """The findings of these rules (those that apply to the source: the caller's prefilter),
+    sorted by position."""
     findings: List[Finding] = []
     for rule in rules:
-        if rule.applies_to(source, informed):
-            findings.extend(f for f in rule.check(analysis) if not analysis.expects_error(f.line))
+        findings.extend(f for f in rule.check(analysis) if not analysis.expects_error(f.line))
     return sorted(set(findings), key=lambda f: (f.line, f.col, f.code, f.message))
 
 

@@ -5,6 +5,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
+INTERNAL_ERROR = "NG000"  # the code of a linter bug, reported instead of crashing the run
 
 # What a fix does, applied by the fixer (flake8_nograd/fixes) at `Fix.target`:
 FIX_ACTIONS = (

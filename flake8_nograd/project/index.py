@@ -25,12 +25,10 @@ from ..analysis.guards import GuardEffect
 from ..analysis.model import GradMode, Graph, Region, RegionKind, ValueState
 from ..analysis.parameters import GRAD_REQUIRING, ArgumentUpdate
 from ..config import Config
-from ..findings import Finding, Fix
+from ..findings import INTERNAL_ERROR, Finding, Fix
 from ..rules import ALL_RULES
 
-DEFAULT_RULES = tuple(rule for rule in ALL_RULES if rule.default_enabled)
-DEFAULT_CODES = frozenset(rule.code for rule in DEFAULT_RULES)
-INTERNAL_ERROR = "NG000"
+DEFAULT_CODES = frozenset(rule.code for rule in ALL_RULES if rule.default_enabled)
 from .records import Json, region_from_json, region_to_json, state_from_json
 
 FunctionKey = Tuple[str, str]  # (module name, "f" / "Class.m" / "outer.<locals>.inner")
@@ -353,6 +351,7 @@ class ProjectContext:
         self.module = facts.name
         self._informs: Optional[bool] = None
         self._asked: Dict[Tuple[str, str], object] = {}
+        self._final: Optional[Tuple[str, FrozenSet[str], Optional[List[Finding]]]] = None
 
     @property
     def informs(self) -> bool:
@@ -379,6 +378,14 @@ class ProjectContext:
         analysed this very text alone and the project answers none of that analysis's questions,
         or findings kept from an analysis with this context (`remember`) whose questions the
         project still answers the same. None: analyse it here, with this context."""
+        wanted = frozenset(codes)
+        if self._final is not None and self._final[0] is text and self._final[1] == wanted:
+            return self._final[2]  # asked again for the same text (the command, then check_tree)
+        found = self._known_findings(text, codes)
+        self._final = (text, wanted, found)
+        return found
+
+    def _known_findings(self, text: str, codes: Collection[str]) -> Optional[List[Finding]]:
         entry = self._facts.entry
         if entry.get("text") != text_digest(text):
             return None
@@ -442,10 +449,11 @@ class ProjectContext:
     # -- questions ----------------------------------------------------------------------------
     def function(self, qualname: str) -> Optional[ExternalFunction]:
         """The project function an imported name calls, when it tells a caller anything."""
-        if self._answer("function", qualname) is None:
+        answer = self._answer("function", qualname)
+        if not isinstance(answer, list):
             return None
-        target = self._index.resolve(qualname, self._facts)
-        return self._index.external_function(*target) if target is not None else None
+        module, local = answer[0], answer[1]  # resolved once, by _answer
+        return self._index.external_function(self._index.modules[module], local)
 
     def guard(self, qualname: str) -> Optional[GuardEffect]:
         """A grad guard (decorator, context manager, alias of torch's) defined in another module."""
@@ -572,7 +580,8 @@ def analyse_source(content: bytes, config: Config) -> Optional[Json]:
     try:
         text = decode_source(content)
         tree = ast.parse(text)
-        if not any(rule.applies_to(text) for rule in ALL_RULES) and "torch" not in text and "backward" not in text:
+        applicable = [rule for rule in ALL_RULES if rule.applies_to(text)]
+        if not applicable and "torch" not in text and "backward" not in text:
             return {
                 "export": light_export(tree), "text": text_digest(text), "codes": sorted(DEFAULT_CODES),
                 "findings": [], "asked": {},
@@ -580,7 +589,7 @@ def analyse_source(content: bytes, config: Config) -> Optional[Json]:
         questions = _Questions()
         analysis = ModuleAnalysis(tree, config, questions)  # type: ignore[arg-type]
         # The rules a run reports by default; a run that selects an opt-in rule analyses again.
-        findings = run_rules(analysis, text, DEFAULT_RULES, informed=False)
+        findings = run_rules(analysis, [rule for rule in applicable if rule.default_enabled])
         export = export_module(analysis)
     except Exception:  # noqa: B902 - a module the index cannot read is left out, never fatal
         return None
@@ -594,8 +603,7 @@ def analyse_source(content: bytes, config: Config) -> Optional[Json]:
 
 
 def finding_to_json(finding: Finding) -> Json:
-    record = dataclasses.asdict(finding)
-    return record
+    return dataclasses.asdict(finding)
 
 
 def finding_from_json(record: Json) -> Finding:
