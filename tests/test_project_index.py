@@ -388,3 +388,63 @@ def test_the_cache_is_never_stale_after_an_edit(tmp_path: Path) -> None:
     assert _check_command(tmp_path) == first
     assert _check_command(tmp_path, "--no-cache") == first
     assert _check_command(tmp_path, "--no-project") == [("pkg/utils_eval.py", 7, "NG201")]
+
+
+TASK_CHAIN = {
+    "kit/__init__.py": "",
+    "kit/heads.py": """
+        import torch
+
+
+        class SlotTagger:
+            def __init__(self, encoder):
+                self.encoder = encoder
+
+            def tag(self, batch):
+                return self._tag_windows(batch)
+
+            def _tag_windows(self, batch):
+                self.encoder.eval()
+                tags = []
+                for window in batch.split(8):
+                    tags.append(self.encoder(window).argmax(-1))
+                return torch.cat(tags)
+        """,
+    "kit/tasks.py": """
+        import torch
+
+
+        class TaggingTask:
+            def score_split(self, model, loader):
+                return [self.score_batch(model, batch) for batch in loader]
+
+            def score_batch(self, model, batch):
+                return (model.tag(batch) == 0).float().mean().item()
+        """,
+    "kit/loop.py": """
+        import torch
+
+
+        class Loop:
+            def __init__(self, task, model, loaders):
+                self.task, self.model, self.loaders = task, model, loaders
+
+            @torch.no_grad()
+            def run_validation(self, split):
+                return self.task.score_split(self.model, self.loaders[split])
+        """,
+}
+
+
+def test_a_guard_several_calls_up_through_objects_of_unknown_class(tmp_path: Path) -> None:
+    # `self.task.score_split` and `model.tag` name methods of classes no module here ties to
+    # those objects; the only calls by those names run under run_validation's no_grad, so the
+    # loop in _tag_windows may run guarded: unknown, quiet. One module at a time, nothing says so.
+    assert findings(tmp_path, TASK_CHAIN, project=False) == [("kit/heads.py", 14, 9, "NG201")]
+    assert findings(tmp_path, TASK_CHAIN) == []
+
+
+def test_the_same_chain_unguarded_is_still_reported(tmp_path: Path) -> None:
+    files = dict(TASK_CHAIN)
+    files["kit/loop.py"] = TASK_CHAIN["kit/loop.py"].replace("            @torch.no_grad()\n", "")
+    assert findings(tmp_path, files) == [("kit/heads.py", 14, 9, "NG201")]

@@ -53,6 +53,8 @@ def resolve_bases(
 
     callers = calls.callers()
     registered = _registered_functions(walker, [f for f in undecided if id(f) not in callers])
+    by_name = calls.calls_by_method_name()
+    module_classes = _module_subclasses(walker, resolver)
 
     # Least fixpoint from "grad on": a function turns grad-off only once all its callers are.
     for _ in range(len(undecided) + 1):
@@ -60,7 +62,13 @@ def resolve_bases(
         for function in undecided:
             if id(function) in registered:
                 continue
-            base = _base_from_callers(function, callers.get(id(function), []))
+            sites = callers.get(id(function), [])
+            if sites or function.class_node is None:
+                base = _base_from_callers(function, sites)
+            elif function.name in by_name or id(function.class_node) not in module_classes:
+                base = _base_from_calls_by_name(function, by_name.get(function.name, []))
+            else:
+                base = _uncalled_model_method(walker, function)
             if base != function.base:
                 function.base = base
                 changed = True
@@ -126,6 +134,56 @@ def _base_from_callers(function: FunctionInfo, sites: List[Reference]) -> Region
     if GradMode.ON not in modes:
         return Region(GradMode.UNKNOWN, RegionKind.CALLERS, function=function.name)
     return GRAD_ON
+
+
+def _base_from_calls_by_name(function: FunctionInfo, sites: List[Reference]) -> Region:
+    """A method with no known caller, and calls of its name on objects of unknown class: if one
+    of them may run without grad, so may the method (unknown); else grad is on as for any method
+    nobody calls here."""
+    if any(site.statement.region.mode is not GradMode.ON for site in sites):
+        return Region(GradMode.UNKNOWN, RegionKind.CALLERS, function=function.name)
+    return GRAD_ON
+
+
+def _uncalled_model_method(walker: StructureWalker, function: FunctionInfo) -> Region:
+    """A method of an nn.Module subclass that nothing in view calls (`predict_class`, `sample`):
+    public API for code elsewhere, which may run it under a guard or not: unknown. Not `forward`
+    and dunder methods (they run as the module is called), nor a method that trains or updates
+    tensors in place (`backward()`, `step()`, `mul_()`): it is written for grad on, and the rules
+    report what it does with grad on."""
+    if function.name == "forward" or function.name.startswith("__"):
+        return GRAD_ON
+    for site in walker.calls_of(function):
+        name = site.method_name
+        if name is not None and (name in _TRAINING_METHODS or (name.endswith("_") and not name.startswith("_"))):
+            return GRAD_ON
+    return Region(GradMode.UNKNOWN, RegionKind.CALLERS, function=function.name)
+
+
+_TRAINING_METHODS = frozenset(("backward", "step", "grad", "manual_backward"))
+
+
+def _module_subclasses(walker: StructureWalker, resolver: NameResolver) -> Set[int]:
+    """ids of the classes of this module that derive from a torch.nn class, directly or through
+    classes of this module."""
+    found: Set[int] = set()
+    local_names = {cls.name: cls for cls, _ in walker.classes}
+    changed = True
+    while changed:
+        changed = False
+        for cls, scope in walker.classes:
+            if id(cls) in found:
+                continue
+            for base in cls.bases:
+                if isinstance(base, ast.Name) and base.id in local_names:
+                    derived = id(local_names[base.id]) in found
+                else:
+                    derived = (resolver.qualname(base, scope) or "").startswith("torch.nn.")
+                if derived:
+                    found.add(id(cls))
+                    changed = True
+                    break
+    return found
 
 
 _STAGES = ("validation", "test", "predict")

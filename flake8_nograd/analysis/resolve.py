@@ -31,6 +31,7 @@ class CallResolver:
         self._functions_by_parent: Dict[int, Dict[str, List[FunctionInfo]]] = {}
         self._callers: Optional[Dict[int, List[Reference]]] = None
         self._direct: Optional[Dict[int, List[Reference]]] = None
+        self._by_name: Optional[Dict[str, List[Reference]]] = None
         self._parameter_classes: Dict[tuple, Optional[ast.ClassDef]] = {}
         self._returned: Optional[List[tuple]] = None  # (nested function, the factory returning it)
         for function in walker.functions:
@@ -114,6 +115,27 @@ class CallResolver:
             self._callers = self._references_by_callee(through_parameters=True)
         return self._callers
 
+    def calls_by_method_name(self) -> Dict[str, List[Reference]]:
+        """Method calls whose receiver's class is unknown (`self.scorer.rank(...)`, `task.run()`),
+        by method name. Any method of that name may be the one that runs, so these calls tell
+        how it may run, never that it does."""
+        if self._by_name is None:
+            found: Dict[str, List[Reference]] = {}
+            for reference in self._walker.references:
+                receiver = reference.receiver
+                if not reference.by_attribute or reference.call is None or receiver is None or reference.statement.unreachable:
+                    continue
+                if receiver is reference.call.func:
+                    continue  # `model(x)`: the implicit forward, not a call by name
+                if isinstance(receiver, ast.Name) and receiver.id == "self":
+                    continue
+                if isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Name) and receiver.func.id == "super":
+                    continue
+                if self.callee_of(reference) is None:
+                    found.setdefault(reference.name, []).append(reference)
+            self._by_name = found
+        return self._by_name
+
     def _direct_callers(self) -> Dict[int, List[Reference]]:
         if self._direct is None:
             self._direct = self._references_by_callee(through_parameters=False)
@@ -122,6 +144,8 @@ class CallResolver:
     def _references_by_callee(self, through_parameters: bool) -> Dict[int, List[Reference]]:
         found: Dict[int, List[Reference]] = {}
         for reference in self._walker.references:
+            if reference.statement.unreachable:
+                continue  # a call after a `raise` never runs
             callee = self.callee_of(reference, through_parameters)
             if callee is not None:
                 found.setdefault(id(callee), []).extend(self._invocations(reference, through_parameters))

@@ -64,6 +64,7 @@ class StatementInfo:
     local: Optional[Region]  # None: the function's base region applies
     names: List[ast.Name] = field(default_factory=list)  # Name loads in the statement's own expressions
     has_walrus: bool = False
+    unreachable: bool = False  # after a `raise` in its block (or inside such a statement)
 
     @property
     def region(self) -> Region:
@@ -129,11 +130,15 @@ class StructureWalker:
         self._calls_by_function: Optional[Dict[int, List[CallSite]]] = None  # built on first use
         self.call_info: Dict[int, CallSite] = {}
         self.references: List[Reference] = []
+        self._unreachable = False  # walking statements after a `raise` (StatementInfo.unreachable)
         self.classes: List[Tuple[ast.ClassDef, Scope]] = []  # with the scope they are defined in
         self.class_of_function: Dict[int, ast.ClassDef] = {}
         # Flow-insensitive facts about local objects, keyed by dotted name ("model", "self.net").
         self.receivers_by_method: Dict[str, Set[str]] = {}  # for MODEL_METHODS only
         self.assigned_from: Dict[str, Set[str]] = {}  # dotted target -> canonical qualnames called
+        # Targets of `x = SomeClass(arg, ...)` given something other than constants: an object
+        # that may hold what it was given (a network), not just settings.
+        self.built_from_objects: Set[str] = set()
         # dotted target -> names of non-imported callables it was assigned the result of (`x = Net()`)
         self.constructed_from: Dict[str, Set[str]] = {}
         self.assigned_otherwise: Set[str] = set()  # attribute targets also assigned something else
@@ -181,9 +186,12 @@ class StructureWalker:
 
         A `torch.set_grad_enabled(flag)` statement changes the region of the statements after it.
         """
+        outer_unreachable = self._unreachable
         for stmt in body:
             leaked = self._register(stmt, function, scope, region)
             kind = type(stmt)
+            if kind is ast.Raise:
+                self._unreachable = True  # what follows in this block never runs
             if leaked is not None and (kind in _SIMPLE_STATEMENTS or kind is ast.Expr):
                 region = leaked
                 continue
@@ -210,13 +218,14 @@ class StructureWalker:
                 region = self._walk_if(stmt, function, scope, region, class_node)
             else:
                 region = self._walk_children(stmt, function, scope, region, class_node)
+        self._unreachable = outer_unreachable
         return region
 
     def _register(
         self, stmt: ast.stmt, function: FunctionInfo, scope: Scope, region: Optional[Region]
     ) -> Optional[Region]:
         """Record the statement; returns the region a call in it leaves behind, if any."""
-        info = StatementInfo(stmt, function, scope, region)
+        info = StatementInfo(stmt, function, scope, region, unreachable=self._unreachable)
         self.statements.append(info)
         self.statement_info[id(stmt)] = info
         self._statements_by_function[id(function)].append(info)
@@ -494,8 +503,11 @@ class StructureWalker:
             if local_class is None and callee is None:
                 local_class = _constructed_then_moved(stmt.value)  # type: ignore[attr-defined]
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            given_objects = _given_objects(stmt.value)  # type: ignore[arg-type]
             for target in targets:
                 key = dotted_name(target)
+                if key and given_objects:
+                    self.built_from_objects.add(key)
                 if key and callee:
                     self.assigned_from.setdefault(key, set()).add(callee)
                 elif key and local_class:
@@ -677,6 +689,16 @@ def flatten_target(target: ast.expr) -> Iterator[ast.expr]:
         yield from flatten_target(target.value)
     else:
         yield target
+
+
+def _given_objects(call: ast.Call) -> bool:
+    """Does a call get an argument other than a constant (`Loss(critic)`, not `Loss(bins=12)`)?"""
+    for arg in list(call.args) + [keyword.value for keyword in call.keywords]:
+        if isinstance(arg, ast.UnaryOp):
+            arg = arg.operand
+        if not isinstance(arg, ast.Constant):
+            return True
+    return False
 
 
 def dotted_key(expr: ast.AST) -> Optional[str]:

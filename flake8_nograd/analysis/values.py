@@ -100,6 +100,7 @@ class Evaluator:
         self._local_function_names = walker.resolver.function_names
         self._has_forward = "forward" in walker.resolver.function_names
         self.call_info: Dict[int, CallSite] = walker.call_info
+        self._built_from_objects = walker.built_from_objects
         self.loss_modules: Set[str] = {
             key for key, callees in walker.assigned_from.items() if any(_is_loss_class(c) for c in callees)
         }
@@ -371,7 +372,13 @@ class Evaluator:
                 # A function of the module named like a loss (`def compute_loss(obs, act, w)`):
                 # its body, not its name, says what it returns, and its summary did not tell.
                 return CALLED.of_kind(Kind.TENSOR)
-            return self._loss_call(call, statement, lookup).of_kind(Kind.TENSOR)
+            loss = self._loss_call(call, statement, lookup)
+            key = dotted_key(func)
+            if loss.is_no_graph and key not in self.loss_modules and key in self._built_from_objects:
+                # Named like a loss, of a class not known to be torch's, built from objects: it may
+                # own networks (a critic's value loss), whose parameters give its result a graph.
+                return CALLED.of_kind(Kind.TENSOR)
+            return loss.of_kind(Kind.TENSOR)
         if isinstance(func, ast.Name) and func.id in _parameter_names(statement.function):
             handed = self._returned_by_callbacks(call, statement)
             if handed is not None:

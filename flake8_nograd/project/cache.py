@@ -25,7 +25,7 @@ from .. import __version__
 
 # Raised when the layout or the meaning of an entry changes: entries of another version or format
 # live in another folder and are never read.
-FORMAT = 1
+FORMAT = 2
 STAMP = f"{__version__}-{FORMAT}"
 DEFAULT_DIRECTORY = ".nograd_cache"
 # Keys used as file names as they are (the index's content hashes); others are encoded.

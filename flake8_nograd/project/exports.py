@@ -15,6 +15,7 @@ cached by content hash; the index ties exports together (index.py). Records:
     classes     "Trainer": bases (an import's qualified name, or "@Local"), and `self.m(...)`
                 calls in its methods by method name, as sites
     calls       calls of imported names (possible project functions): qualified name and site
+    method_calls  calls of methods on objects of unknown class where grad may be off, by name
     reexports   names imported at module level (an `__init__.py` re-exports them)
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ from ..analysis.parameters import MODULE, PARAMETER, PARAMETERS
 from ..analysis.structure import CallSite, FunctionInfo, StatementInfo, dotted_key, function_key, positional_parameters
 from .records import Json, region_to_json, state_to_json
 
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 2
 _EXTERNAL_ROOTS = frozenset(
     ("torch", "numpy", "np", "lightning", "pytorch_lightning", "transformers", "tqdm", "scipy", "pandas", "sklearn")
 )
@@ -101,6 +102,7 @@ def export_module(analysis: ModuleAnalysis) -> Json:
         "guards": guards,
         "classes": _classes(analysis),
         "calls": _calls(analysis),
+        "method_calls": _calls_by_method_name(analysis),
         "reexports": dict(analysis.resolver.module_scope.imports),
     }
 
@@ -271,6 +273,8 @@ def _calls(analysis: ModuleAnalysis) -> List[Json]:
     calls: List[Json] = []
     stdlib = stdlib_roots()
     for site in analysis.calls:
+        if site.statement.unreachable:
+            continue
         qualname = site.qualname
         if qualname is None and site.method_name is not None:
             for callee in _imported_methods(analysis, site):
@@ -285,6 +289,33 @@ def _calls(analysis: ModuleAnalysis) -> List[Json]:
         record["callee"] = qualname
         calls.append(record)
     return calls
+
+
+def _calls_by_method_name(analysis: ModuleAnalysis) -> Dict[str, List[Json]]:
+    """Method calls on objects of unknown class (`self.task.evaluation(...)`), by method name,
+    where grad may be off (a guard, or a caller's mode to inherit): any project method of that
+    name may be the one that runs there. Calls with grad surely on tell nothing and are left out."""
+    found: Dict[str, List[Json]] = {}
+    seen = set()
+    for site in analysis.calls:
+        name = site.method_name
+        if site.qualname is not None or name is None or site.statement.unreachable:
+            continue
+        receiver = site.node.func.value  # type: ignore[attr-defined]
+        if isinstance(receiver, ast.Name) and receiver.id == "self":
+            continue
+        if isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Name) and receiver.func.id == "super":
+            continue
+        if analysis.calls_resolver.callee(site.node, site.statement) is not None or _imported_methods(analysis, site):
+            continue
+        record = site_record(site.statement)
+        if record.get("mode") == GradMode.ON.value:
+            continue
+        identity = (name, record.get("mode"), record.get("inherit"))
+        if identity not in seen:
+            seen.add(identity)
+            found.setdefault(name, []).append(record)
+    return found
 
 
 def _imported_methods(analysis: ModuleAnalysis, site: CallSite) -> List[str]:

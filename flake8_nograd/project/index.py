@@ -244,6 +244,16 @@ class ProjectIndex:
                             identity = (facts.name, own)
                             sites.setdefault(identity, []).extend((site, ancestor_facts) for site in calls)
                             external.add(identity)
+        by_name: Dict[str, List[Tuple[Json, ModuleFacts]]] = {}
+        for facts in modules:
+            for name, calls in facts.export.get("method_calls", {}).items():
+                by_name.setdefault(name, []).extend((site, facts) for site in calls)
+        named: Dict[FunctionKey, List[Tuple[Json, ModuleFacts]]] = {}
+        for identity in local:
+            owner, _, method = identity[1].rpartition(".")
+            if method in by_name and owner in self.modules[identity[0]].classes and not sites.get(identity):
+                named[identity] = by_name[method]
+                external.add(identity)
         if not external:
             return
         bases: Dict[FunctionKey, Region] = {identity: decided.get(identity, Region(GradMode.ON, RegionKind.DEFAULT)) for identity in local}
@@ -251,7 +261,10 @@ class ProjectIndex:
         for _ in range(len(undecided) + 1):
             changed = False
             for identity in undecided:
-                base = self._base_from_sites(identity, sites.get(identity, []), bases, local[identity])
+                if identity in named:
+                    base = self._base_from_calls_by_name(identity, named[identity], bases)
+                else:
+                    base = self._base_from_sites(identity, sites.get(identity, []), bases, local[identity])
                 if base != bases[identity]:
                     bases[identity] = base
                     changed = True
@@ -306,6 +319,22 @@ class ProjectIndex:
             )
         if GradMode.ON not in modes:
             return Region(GradMode.UNKNOWN, RegionKind.CALLERS, function=name)
+        return Region(GradMode.ON, RegionKind.DEFAULT)
+
+    @staticmethod
+    def _base_from_calls_by_name(
+        identity: FunctionKey, found: List[Tuple[Json, ModuleFacts]], bases: Dict[FunctionKey, Region]
+    ) -> Region:
+        """A method nobody is known to call, called by name on objects of unknown class: unknown
+        if grad may be off at one of those calls (callers.py decides the same within a module)."""
+        for site, facts in found:
+            if "inherit" in site:
+                caller = bases.get((facts.name, site["inherit"]))
+                mode = caller.mode if caller is not None else GradMode.UNKNOWN
+            else:
+                mode = GradMode(site["mode"])
+            if mode is not GradMode.ON:
+                return Region(GradMode.UNKNOWN, RegionKind.CALLERS, function=identity[1].rpartition(".")[2])
         return Region(GradMode.ON, RegionKind.DEFAULT)
 
     def _project_ancestors(self, facts: ModuleFacts, class_name: str) -> List[Tuple[ModuleFacts, str]]:
