@@ -299,7 +299,8 @@ class Summaries:
 def _stored_attributes(target: ast.expr) -> List[ast.Attribute]:
     """The attributes an assignment target stores into (`a.x`, `(self.h, self.c)`)."""
     if isinstance(target, ast.Attribute):
-        return [target]
+        # `self.log_alpha.requires_grad = True` changes what `self.log_alpha` holds too.
+        return [target] + _stored_attributes(target.value)
     if isinstance(target, (ast.Tuple, ast.List)):
         return [a for element in target.elts for a in _stored_attributes(element)]
     if isinstance(target, ast.Starred):

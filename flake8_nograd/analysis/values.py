@@ -86,6 +86,10 @@ _MODEL_NAME = re.compile(
     r"(?i)(model|net$|net_|network|encoder|decoder|backbone|classifier|generator|discriminator|critic|transformer)"
 )
 # Callables named like a loss: `criterion`, `loss_fn`, `self.loss`, `ce_loss`.
+# Tensor attributes that describe it rather than hold its values.
+_TENSOR_METADATA = frozenset(
+    "shape ndim dtype device requires_grad is_leaf grad_fn is_cuda layout is_sparse itemsize nbytes".split()
+)
 _LOSS_NAME = re.compile(r"(?i)(criterion|criteria|(^|_)loss(_?(fn|func|function))?$)")
 # Functions that make or fetch a model rather than run it: `build_model(cfg)`, `load_model(path)`.
 _MODEL_FACTORY_NAME = re.compile(r"(?i)^_*(build|get|load|create|make|init|setup|prepare|save|export|from)_")
@@ -274,6 +278,9 @@ class Evaluator:
             parameter = self._parameter_attribute(expr, statement, lookup)  # type: ignore[arg-type]
             if parameter is not None:
                 return parameter
+            if attr in _TENSOR_METADATA:
+                # What a tensor says about itself carries no graph: `out.shape[0]`, `out.dtype`.
+                return _number(statement, "." + attr) if attr in ("shape", "ndim") else CONSTANT
             receiver = self._evaluate_on(expr.value, statement, lookup).operand  # type: ignore[attr-defined]
             if attr in VIEW_ATTRIBUTES and receiver.tags:
                 return _viewed(receiver, attr)  # `w.T`: a view of w
