@@ -25,7 +25,7 @@ from .names import NameResolver
 from .parameters import ParameterUpdate, find_parameter_updates
 from .resolve import CallResolver
 from .summaries import Summaries
-from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, bound_arguments, positional_parameters
+from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, bound_arguments, branch_parameters, positional_parameters
 from .values import AssumedBase, Evaluator, ValueFlow
 
 if TYPE_CHECKING:
@@ -139,13 +139,25 @@ class ModuleAnalysis:
 
         return self.evaluator.evaluate(expr, statement, lookup)
 
-    def grad_off_calls(self, function: FunctionInfo) -> List[StatementInfo]:
+    def grad_off_calls(self, function: FunctionInfo, at: Optional[StatementInfo] = None) -> List[StatementInfo]:
         """The statements that call a function with grad off, when it also has grad-on callers
-        (its base is on)."""
+        (its base is on). With `at`, a statement of the function, not the calls that pass an
+        argument for a parameter a branch around `at` tests (`_run_epoch(train=False)` under
+        no_grad, where `at` is under `if train:`): that call may never reach it."""
         if function.is_module or function.base.kind is not RegionKind.DEFAULT:
             return []  # a decorator, a hook or its callers decide its mode, not one call site
         sites = self.calls_resolver.callers().get(id(function), [])
-        return [site.statement for site in sites if site.statement.region.mode is GradMode.OFF and not site.escaped]
+        flags = branch_parameters(function, at.stmt) if at is not None else set()
+        found = []
+        for site in sites:
+            if site.statement.region.mode is not GradMode.OFF or site.escaped:
+                continue
+            if flags and site.call is not None:
+                offset = 1 if function.is_method and isinstance(site.call.func, ast.Attribute) else 0
+                if any(name in flags for name, _ in bound_arguments(site.call, positional_parameters(function), offset)):
+                    continue
+            found.append(site.statement)
+        return found
 
     def state_when_called_in(self, expr: ast.expr, statement: StatementInfo, region: Region) -> ValueState:
         """The state of `expr` at `statement` if its function were called in `region` (a flow of its

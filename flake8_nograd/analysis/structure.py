@@ -148,6 +148,9 @@ class StructureWalker:
         # Module-level `@contextmanager` generators that switch grad off around their `yield`
         # (`with eval_mode(net):`), by name: looked up before the walk, they may be defined below.
         self._context_guards: Dict[str, GuardEffect] = {}
+        # `context = nullcontext if with_grad else torch.no_grad` in a function: (id(scope), name)
+        # -> what `with context():` does there.
+        self._guard_variables: Dict[tuple, GuardEffect] = {}
         module_qualname = self._qualname_in(resolver.module_scope)
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -192,6 +195,8 @@ class StructureWalker:
             kind = type(stmt)
             if kind is ast.Raise:
                 self._unreachable = True  # what follows in this block never runs
+            elif kind is ast.Assign and type(stmt.value) in (ast.IfExp, ast.Attribute):  # type: ignore[attr-defined]
+                self._note_guard_variable(stmt, scope)  # type: ignore[arg-type]
             if leaked is not None and (kind in _SIMPLE_STATEMENTS or kind is ast.Expr):
                 region = leaked
                 continue
@@ -314,6 +319,22 @@ class StructureWalker:
         info.exit_region = self._walk_block(node.body, info, info.scope, None, None)
 
     # -- regions --------------------------------------------------------------------------------
+    def _note_guard_variable(self, stmt: ast.Assign, scope: Scope) -> None:
+        """`context = nullcontext if with_grad else torch.no_grad` (or `= torch.no_grad`): a name
+        the function's `with context():` enters. Its first such assignment counts."""
+        if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
+            return
+        key = (id(scope), stmt.targets[0].id)
+        effect = guard_effect(stmt.value, self._qualname_in(scope), self.config)
+        if effect is not None and key not in self._guard_variables:
+            self._guard_variables[key] = effect
+
+    def _guard_variable(self, expr: ast.expr, scope: Scope) -> Optional[GuardEffect]:
+        target = expr.func if isinstance(expr, ast.Call) and not expr.args and not expr.keywords else expr
+        if not isinstance(target, ast.Name) or not self._guard_variables:
+            return None
+        return self._guard_variables.get((id(scope), target.id))
+
     def _with_region(
         self, stmt: Union[ast.With, ast.AsyncWith], scope: Scope, region: Optional[Region]
     ) -> Optional[Region]:
@@ -321,6 +342,7 @@ class StructureWalker:
         for item in stmt.items:  # later items apply inside earlier ones
             effect = (
                 guard_effect(item.context_expr, qualname, self.config)
+                or self._guard_variable(item.context_expr, scope)
                 or self._imported_guard(item.context_expr, scope)
                 or self._project_context(item.context_expr, scope)
             )
@@ -662,6 +684,24 @@ def _constructed_then_moved(call: ast.Call) -> Optional[str]:
 
 def _expects_error(expr: ast.expr) -> bool:
     return isinstance(expr, ast.Call) and last_identifier(expr.func) in _EXPECT_ERROR_CALLS
+
+
+def branch_parameters(function: FunctionInfo, stmt: ast.stmt) -> Set[str]:
+    """The function's parameters that the tests of the `if`/`while` statements around `stmt`
+    read (`train` in `if train: loss.backward()`)."""
+    parameters = set(positional_parameters(function))
+    found: Set[str] = set()
+    stack: List[ast.AST] = list(function.node.body)  # type: ignore[union-attr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if not isinstance(node, ast.stmt) or not (node.lineno <= stmt.lineno <= (node.end_lineno or node.lineno)):
+            continue
+        if isinstance(node, (ast.If, ast.While)) and node is not stmt:
+            found |= {n.id for n in ast.walk(node.test) if isinstance(n, ast.Name) and n.id in parameters}
+        stack.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt))
+    return found
 
 
 def bound_arguments(

@@ -40,7 +40,7 @@ class BackwardWithoutGraph(Rule):
         """A function with grad-on and grad-off callers: from a grad-off one, what it computes
         itself has no graph (`model(x)` under no_grad runs a forward that calls autograd.grad)."""
         statement = backward.statement
-        for call in analysis.grad_off_calls(statement.function):
+        for call in analysis.grad_off_calls(statement.function, at=statement):
             for value in backward.values:
                 state = analysis.state_when_called_in(value, statement, call.region)
                 origin = state.origin
