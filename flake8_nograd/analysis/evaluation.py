@@ -35,7 +35,9 @@ from .structure import (
     StatementInfo,
     StructureWalker,
     _parameter_names,
+    bound_arguments,
     dotted_key,
+    is_static_method,
     positional_parameters,
 )
 from .summaries import _constructs_a_layer
@@ -368,14 +370,8 @@ class EvaluationFacts:
         """The callee's parameters this call binds to modules: a model (`net`), or an attribute
         that the receiver's local class sets to a layer in `__init__` (`talker.code_predictor`)."""
         found: Set[str] = set()
-        positional = positional_parameters(callee)
-        by_attribute = isinstance(call.func, ast.Attribute)
-        bound = 1 if callee.is_method and by_attribute else 0
-        pairs = [(positional[i + bound], a) for i, a in enumerate(call.args) if i + bound < len(positional)]
-        if any(isinstance(a, ast.Starred) for a in call.args):
-            pairs = []
-        pairs += [(kw.arg, kw.value) for kw in call.keywords if kw.arg is not None]
-        for name, argument in pairs:
+        bound = 1 if callee.is_method and isinstance(call.func, ast.Attribute) and not is_static_method(callee.node) else 0
+        for name, argument in bound_arguments(call, positional_parameters(callee), bound):
             if isinstance(argument, (ast.Name, ast.Attribute)) and self.evaluator.is_model(argument):
                 found.add(name)
             elif isinstance(argument, ast.Attribute) and self._layer_attribute(argument, statement):

@@ -36,7 +36,7 @@ from .limits import elif_chain, short_source
 from .model import GradMode, Graph, Kind, Region, RegionKind
 from .parameters import INPLACE_METHODS
 from .resolve import CallResolver
-from .structure import FunctionInfo, Reference, StatementInfo, StructureWalker, positional_parameters
+from .structure import FunctionInfo, Reference, StatementInfo, StructureWalker, is_static_method, positional_parameters
 from .values import CREATION_FUNCTIONS, INTEGER_FUNCTIONS, INTEGER_METHODS, TENSOR_METHODS, returns_tensor
 
 if TYPE_CHECKING:
@@ -568,7 +568,7 @@ class _Flow:
             args = node.args  # type: ignore[union-attr]
             positional = list(getattr(args, "posonlyargs", [])) + list(args.args)
             self.parameters = {a.arg for a in positional + list(args.kwonlyargs)}
-            if function.class_node is not None and positional and not _is_static(node):
+            if function.class_node is not None and positional and not is_static_method(node):
                 self.self_name = positional[0].arg
         self.class_node = function.class_node
         self._where_cache: Dict[int, str] = {}
@@ -1064,7 +1064,7 @@ class _Flow:
         callee = self.facts._calls.callee(call, self.info) if self.info is not None else None  # type: ignore[arg-type]
         if callee is not None:
             # `obj.method(x)` and `obj(x)` (its forward) pass `self` first.
-            method = callee.class_node is not None and not _is_static(callee.node) and isinstance(func, ast.Attribute)
+            method = callee.class_node is not None and not is_static_method(callee.node) and isinstance(func, ast.Attribute)
             called_object = callee.name == "forward" and not (isinstance(func, ast.Name) and func.id == "forward")
             bound = method or called_object
             if self.record and (any(t is not None for t in expanded) or any(t is not None for t in keywords.values())):
@@ -1347,12 +1347,6 @@ _OPERATORS = {
 
 def _is_true(expr: Optional[ast.expr]) -> bool:
     return isinstance(expr, ast.Constant) and expr.value is True
-
-
-def _is_static(node: ast.AST) -> bool:
-    return any(
-        isinstance(d, ast.Name) and d.id in ("staticmethod", "classmethod") for d in getattr(node, "decorator_list", [])
-    )
 
 
 def _is_generator(node: ast.AST) -> bool:

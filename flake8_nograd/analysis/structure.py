@@ -686,6 +686,11 @@ def _expects_error(expr: ast.expr) -> bool:
     return isinstance(expr, ast.Call) and last_identifier(expr.func) in _EXPECT_ERROR_CALLS
 
 
+def is_static_method(node: ast.AST) -> bool:
+    """`@staticmethod`: nothing is bound before the call's own arguments (a classmethod binds `cls`)."""
+    return any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in getattr(node, "decorator_list", []))
+
+
 def branch_parameters(function: FunctionInfo, stmt: ast.stmt) -> Set[str]:
     """The function's parameters that the tests of the `if`/`while` statements around `stmt`
     read (`train` in `if train: loss.backward()`)."""
