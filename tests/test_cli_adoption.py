@@ -340,3 +340,14 @@ def test_flake8_reports_the_same_findings_over_stdin(tmp_path: Path):
     ]
     ours = run(["check", "-", "--stdin-filename", "train.py"], tmp_path, stdin=TRAINING.encode())
     assert ours.stdout == on_disk.stdout, "and the command agrees"
+
+
+# -- the language server's front door (its own tests are in test_server.py) ------------------------
+def test_without_pygls_the_server_says_what_to_install(tmp_path: Path):
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.modules['pygls'] = None\n"
+         "from flake8_nograd.cli import main; sys.exit(main(['server']))"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr == 'flake8-nograd: the language server needs pygls: pip install "flake8-nograd[lsp]"\n'
