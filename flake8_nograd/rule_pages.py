@@ -20,8 +20,10 @@ def rule_page(code: str) -> Optional[str]:
 
     name = f"{code}.md"
     try:
-        return (files("flake8_nograd.docs") / name).read_text(encoding="utf-8")
-    except (ImportError, OSError):
+        # Through the regular package: Python 3.9's files() fails on the folder's own name, a
+        # namespace package there (no __init__.py).
+        return (files("flake8_nograd") / "docs" / name).read_text(encoding="utf-8")
+    except (ImportError, OSError, TypeError):
         pass
     try:
         return (_CHECKOUT_PAGES / name).read_text(encoding="utf-8")

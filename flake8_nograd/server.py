@@ -227,11 +227,11 @@ class NogradServer(LanguageServer):
     def code_actions(self, params: types.CodeActionParams) -> List[types.CodeAction]:
         uri = params.text_document.uri
         checked, owner = self.owner_of(uri)
-        if checked is None:
-            return []
+        if checked is None or owner in self.pending or (checked.notebook is None and self.workspace.get_text_document(uri).source != checked.text):
+            return []  # a check of the latest text is on its way: an edit made now would undo typing
         actions: List[types.CodeAction] = []
         wanted = params.context.only
-        quick = not wanted or any(types.CodeActionKind.QuickFix.value.startswith(kind) or kind.startswith("quickfix") for kind in wanted)
+        quick = not wanted or any(types.CodeActionKind.QuickFix.value.startswith(kind) for kind in wanted)
         for diagnostic, finding in checked.published.get(uri, []):
             if not quick or not _overlaps(diagnostic.range, params.range):
                 continue
