@@ -18,7 +18,7 @@ from .findings import Finding
 from .noqa import NOQA_INLINE, physical_lines
 
 _LINE_END = re.compile(r"(\r\n|\r|\n)\Z")
-_CODE = re.compile(r"[A-Z]+[0-9]+", re.IGNORECASE)
+_CODE = re.compile(r"[A-Z]+[0-9]+", re.IGNORECASE)  # what NOQA_INLINE accepts as a code
 
 
 def add_noqa(text: str, findings: Sequence[Finding]) -> Tuple[str, int]:
@@ -75,7 +75,7 @@ def _with_codes(line: str, codes: Set[str]) -> str:
         return f"{body.rstrip()}  # noqa: {', '.join(sorted(codes))}{ending}"
     if match.group("codes") is None:
         return line  # a bare `# noqa` already silences every code
-    present = [code.upper() for code in _CODE.findall(match.group("codes"))]
+    present = _CODE.findall(match.group("codes"))  # as written: flake8 compares codes case-sensitively
     merged = sorted(set(present) | codes)
     if merged == present:
         return line

@@ -158,6 +158,8 @@ def test_add_noqa_text_edits_only_the_reported_lines():
         "a = 1  # noqa: NG101\nb = f(\n    2)\nc = 3 \\\n    + 4  # noqa: NG202\nd = 5  # noqa\n", 2
     )
     assert add_noqa("x = (\n", [Finding(1, 0, "NG101", "")]) == ("x = (\n", 0), "untokenizable: unchanged"
+    # Codes stay as written (flake8 compares them case-sensitively: `ng401` silences nothing).
+    assert add_noqa("x = 1  # NOQA:ng401,E501\n", [Finding(1, 0, "NG401", "")]) == ("x = 1  # noqa: E501, NG401, ng401\n", 1)
 
 
 # -- rule ------------------------------------------------------------------------------------------

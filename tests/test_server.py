@@ -294,3 +294,28 @@ async def test_notebook_cells_get_their_diagnostics_and_fixes(client: LanguageCl
     assert list(action.edit.changes) == [last]
     assert action.edit.changes[last][0].new_text == "loss.backward()\nwith torch.no_grad():\n    pass"
 
+
+
+async def test_a_notebook_cell_that_is_not_python_is_logged(client: LanguageClient, tmp_path: Path):
+    """A cell IPython cannot run, tied to the others by a name: the notebook is not analysed, the
+    cells get no diagnostics and the log says why."""
+    notebook_uri = (tmp_path / "nb.ipynb").as_uri()
+    texts = {f"{notebook_uri}#a": "import torch\nloss = 1", f"{notebook_uri}#b": "print loss\nwith torch.no_grad:\n    pass"}
+    client.notebook_document_did_open(
+        types.DidOpenNotebookDocumentParams(
+            notebook_document=types.NotebookDocument(
+                uri=notebook_uri, notebook_type="jupyter-notebook", version=1, cells=[cell(uri) for uri in texts]
+            ),
+            cell_text_documents=[
+                types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text) for uri, text in texts.items()
+            ],
+        )
+    )
+    while not all(uri in client.diagnostics for uri in texts):
+        await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert all(not client.diagnostics[uri] for uri in texts)
+    assert any(
+        "nb.ipynb:cell 2:1: not checked: SyntaxError: Missing parentheses in call to 'print'" in m.message
+        and "they use names this cell mentions (loss, torch)" in m.message
+        for m in client.log_messages
+    ), [m.message for m in client.log_messages]
