@@ -79,6 +79,6 @@ def _with_codes(line: str, codes: Set[str]) -> str:
     merged = sorted(set(present) | codes)
     if merged == present:
         return line
-    rest = body[match.end() :]
+    rest = body[match.end():]
     separator = " " if rest and match.group("codes")[-1:].isspace() else ""
     return f"{body[: match.start()]}# noqa: {', '.join(merged)}{separator}{rest}{ending}"

@@ -113,8 +113,9 @@ class NogradServer(LanguageServer):
             for finding in checked.findings:
                 end_line = max(finding.end_line or finding.line, finding.line)
                 end_col = finding.end_col if finding.end_col is not None else finding.col
-                start = types.Position(line=finding.line - 1, character=self.character(_line(lines, finding.line), _line(lines, finding.line), finding.col))
-                end = types.Position(line=end_line - 1, character=self.character(_line(lines, end_line), _line(lines, end_line), end_col))
+                start_text, end_text = _line(lines, finding.line), _line(lines, end_line)
+                start = types.Position(line=finding.line - 1, character=self.character(start_text, start_text, finding.col))
+                end = types.Position(line=end_line - 1, character=self.character(end_text, end_text, end_col))
                 entries.append((self.diagnostic(finding, start, end), finding))
             checked.published[uri] = entries
         self.publish(uri, checked)
@@ -227,8 +228,10 @@ class NogradServer(LanguageServer):
     def code_actions(self, params: types.CodeActionParams) -> List[types.CodeAction]:
         uri = params.text_document.uri
         checked, owner = self.owner_of(uri)
-        if checked is None or owner in self.pending or (checked.notebook is None and self.workspace.get_text_document(uri).source != checked.text):
+        if checked is None or owner in self.pending:
             return []  # a check of the latest text is on its way: an edit made now would undo typing
+        if checked.notebook is None and self.workspace.get_text_document(uri).source != checked.text:
+            return []
         actions: List[types.CodeAction] = []
         wanted = params.context.only
         quick = not wanted or any(types.CodeActionKind.QuickFix.value.startswith(kind) for kind in wanted)

@@ -4,7 +4,6 @@ none; changes (debounced), saves, notebooks, hover, settings, bad files. Skipped
 pytest-lsp (the `lsp` extra; pytest-lsp needs Python 3.10)."""
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
@@ -293,7 +292,6 @@ async def test_notebook_cells_get_their_diagnostics_and_fixes(client: LanguageCl
     (action,) = actions
     assert list(action.edit.changes) == [last]
     assert action.edit.changes[last][0].new_text == "loss.backward()\nwith torch.no_grad():\n    pass"
-
 
 
 async def test_a_notebook_cell_that_is_not_python_is_logged(client: LanguageClient, tmp_path: Path):
