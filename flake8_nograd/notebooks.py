@@ -653,8 +653,9 @@ def _invalid_cells(notebook: Notebook) -> List[int]:
 
 
 # -- the command's work for one notebook ---------------------------------------------------------
-def process_notebook(path: str, options: Any) -> Any:
-    """`runner.process_file` for a notebook: the same result, positions as cells and lines."""
+def process_notebook(path: str, options: Any, raw: Optional[bytes] = None) -> Any:
+    """`runner.process_file` for a notebook: the same result, positions as cells and lines;
+    `raw`: the notebook's bytes when they do not come from `path` (standard input)."""
     from .checker import INTERNAL_ERROR
     from .runner import (
         READ_ERROR, SYNTAX_ERROR, FileResult, error_record, fix_text, lint_text, project_context_of, record,
@@ -663,7 +664,7 @@ def process_notebook(path: str, options: Any) -> Any:
 
     result = FileResult(path)
     try:
-        notebook = read_notebook(path)
+        notebook = read_notebook(path) if raw is None else parse_notebook(path, raw)
     except NotebookError as error:
         result.errors.append(error_record(path, READ_ERROR, error.line, error.column, str(error)))
         return result
@@ -715,9 +716,40 @@ def process_notebook(path: str, options: Any) -> Any:
                 result.changed = True
                 if options.diff:
                     result.diff = notebook.cell_diff(sources)
+                elif options.stdin:
+                    result.output = notebook.encode(new_raw)
                 elif not write_or_report(path, notebook.encode, new_raw, notebook.raw, result):
                     findings, fixed_notebook = lint_text(text, options, project), notebook
         else:
             findings = left
+    elif options.add_noqa and findings:
+        findings = _add_noqa(notebook, findings, options, result)
     result.findings = [fixed_notebook.relocate(record(path, f)) for f in findings]
     return result
+
+
+def _add_noqa(notebook: Notebook, findings: List[Any], options: Any, result: Any) -> List[Any]:
+    """`--add-noqa` on a notebook: the comments are added to the module's lines and written back
+    into the cells they belong to, as a fix is; returns the findings left (none once written)."""
+    from .add_noqa import add_noqa
+    from .runner import READ_ERROR, error_record, write_or_report, write_refusal
+
+    text, changed = add_noqa(notebook.module_text, findings)
+    if not changed:
+        return findings
+    refusal = write_refusal(notebook.path, options)
+    if refusal is not None:
+        result.errors.append(error_record(notebook.path, READ_ERROR, 1, 1, refusal))
+        return findings
+    try:
+        new_raw = notebook.rewritten(notebook.sources_from(text))
+        if parse_notebook(notebook.path, notebook.encode(new_raw)).module_text != text:
+            raise NotebookError("the rewritten notebook does not read back as changed")
+    except NotebookError as error:
+        result.errors.append(error_record(notebook.path, READ_ERROR, 1, 1, f"'# noqa' not added: {error}"))
+        return findings
+    if not write_or_report(notebook.path, notebook.encode, new_raw, notebook.raw, result):
+        return findings
+    result.noqa_lines = changed
+    result.changed = True
+    return []

@@ -18,7 +18,7 @@ from .findings import Finding
 from .noqa import NoqaLines, file_is_exempt, physical_lines
 from .rules import ALL_RULES, Rule
 from .settings import Selection
-from .sources import ChangedMeanwhile, SourceError, SourceFile, read_source, write_fixed
+from .sources import ChangedMeanwhile, SourceError, SourceFile, read_source, source_from_bytes, write_fixed
 
 if TYPE_CHECKING:
     from .project.index import ProjectContext
@@ -37,6 +37,9 @@ class RunOptions:
     fix: bool = False
     unsafe_fixes: bool = False
     diff: bool = False
+    # Source read from standard input: a fixed file is not written but kept in FileResult.output.
+    stdin: bool = False
+    add_noqa: bool = False  # `check --add-noqa`: silence every finding with a `# noqa` comment
     # Real paths of what the command was given: a fix is written only to a file under one of them
     # (a symlink's target elsewhere is left alone unless the link itself was given). Empty: anywhere.
     write_roots: Tuple[str, ...] = ()
@@ -61,6 +64,8 @@ class FileResult:
     not_fixed: List[Record] = field(default_factory=list)
     diff: str = ""
     changed: bool = False
+    output: Optional[bytes] = None  # the fixed file's bytes, for source read from standard input
+    noqa_lines: int = 0  # lines given a `# noqa` comment by --add-noqa
 
 
 def record(path: str, finding: Finding) -> Record:
@@ -130,25 +135,26 @@ def syntax_error_record(path: str, error: SyntaxError) -> Record:
     return error_record(path, SYNTAX_ERROR, row, column + 1, f"{type(error).__name__}: {error.args[0]}")
 
 
-def process_file(path: str, options: RunOptions) -> FileResult:
+def process_file(path: str, options: RunOptions, raw: Optional[bytes] = None) -> FileResult:
     """Never raises (one bad file must not end the run, nor kill a `--jobs` worker): whatever
-    goes wrong becomes one error record for the file, and the command exits 2 at the end."""
+    goes wrong becomes one error record for the file, and the command exits 2 at the end.
+    `raw`: the file's bytes when they do not come from `path` (standard input)."""
     try:
-        return _process_file(path, options)
+        return _process_file(path, options, raw)
     except Exception as error:  # noqa: B902 - a bug of ours, reported as NG000 for this file only
         result = FileResult(path)
         result.errors.append(error_record(path, INTERNAL_ERROR, 1, 1, internal_error_message(error, "checking")))
         return result
 
 
-def _process_file(path: str, options: RunOptions) -> FileResult:
+def _process_file(path: str, options: RunOptions, raw: Optional[bytes] = None) -> FileResult:
     if path.endswith(".ipynb"):
         from .notebooks import process_notebook
 
-        return process_notebook(path, options)
+        return process_notebook(path, options, raw)
     result = FileResult(path)
     try:
-        source = read_source(path)
+        source = read_source(path) if raw is None else source_from_bytes(path, raw)
     except SourceError as error:
         result.errors.append(error_record(path, READ_ERROR, 1, 1, str(error)))
         return result
@@ -174,8 +180,29 @@ def _process_file(path: str, options: RunOptions) -> FileResult:
         return result
     if options.fix:
         findings = _fix(source, findings, options, result, project)
+    elif options.add_noqa and findings:
+        _add_noqa(source, findings, options, result)
+        return result
     result.findings = [record(path, f) for f in findings]
     return result
+
+
+def _add_noqa(source: SourceFile, findings: List[Finding], options: RunOptions, result: FileResult) -> None:
+    """Silence every finding with a `# noqa` comment on its line, written like a fix (atomically,
+    only if the file is still as read); what could not be written stays a finding."""
+    from .add_noqa import add_noqa
+
+    text, changed = add_noqa(source.text, findings)
+    if not changed:
+        return
+    refusal = write_refusal(source.path, options)
+    if refusal is not None:
+        result.errors.append(error_record(source.path, READ_ERROR, 1, 1, refusal))
+    elif write_or_report(source.path, source.encode, text, source.raw, result):
+        result.noqa_lines = changed
+        result.changed = True
+        return
+    result.findings = [record(source.path, f) for f in findings]
 
 
 def _fixable(finding: Finding, options: RunOptions) -> bool:
@@ -206,6 +233,8 @@ def _fix(
                 tofile=f"b/{os.path.normpath(source.path)}",
             )
         )
+    elif options.stdin:
+        result.output = source.encode(text)
     elif not write_or_report(source.path, source.encode, text, source.raw, result):
         return lint_text(source.text, options, project)
     return findings

@@ -34,6 +34,11 @@ def read_source(path: str) -> SourceFile:
             raw = handle.read()
     except OSError as error:
         raise SourceError(f"{type(error).__name__}: {error.strerror or error}") from error
+    return source_from_bytes(path, raw)
+
+
+def source_from_bytes(path: str, raw: bytes) -> SourceFile:
+    """The source in `raw` (a file's bytes, or standard input's) decoded as Python decodes it."""
     if _plain_utf8(raw):
         try:
             return SourceFile(path, raw, raw.decode("utf-8"), "utf-8")

@@ -15,6 +15,16 @@ import pytest  # noqa: E402
 _REPORT = pytest.StashKey[list]()
 
 
+def pytest_addoption(parser):
+    # pyproject.toml sets pytest-asyncio's loop scope for the language server's tests; where
+    # pytest-asyncio is absent (Python 3.9: pytest-lsp needs 3.10) the key is declared here, so
+    # pytest does not warn about an unknown option.
+    try:
+        import pytest_asyncio  # noqa: F401
+    except ImportError:
+        parser.addini("asyncio_default_fixture_loop_scope", "pytest-asyncio's loop scope (unused without it)")
+
+
 def pytest_configure(config):
     config.stash[_REPORT] = []
 
