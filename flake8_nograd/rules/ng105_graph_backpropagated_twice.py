@@ -1,0 +1,182 @@
+"""NG105: a graph back-propagated a second time (a RuntimeError at run time).
+
+`backward()` frees the saved tensors of the graph it walks. A recurrent state carried from one
+iteration of a training loop into the next (`out, hidden = model(x, hidden)` with no
+`hidden = hidden.detach()`) links the next iteration's loss to the graph the previous backward
+freed, and the next backward raises "Trying to backward through the graph a second time"
+(checked under torch 2.13 for nn.LSTM, nn.GRU, nn.GRUCell and a running mean of a layer's
+features; a pure chain of additions saves nothing and does not raise, so the rule asks for a
+state computed by a model or layer, which the value model marks as having a graph).
+
+This is the precise subset of the issue: a name carried across iterations of the loop that
+back-propagates. Two backward calls over one shared subgraph in straight-line code (a GAN's
+`fake`) are not reported yet.
+"""
+from __future__ import annotations
+
+import ast
+from typing import Iterator, List, Set
+
+from ..analysis import Graph, ModuleAnalysis, StatementInfo, ValueState
+from ..analysis.accumulation import derived_names
+from ..analysis.evaluation import contains
+from ..analysis.model import Kind, OriginKind
+from ..analysis.structure import flatten_target
+from ..findings import Finding, Fix, finding_at
+from .base import Rule, describe
+
+_ERROR = '"Trying to backward through the graph a second time"'
+# Origins of a graph recorded by a model or layer, whose nodes save tensors that backward frees.
+_RECORDED = frozenset((OriginKind.GRAD_ON, OriginKind.RETURNED, OriginKind.BACKWARD))
+
+
+class GraphBackpropagatedTwice(Rule):
+    code = "NG105"
+    name = "graph-backpropagated-twice"
+    summary = "a state carried across training iterations with its graph, back-propagated again by the next backward()"
+    triggers = ("backward",)
+    needs_torch_import = True
+
+    def check(self, analysis: ModuleAnalysis) -> Iterator[Finding]:
+        if not analysis.backward_calls:
+            return
+        evaluation = analysis.evaluation
+        if not evaluation.uses_torch:
+            return
+        reported: Set[int] = set()
+        for backward in analysis.backward_calls:
+            if backward.api != "backward()" or _retains_graph(backward.call):
+                continue  # retain_graph=True keeps the saved tensors (a leak, not this error)
+            loops = evaluation.enclosing_loops(backward.statement)
+            if not loops:
+                continue
+            loop = loops[-1]  # the innermost loop around the backward
+            for carried in _carried_states(analysis, loop, backward.statement, backward.values):
+                statement, read = carried
+                if id(read) in reported:
+                    continue
+                reported.add(id(read))
+                yield _finding(analysis, loop, statement, read, backward.call)
+
+
+def _retains_graph(call: ast.Call) -> bool:
+    for keyword in call.keywords:
+        if keyword.arg == "retain_graph":
+            return not (isinstance(keyword.value, ast.Constant) and not keyword.value.value)
+    return len(call.args) >= 2  # backward(gradient, retain_graph): positional, read as retaining
+
+
+def _carried_states(
+    analysis: ModuleAnalysis, loop: StatementInfo, backward: StatementInfo, values: List[ast.expr]
+) -> Iterator[tuple]:
+    """(statement, the Name read there) for `h = f(..., h, ...)` in `loop` before `backward`,
+    where `h` comes from the previous iteration with a graph and the back-propagated value is
+    computed from what the statement binds."""
+    inside = list(analysis.evaluation.statements_in(loop))
+    if any(_detaches_in_place(statement.stmt) for statement in inside):
+        return  # `for h in hidden: h.detach_()`: a helper or loop may cut the state in place
+    for statement in inside:
+        stmt = statement.stmt
+        if not isinstance(stmt, ast.Assign) or not _before(stmt, backward.stmt):
+            continue
+        bound = {element.id for target in stmt.targets for element in flatten_target(target) if isinstance(element, ast.Name)}
+        reads = [node for node in ast.walk(stmt.value) if isinstance(node, ast.Name) and node.id in bound]
+        if not reads or not _is_call_taking(stmt.value, reads[0]):
+            continue
+        name = reads[0].id
+        if _bound_before(loop, inside, statement, name):
+            continue  # re-initialised or detached at the top of the iteration
+        if not _carries_graph(analysis.state_after_iteration(loop, name), stmt):
+            continue  # what the next iteration gets is not this step's graph (detached, or unknown)
+        later = [s for s in inside if s is not statement and _before(stmt, s.stmt)]
+        derived = derived_names(bound, later)
+        if not any(isinstance(node, ast.Name) and node.id in derived for value in values for node in ast.walk(value)):
+            continue  # the back-propagated value is not computed from this step's output
+        yield statement, reads[0]
+
+
+def _carries_graph(state: ValueState, step: ast.stmt) -> bool:
+    """The graph `step` records (a model's or layer's forward), in the value or in a part of the
+    tuple it is (`(h, c)` of an LSTM: either part links the next forward to this graph)."""
+    origin = state.origin
+    if state.graph is Graph.HAS_GRAPH and origin is not None and origin.kind in _RECORDED and origin.statement is step:
+        return True
+    if state.elements is not None:
+        return any(_carries_graph(part, step) for part in state.elements)
+    return False
+
+
+def _is_call_taking(value: ast.expr, read: ast.Name) -> bool:
+    """`model(x, hidden)`, `self.rnn(x, (h, c))`: the carried name is an argument of a call."""
+    for node in ast.walk(value):
+        if isinstance(node, ast.Call):
+            arguments = list(node.args) + [keyword.value for keyword in node.keywords]
+            if any(read is inner for argument in arguments for inner in ast.walk(argument)):
+                return True
+    return False
+
+
+def _before(first: ast.stmt, second: ast.stmt) -> bool:
+    return (first.lineno, first.col_offset) < (second.lineno, second.col_offset)
+
+
+def _bound_before(loop: StatementInfo, inside: List[StatementInfo], statement: StatementInfo, name: str) -> bool:
+    """Does the iteration bind `name` before `statement` (or does the loop bind it itself)?"""
+    if _binds(loop.stmt, name, header_only=True):
+        return True
+    return any(
+        other is not statement and _before(other.stmt, statement.stmt) and (
+            _binds(other.stmt, name, header_only=contains(other, statement))
+        )
+        for other in inside
+    )
+
+
+def _binds(stmt: ast.stmt, name: str, header_only: bool) -> bool:
+    """Does `stmt` bind `name` (an assignment, a loop or `with` target, `del`, a walrus)? For a
+    statement around the read, only its header counts."""
+    targets: List[ast.expr] = []
+    if isinstance(stmt, (ast.Assign,)):
+        targets = list(stmt.targets)
+    elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
+        targets = [stmt.target]
+    elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+        targets = [stmt.target]
+    elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+        targets = [item.optional_vars for item in stmt.items if item.optional_vars is not None]
+    elif isinstance(stmt, ast.Delete):
+        targets = list(stmt.targets)
+    if any(isinstance(e, ast.Name) and e.id == name for target in targets for e in flatten_target(target)):
+        return True
+    if header_only and isinstance(stmt, (ast.For, ast.AsyncFor, ast.While, ast.If, ast.With, ast.AsyncWith, ast.Try)):
+        return False
+    return any(isinstance(node, ast.NamedExpr) and node.target.id == name for node in ast.walk(stmt))
+
+
+def _detaches_in_place(stmt: ast.stmt) -> bool:
+    if isinstance(stmt, (ast.For, ast.AsyncFor, ast.While, ast.If, ast.With, ast.AsyncWith, ast.Try)):
+        return False  # their bodies are statements of their own
+    return any(
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "detach_"
+        for node in ast.walk(stmt)
+    )
+
+
+def _finding(
+    analysis: ModuleAnalysis, loop: StatementInfo, statement: StatementInfo, read: ast.Name, backward: ast.Call
+) -> Finding:
+    name = read.id
+    state = analysis.state_after_iteration(loop, name)
+    if state.kind is Kind.CONTAINER or state.elements is not None:
+        detach = f"{name} = tuple(h.detach() for h in {name})"
+    else:
+        detach = f"{name} = {name}.detach()"
+    step = describe(statement.stmt.value)
+    message = (
+        f"'{name}' is carried into the next iteration with this iteration's graph ({step} on line "
+        f"{statement.stmt.lineno}), and {describe(backward)} on line {backward.lineno} frees that graph: the "
+        f"next iteration's backward walks into it and raises {_ERROR}; detach the state at the top of "
+        f"the loop ('{detach}')"
+    )
+    fix = Fix(f"insert '{detach}' at the top of the loop", safe=False)
+    return finding_at(read, statement.stmt, "NG105", message, fix)
