@@ -123,7 +123,11 @@ def _grad_known_on(analysis: ModuleAnalysis, made: StatementInfo, depth: int = 0
     if made.local is not None and region.kind in (RegionKind.WITH, RegionKind.STATEMENT, RegionKind.DECORATOR):
         return True  # under `with torch.enable_grad():` or after `torch.set_grad_enabled(True)`
     function = made.function
-    return function.is_module or analysis.trains(function) or _called_with_grad_here(analysis, function, depth)
+    if function.is_module:
+        return True
+    if analysis.grad_off_calls(function):
+        return False  # `run_epoch(loader, train=False)` under no_grad too: which path converts is unknown
+    return analysis.trains(function) or _called_with_grad_here(analysis, function, depth)
 
 
 def _called_with_grad_here(analysis: ModuleAnalysis, function: FunctionInfo, depth: int) -> bool:
