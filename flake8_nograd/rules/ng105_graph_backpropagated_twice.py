@@ -8,19 +8,23 @@ freed, and the next backward raises "Trying to backward through the graph a seco
 features; a pure chain of additions saves nothing and does not raise, so the rule asks for a
 state computed by a model or layer, which the value model marks as having a graph).
 
-This is the precise subset of the issue: a name carried across iterations of the loop that
-back-propagates. Two backward calls over one shared subgraph in straight-line code (a GAN's
-`fake`) are not reported yet.
+The same error comes from two backward calls over one shared subgraph: a GAN's discriminator
+loss on a `fake` that is not detached, back-propagated, then the generator loss through the same
+`fake`; or two losses of one forward back-propagated one after the other. The rule reports the
+second call when both are statements of one block (the first always runs before the second), the
+first passes no retain_graph, and both back-propagated values are computed, in that block and not
+through `.detach()`/`.data`, from one name holding a model's output that is not rebound between.
 """
 from __future__ import annotations
 
 import ast
 from typing import Iterator, List, Set
 
-from ..analysis import Graph, ModuleAnalysis, StatementInfo, ValueState
+from ..analysis import GradMode, Graph, ModuleAnalysis, StatementInfo, ValueState
 from ..analysis.accumulation import derived_names
 from ..analysis.evaluation import contains
 from ..analysis.model import Kind, OriginKind
+from ..analysis.values import INTEGER_METHODS
 from ..analysis.structure import flatten_target
 from ..findings import Finding, Fix, finding_at
 from .base import Rule, describe
@@ -33,7 +37,7 @@ _RECORDED = frozenset((OriginKind.GRAD_ON, OriginKind.RETURNED, OriginKind.BACKW
 class GraphBackpropagatedTwice(Rule):
     code = "NG105"
     name = "graph-backpropagated-twice"
-    summary = "a state carried across training iterations with its graph, back-propagated again by the next backward()"
+    summary = "a graph back-propagated a second time: a recurrent state carried across training iterations, or two backward() calls over one forward"
     triggers = ("backward",)
     needs_torch_import = True
 
@@ -44,6 +48,7 @@ class GraphBackpropagatedTwice(Rule):
         if not evaluation.uses_torch:
             return
         reported: Set[int] = set()
+        yield from _shared_subgraphs(analysis)
         for backward in analysis.backward_calls:
             if backward.api != "backward()" or _retains_graph(backward.call):
                 continue  # retain_graph=True keeps the saved tensors (a leak, not this error)
@@ -180,3 +185,115 @@ def _finding(
     )
     fix = Fix(f"insert '{detach}' at the top of the loop", safe=False)
     return finding_at(read, statement.stmt, "NG105", message, fix)
+
+
+# Calls and attributes whose result carries none of the receiver's graph.
+_CUTTING_METHODS = frozenset(("detach", "item", "tolist", "numpy"))
+
+
+def _shared_subgraphs(analysis: ModuleAnalysis) -> Iterator[Finding]:
+    """The second of two sibling `backward()` calls whose values share a model output's graph."""
+    by_block: dict = {}
+    for backward in analysis.backward_calls:
+        if backward.api == "backward()" and len(backward.values) == 1:
+            by_block.setdefault(id(backward.statement.function), []).append(backward)
+    for backwards in by_block.values():
+        if len(backwards) < 2:
+            continue
+        function = backwards[0].statement.function
+        blocks = _blocks(function.node)
+        for first, second in zip(backwards, backwards[1:]):
+            if _retains_graph(first.call):
+                continue
+            block = blocks.get(id(first.statement.stmt))
+            if block is None or blocks.get(id(second.statement.stmt)) is not block:
+                continue  # not one after the other in one block: a branch or a loop decides
+            start, end = block.index(first.statement.stmt), block.index(second.statement.stmt)
+            if start >= end:
+                continue
+            shared = _graph_names(analysis, first.values[0], block, start) & _graph_names(
+                analysis, second.values[0], block, end
+            )
+            for name in sorted(shared):
+                made = _binding(block, end, name)
+                if made is None or block.index(made) >= start or not isinstance(made.value, ast.Call):  # type: ignore[attr-defined]
+                    continue  # bound again after the first backward (a new graph), or not one forward's output
+                state = analysis.state_of(made.value, analysis.statement(made))  # type: ignore[attr-defined]
+                if not (state.graph is Graph.HAS_GRAPH and state.origin is not None and state.origin.kind in _RECORDED):
+                    continue
+                yield _shared_finding(first, second, name, made)
+                break
+
+
+def _blocks(function_node: ast.AST) -> dict:
+    """id(statement) -> the statement list it is in, for the function's own statements."""
+    found: dict = {}
+    for node in ast.walk(function_node):
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(node, field, None)
+            if isinstance(block, list):
+                for stmt in block:
+                    if isinstance(stmt, ast.stmt):
+                        found[id(stmt)] = block
+    return found
+
+
+def _binding(block: List[ast.stmt], before: int, name: str) -> "ast.stmt | None":
+    """The last statement of `block` before index `before` that binds `name` plainly."""
+    for stmt in reversed(block[:before]):
+        if _binds(stmt, name, header_only=False):
+            if isinstance(stmt, ast.Assign) and any(
+                isinstance(target, ast.Name) and target.id == name for target in stmt.targets
+            ):
+                return stmt
+            return None  # bound some other way (a tuple target, a loop): not followed
+        if not isinstance(stmt, (ast.Assign, ast.AugAssign, ast.Expr)):
+            return None  # a compound statement may bind it on some paths
+    return None
+
+
+def _graph_names(analysis: ModuleAnalysis, value: ast.expr, block: List[ast.stmt], at: int, depth: int = 0) -> Set[str]:
+    """Names whose graph `value` (read at `block[at]`) is computed from, following plain
+    assignments of the block back, and not through a call that cuts the graph."""
+    names: Set[str] = set()
+    for name in _direct_names(value):
+        names.add(name)
+        made = _binding(block, at, name)
+        if made is not None and depth < 6:
+            index = block.index(made)
+            info = analysis.statement(made)
+            if info.region.mode is not GradMode.ON:
+                continue  # computed without grad: no graph of anything in it
+            names |= _graph_names(analysis, made.value, block, index, depth + 1)  # type: ignore[attr-defined]
+    return names
+
+
+def _direct_names(expr: ast.expr) -> Set[str]:
+    found: Set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
+            node.func.attr in _CUTTING_METHODS or node.func.attr in INTEGER_METHODS
+        ):
+            return  # `fake.detach()`, `out.argmax(1)`: no gradient flows back through here
+        if isinstance(node, ast.Compare):
+            return  # a mask: no gradient
+        if isinstance(node, ast.Attribute) and node.attr == "data":
+            return
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(expr)
+    return found
+
+
+def _shared_finding(first, second, name: str, made: ast.stmt) -> Finding:
+    message = (
+        f"{describe(second.call)} back-propagates through the graph of '{name}' (line {made.lineno}), which "
+        f"{describe(first.call)} on line {first.call.lineno} already freed, and raises {_ERROR}; use "
+        f"'{name}.detach()' in the first loss if its gradient is not wanted there (a GAN's discriminator "
+        f"loss), or add the losses and call backward() once"
+    )
+    return finding_at(second.call, second.statement.stmt, "NG105", message)
