@@ -269,23 +269,21 @@ def _graph_names(analysis: ModuleAnalysis, value: ast.expr, block: List[ast.stmt
 
 
 def _direct_names(expr: ast.expr) -> Set[str]:
+    """Names in `expr` that a gradient can flow back to (an explicit stack: a recursive closure
+    would be a reference cycle left to the cyclic collector)."""
     found: Set[str] = set()
-
-    def visit(node: ast.AST) -> None:
+    stack: List[ast.AST] = [expr]
+    while stack:
+        node = stack.pop()
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
             node.func.attr in _CUTTING_METHODS or node.func.attr in INTEGER_METHODS
         ):
-            return  # `fake.detach()`, `out.argmax(1)`: no gradient flows back through here
-        if isinstance(node, ast.Compare):
-            return  # a mask: no gradient
-        if isinstance(node, ast.Attribute) and node.attr == "data":
-            return
+            continue  # `fake.detach()`, `out.argmax(1)`: no gradient flows back through here
+        if isinstance(node, ast.Compare) or (isinstance(node, ast.Attribute) and node.attr == "data"):
+            continue  # a mask, or `x.data`: no gradient
         if isinstance(node, ast.Name):
             found.add(node.id)
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(expr)
+        stack.extend(ast.iter_child_nodes(node))
     return found
 
 
