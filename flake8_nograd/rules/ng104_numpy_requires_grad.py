@@ -49,11 +49,13 @@ class NumpyOfGradTensor(Rule):
             if analysis.expects_error(call.lineno):
                 continue  # `with pytest.raises(RuntimeError): t.numpy()` tests the error itself
             tensor, how = converted
+            receiver = _below_device_moves(tensor)
+            if _cut_by_its_code(receiver):
+                continue  # `x.detach().cpu().numpy()`: decided without running the value flow
             state = analysis.state_of(tensor, statement)
             reason = _requires_grad(analysis, state, statement, via_array=how != "numpy")
             if reason is None:
                 continue
-            receiver = _below_device_moves(tensor)
             detached = with_method(receiver, "detach")
             instead = _rewritten(call, receiver, detached)
             what = f"'.numpy()' on {describe(tensor)}" if how == "numpy" else f"'{how}()' of {describe(tensor)}, which calls .numpy(),"
@@ -84,6 +86,19 @@ def _rewritten(call: ast.Call, receiver: ast.expr, detached: str) -> str:
     if detached.startswith("'(") and whole[start - 1 : start] == "(" and whole[end : end + 1] == ")":
         start, end = start - 1, end + 1  # `(a + b).cpu()`: the parentheses are the fix's own
     return "'" + whole[:start] + detached[1:-1] + whole[end:] + "'"
+
+
+# Results that never require grad, recognisable from the code alone.
+_CUTTING_METHODS = frozenset(("detach", "item", "tolist", "numpy", "argmax", "argmin", "argsort", "long", "int", "bool"))
+
+
+def _cut_by_its_code(expr: ast.expr) -> bool:
+    """`x.detach()`, `x.data`, `x.argmax(1)`, a comparison: no grad whatever `x` is."""
+    if isinstance(expr, ast.Attribute) and expr.attr == "data":
+        return True
+    if isinstance(expr, ast.Compare) or isinstance(expr, ast.Constant):
+        return True
+    return isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr in _CUTTING_METHODS
 
 
 def _below_device_moves(expr: ast.expr) -> ast.expr:

@@ -78,17 +78,21 @@ def _carried_states(
     where `h` comes from the previous iteration with a graph and the back-propagated value is
     computed from what the statement binds."""
     inside = list(analysis.evaluation.statements_in(loop))
-    if any(_detaches_in_place(statement.stmt) for statement in inside):
-        return  # `for h in hidden: h.detach_()`: a helper or loop may cut the state in place
+    candidates = []  # found from the code alone first: most loops carry no state into a call
     for statement in inside:
         stmt = statement.stmt
         if not isinstance(stmt, ast.Assign) or not _before(stmt, backward.stmt):
             continue
         bound = {element.id for target in stmt.targets for element in flatten_target(target) if isinstance(element, ast.Name)}
         reads = [node for node in ast.walk(stmt.value) if isinstance(node, ast.Name) and node.id in bound]
-        if not reads or not _is_call_taking(stmt.value, reads[0]):
-            continue
-        name = reads[0].id
+        if reads and _is_call_taking(stmt.value, reads[0]):
+            candidates.append((statement, bound, reads[0]))
+    if not candidates or any(_detaches_in_place(statement.stmt) for statement in inside):
+        return  # `for h in hidden: h.detach_()`: a helper or loop may cut the state in place
+    for statement, bound, read in candidates:
+        stmt = statement.stmt
+        reads = [read]
+        name = read.id
         if _bound_before(loop, inside, statement, name):
             continue  # re-initialised or detached at the top of the iteration
         if not _carries_graph(analysis.state_after_iteration(loop, name), stmt):
