@@ -399,7 +399,7 @@ def test_parts_of_containers_views_and_dicts():
                 second.backward()
         """
     assert graph_of(source, 10) is Graph.HAS_GRAPH
-    assert graph_of(source, 12) is Graph.UNKNOWN  # an LSTM returns (output, (h, c))
+    assert graph_of(source, 12) is Graph.HAS_GRAPH  # an LSTM returns (output, (h, c)), each with a graph
     assert graph_of(source, 15) is Graph.UNKNOWN  # a dict's keys
     assert graph_of(source, 17) is Graph.NO_GRAPH
     assert graph_of(source, 19) is Graph.HAS_GRAPH
@@ -456,3 +456,40 @@ def test_stdlib_roots_are_known_on_every_supported_python() -> None:
     roots = stdlib_roots()
     assert {"unittest", "contextlib", "os", "math", "builtins"} <= roots
     assert not {"torch", "numpy", "flake8_nograd"} & roots
+
+
+RECURRENT_STEP = """
+import torch
+from torch import nn
+
+
+class Tracker(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(3, 4)
+        self.cell = nn.GRUCell(3, 4)
+        self.frozen = nn.GRU(3, 4).requires_grad_(False)
+
+    def fit(self, xs, h, c, state, g):
+        for x in xs:
+            out, (h, c) = self.lstm(x, (h, c))
+            state = self.cell(x[0], state)
+            _, g = self.frozen(x, g)
+            print(out, h, c, state, g)
+            state = state.detach()
+            out.sum().backward()  # it trains: grad is on here, whoever calls it
+"""
+
+
+def test_recurrent_layers_return_their_state_with_a_graph_and_loops_keep_their_end_state():
+    analysis = analyse(RECURRENT_STEP)
+    printed = statement_at(analysis, 18)
+    arguments = printed.stmt.value.args  # type: ignore[attr-defined]
+    graphs = [analysis.state_of(argument, printed).graph for argument in arguments]
+    # out, h, c of the LSTM and the GRUCell's state have a graph; the frozen GRU's state is
+    # computed from its inputs alone (here unknown).
+    assert graphs == [Graph.HAS_GRAPH] * 4 + [Graph.UNKNOWN]
+    loop = statement_at(analysis, 14)
+    assert analysis.state_after_iteration(loop, "h").graph is Graph.HAS_GRAPH
+    assert analysis.state_after_iteration(loop, "state").graph is Graph.NO_GRAPH  # detached at the end
+    assert analysis.state_after_iteration(loop, "missing").graph is Graph.UNKNOWN

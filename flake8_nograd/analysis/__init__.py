@@ -139,6 +139,13 @@ class ModuleAnalysis:
 
         return self.evaluator.evaluate(expr, statement, lookup)
 
+    def state_after_iteration(self, loop: StatementInfo, name: str) -> ValueState:
+        """The state `name` holds at the end of one iteration of `loop`'s body: what the next
+        iteration starts with (UNKNOWN when the body always leaves or the name is not known)."""
+        self._flow.ensure(loop.function)
+        ends = self._flow.loop_ends.get(id(loop.stmt))
+        return ends.get(name, UNKNOWN) if ends is not None else UNKNOWN
+
     def grad_off_calls(self, function: FunctionInfo, at: Optional[StatementInfo] = None) -> List[StatementInfo]:
         """The statements that call a function with grad off, when it also has grad-on callers
         (its base is on). With `at`, a statement of the function, not the calls that pass an

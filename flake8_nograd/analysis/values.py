@@ -125,6 +125,17 @@ class Evaluator:
         self.tensor_layer_keys: Set[str] = {
             key for key, callees in layers.items() if not any(_returns_other_than_a_tensor(c) for c in callees)
         }
+        # `self.rnn = nn.LSTM(...)`: the recurrent class, whose output is a known tuple (output,
+        # state), every part with a graph. Attributes only: a plain name is keyed module-wide, and
+        # another function's `rnn` may be a parameter holding anything.
+        self.recurrent_layers: Dict[str, str] = {}
+        for key, callees in walker.assigned_from.items():
+            classes = {callee.rpartition(".")[2] for callee in callees if callee.startswith("torch.nn.")}
+            if (
+                "." in key and len(callees) == 1 and len(classes) == 1 and next(iter(classes)) in _RECURRENT_LAYERS
+                and key not in walker.assigned_otherwise and key not in walker.constructed_from
+            ):
+                self.recurrent_layers[key] = next(iter(classes))
         self._constructed = walker.constructed_from
         self._walker = walker
         self._opaque: Optional[Set[str]] = None  # found on first use: most modules never ask
@@ -390,6 +401,11 @@ class Evaluator:
             handed = self._returned_by_callbacks(call, statement)
             if handed is not None:
                 return handed
+        if self.recurrent_layers:
+            key = dotted_key(func)
+            recurrent = self.recurrent_layers.get(key) if key is not None else None
+            if recurrent is not None and not self.parameters.is_frozen(key, through_self=False):
+                return _recurrent_output(recurrent, _grad_on(statement))
         if self.is_model(func):
             key = dotted_key(func)
             if key in self._opaque_objects():
@@ -922,6 +938,25 @@ def _constructs_opaque_object(qualname: str) -> bool:
     return bool(root) and root not in _TORCH_ECOSYSTEM and qualname.rpartition(".")[2][:1].isupper()
 
 
+# torch.nn recurrent layers and what a call returns: "pair" (output, h_n), "lstm" (output, (h_n,
+# c_n)), "cell pair" (h, c), "cell" a tensor h (checked under torch 2.13).
+_RECURRENT_LAYERS = {
+    "RNN": "pair", "GRU": "pair", "LSTM": "lstm", "LSTMCell": "cell pair", "GRUCell": "cell", "RNNCell": "cell",
+}
+
+
+def _recurrent_output(layer: str, graph: ValueState) -> ValueState:
+    """What a call of a trainable recurrent layer returns with grad on: every part has a graph."""
+    part = graph.of_kind(Kind.TENSOR)
+    shape = _RECURRENT_LAYERS[layer]
+    if shape == "cell":
+        return part
+    pair = container(part, (part, part))
+    if shape == "lstm":
+        return container(part, (part, pair))
+    return pair
+
+
 def _returns_other_than_a_tensor(qualname: str) -> bool:
     return qualname.rpartition(".")[2] in _NOT_ONE_TENSOR_MODULES
 
@@ -1036,6 +1071,9 @@ class ValueFlow:
         # which decide the `if`s that test them; and the statements that flow then reaches.
         self._arguments = arguments
         self.reached: Optional[Set[int]] = set() if arguments else None
+        # id(loop statement) -> the states at the end of its body, as the next iteration gets them
+        # (the back edge of the fixpoint's last round); None when the body always leaves.
+        self.loop_ends: Dict[int, Optional[Env]] = {}
 
     def ensure(self, function: FunctionInfo) -> None:
         """Run the flow over `function` unless it already ran."""
@@ -1317,6 +1355,7 @@ class ValueFlow:
                 for name, tag in tags.items():
                     body_env[name] = UNKNOWN.with_tags(tag)
             body_end = self._block(stmt.body, body_env)
+            self.loop_ends[id(stmt)] = body_end  # body_env, a dict of this round alone
             merged = _merge_envs([entry, body_end])
             assert merged is not None
             if merged == entry:

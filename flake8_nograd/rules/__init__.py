@@ -7,6 +7,8 @@ from .base import Rule
 from .ng101_backward_without_graph import BackwardWithoutGraph
 from .ng102_requires_grad_silences import RequiresGradSilencesError
 from .ng103_inference_tensor import InferenceTensorOutsideInferenceMode
+from .ng104_numpy_requires_grad import NumpyOfGradTensor
+from .ng105_graph_backpropagated_twice import GraphBackpropagatedTwice
 from .ng201_eval_loop_with_grad import EvalLoopWithGrad
 from .ng202_graph_accumulated import GraphAccumulated
 from .ng203_inference_with_grad import InferenceWithGrad
@@ -19,6 +21,8 @@ ALL_RULES: Tuple[Rule, ...] = (
     BackwardWithoutGraph(),
     RequiresGradSilencesError(),
     InferenceTensorOutsideInferenceMode(),
+    NumpyOfGradTensor(),
+    GraphBackpropagatedTwice(),
     EvalLoopWithGrad(),
     GraphAccumulated(),
     InferenceWithGrad(),
