@@ -448,3 +448,35 @@ def test_the_same_chain_unguarded_is_still_reported(tmp_path: Path) -> None:
     files = dict(TASK_CHAIN)
     files["kit/loop.py"] = TASK_CHAIN["kit/loop.py"].replace("            @torch.no_grad()\n", "")
     assert findings(tmp_path, files) == [("kit/heads.py", 14, 9, "NG201")]
+
+
+def test_a_creation_helper_elsewhere_that_forwards_its_keywords(tmp_path: Path) -> None:
+    files = {
+        "rl/__init__.py": "",
+        "rl/tensors.py": """
+            import torch
+
+
+            def zeros(*sizes, **kwargs):
+                return torch.zeros(*sizes, **kwargs)
+
+
+            def fresh(*sizes):
+                return torch.zeros(*sizes)
+            """,
+        "rl/tune.py": """
+            import torch
+
+            from rl import tensors
+
+
+            def tune(log_pi, target):
+                log_alpha = tensors.zeros(1, requires_grad=True)
+                loss = -(log_alpha * (log_pi + target).detach()).mean()
+                loss.backward()
+                frozen = tensors.fresh(1)
+                (frozen * 2).sum().backward()
+            """,
+    }
+    # zeros() may return a leaf that requires grad (the caller asks); fresh() never does.
+    assert findings(tmp_path, files) == [("rl/tune.py", 11, 5, "NG101")]

@@ -274,6 +274,18 @@ class AccumulatorUses:
         return False
 
 
+def _added_to_container(stmt: ast.stmt, derived: Set[str]) -> bool:
+    """`losses.append(out[k].view(-1))` with `out` among `derived`: the list now holds it."""
+    if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
+        return False
+    func = stmt.value.func
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr in ("append", "extend", "insert")
+        and any(_mentions(arg, derived) for arg in stmt.value.args)
+    )
+
+
 def derived_names(roots: Set[str], statements: List[StatementInfo]) -> Set[str]:
     """The names computed from `roots` in these statements (`avg = total / n`, `loss += part`),
     to a fixpoint."""
@@ -289,6 +301,10 @@ def derived_names(roots: Set[str], statements: List[StatementInfo]) -> Set[str]:
                 targets = [element for target in stmt.targets for element in flatten_target(target)]
             elif isinstance(stmt, ast.AugAssign) and _mentions(stmt.value, derived):
                 targets = [stmt.target]  # `loss += part`: the total now holds part's graph
+            elif isinstance(stmt, (ast.For, ast.AsyncFor)) and _mentions(stmt.iter, derived):
+                targets = list(flatten_target(stmt.target))  # `for out in outputs:`
+            elif _added_to_container(stmt, derived):
+                targets = [stmt.value.func.value]  # type: ignore[attr-defined]  # `losses.append(f(part))`
             else:
                 continue
             for element in targets:

@@ -37,6 +37,7 @@ from .structure import (
     _parameter_names,
     bound_arguments,
     dotted_key,
+    in_training_branch,
     is_static_method,
     positional_parameters,
 )
@@ -335,6 +336,8 @@ class EvaluationFacts:
             inner_statement = inner.statement
             if not grad_on_by_default(inner_statement) or inner.qualname is not None:
                 continue
+            if in_training_branch(callee, inner_statement.stmt):
+                continue  # `if model.training: out = model(x)`: not after eval()
             func = inner.node.func
             if isinstance(func, ast.Name) and func.id in modules:
                 return True

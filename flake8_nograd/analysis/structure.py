@@ -691,6 +691,23 @@ def is_static_method(node: ast.AST) -> bool:
     return any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in getattr(node, "decorator_list", []))
 
 
+def in_training_branch(function: FunctionInfo, stmt: ast.stmt) -> bool:
+    """Is `stmt` in the body of an `if <module>.training:` of its function? Such code runs only
+    while the module is in training mode, never after `.eval()`."""
+    stack: List[ast.AST] = list(function.node.body)  # type: ignore[union-attr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if not isinstance(node, ast.stmt) or not (node.lineno <= stmt.lineno <= (node.end_lineno or node.lineno)):
+            continue
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Attribute) and node.test.attr == "training":
+            if any(child.lineno <= stmt.lineno <= (child.end_lineno or child.lineno) for child in node.body):
+                return True
+        stack.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt))
+    return False
+
+
 def branch_parameters(function: FunctionInfo, stmt: ast.stmt) -> Set[str]:
     """The function's parameters that the tests of the `if`/`while` statements around `stmt`
     read (`train` in `if train: loss.backward()`)."""

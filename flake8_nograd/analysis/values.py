@@ -92,6 +92,7 @@ _TENSOR_METADATA = frozenset(
 )
 _LOSS_NAME = re.compile(r"(?i)(criterion|criteria|(^|_)loss(_?(fn|func|function))?$)")
 # Functions that make or fetch a model rather than run it: `build_model(cfg)`, `load_model(path)`.
+_PREDICATE_NAME = re.compile(r"(?i)^_*(is|has|can|should|uses?|num|n)_")
 _MODEL_FACTORY_NAME = re.compile(r"(?i)^_*(build|get|load|create|make|init|setup|prepare|save|export|from)_")
 
 
@@ -176,6 +177,8 @@ class Evaluator:
         last = key.rpartition(".")[2]
         if last[:1].isupper() or _MODEL_FACTORY_NAME.search(last) or last in self.local_functions:
             return False  # a class (`Model(cfg)` constructs) or a factory function
+        if _PREDICATE_NAME.search(last):
+            return False  # `model.is_bidirectional_decoder()`, `net.num_layers()`: a question, not a forward
         return bool(_MODEL_NAME.search(last))
 
     # -- expressions ----------------------------------------------------------------------------
@@ -456,6 +459,10 @@ class Evaluator:
                 if read_out is not None:
                     return silenced(ValueState(Graph.NO_GRAPH, created, kind=Kind.TENSOR), statement.stmt)
                 return TENSOR.with_tags("requires_grad_leaf")
+            if any(kw.arg is None or (kw.arg == "requires_grad" and not isinstance(kw.value, ast.Constant)) for kw in call.keywords):
+                # `torch.zeros(*sizes, **kwargs)` in a helper, `requires_grad=flag`: the caller may
+                # ask for a leaf that requires grad.
+                return TENSOR
             return ValueState(Graph.NO_GRAPH, created, kind=Kind.TENSOR)
         if qualname in INTEGER_FUNCTIONS:
             return _integer(statement, qualname + "()")
