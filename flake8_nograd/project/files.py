@@ -76,8 +76,11 @@ def module_names(root: str, path: str) -> List[str]:
     it so). Then the root-relative dotted path when it differs (`scripts/train.py` ->
     `scripts.train`). A name that is not made of identifiers cannot be imported and is left out.
     """
-    root = os.path.realpath(root)
-    path = os.path.realpath(path)
+    return real_module_names(os.path.realpath(root), os.path.realpath(path))
+
+
+def real_module_names(root: str, path: str) -> List[str]:
+    """`module_names` of a real path under a real root (the index resolves each path once)."""
     folder, filename = os.path.split(path)
     stem = os.path.splitext(filename)[0]
     parts = [] if stem == "__init__" else [stem]
