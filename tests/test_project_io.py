@@ -352,6 +352,7 @@ class _FakeIndex:
         return cls(root, files)
 
     def context_for(self, path):
+        path = os.path.realpath(path)  # as the index does for a path it does not hold
         return _FakeContext(os.path.relpath(path, self.root)) if path in self.files else None
 
 

@@ -96,7 +96,7 @@ class ProjectIndex:
     @classmethod
     def build(cls, root: str, files: Sequence[str], config: Config, cache: object) -> "ProjectIndex":
         """The index of `files` (real paths under `root`), read from `cache` where it is current."""
-        from .files import real_module_names
+        from .files import real_module_names, real_path
 
         index = cls(root)
         index._cache = cache
@@ -108,10 +108,13 @@ class ProjectIndex:
         load = getattr(cache, "load", None)
         pack = load(index._pack_key) if load is not None else None
         known: Dict[str, Json] = pack.get("entries", {}) if isinstance(pack, dict) else {}
-        read: List[Tuple[str, str, List[str], str, bytes]] = []  # path, real path, names, key, content
+        listed: List[Tuple[str, List[str]]] = []  # real path, names: the order of the index
+        fresh: List[Tuple[str, str, List[str], str, bytes]] = []  # path, real path, names, key, content
+        folders: Dict[str, str] = {}
+        packages: Dict[str, bool] = {}
         for path in files:
-            real = os.path.realpath(path)
-            names = real_module_names(real_root, real)
+            real = real_path(path, folders)
+            names = real_module_names(real_root, real, packages)
             if not names:
                 continue
             try:
@@ -120,16 +123,12 @@ class ProjectIndex:
             except OSError:
                 continue
             key = hashlib.sha256(b"\0".join((__version__.encode(), fingerprint.encode(), content))).hexdigest()
-            read.append((path, real, names, key, content))
-        entries: Dict[str, Json] = {}  # by real path
-        fresh = []
-        for item in read:
-            cached = known.get(item[3])
+            listed.append((real, names))
+            cached = known.get(key)
             if isinstance(cached, dict) and "export" in cached:
-                entries[item[1]] = cached
-                index._add(*item[:4], cached)
+                index._add(path, real, names, key, cached)
             else:
-                fresh.append(item)
+                fresh.append((path, real, names, key, content))
         # New files analysed callees first, so that a module whose calls reach a helper that
         # informs them (the check then analyses it with the project's answers anyway) skips the
         # rules of its analysis alone: their findings would never be used.
@@ -137,22 +136,27 @@ class ProjectIndex:
             facts = ModuleFacts(names[0], path, "", key, {"export": {}}, os.path.basename(path) == "__init__.py")
             entry = analyse_source(content, config, lambda callees: index._informed_by_callees(facts, callees))
             if entry is not None:
-                entries[real] = entry
                 index._add(path, real, names, key, entry)
                 index._dirty = True
-        # The index itself in the order of `files`: of two modules with one name, the first wins.
-        index.modules.clear()
-        index._by_path.clear()
-        for path, real, names, key, _ in read:
-            if real in entries:
-                index._add(path, real, names, key, entries[real])
+        if fresh:
+            # The index itself in the order of `files`: of two modules with one name, the first wins.
+            added = index._by_path
+            index.modules = {}
+            index._by_path = {}
+            for real, names in listed:
+                facts = added.get(real)
+                if facts is not None:
+                    index._by_path[real] = facts
+                    for name in names:
+                        index.modules.setdefault(name, facts)
         index._summarise_called(config)
         index._solve()
         index.flush()
         return index
 
     def _add(self, path: str, real: str, names: List[str], key: str, entry: Json) -> None:
-        display = os.path.relpath(path, self.root)
+        prefix = os.path.join(self.root, "")
+        display = path[len(prefix):] if path.startswith(prefix) else os.path.relpath(path, self.root)
         facts = ModuleFacts(names[0], path, display, key, entry, os.path.basename(path) == "__init__.py")
         self._by_path[real] = facts
         for name in names:
@@ -213,7 +217,7 @@ class ProjectIndex:
 
     def context_for(self, path: str) -> Optional["ProjectContext"]:
         """The context for the module at `path`, or None when it is not part of the project."""
-        facts = self._by_path.get(path)  # the front ends pass real paths already
+        facts = self._by_path.get(path)  # a path the index holds is real: not resolved again
         real = path if facts is not None else os.path.realpath(path)
         facts = facts or self._by_path.get(real)
         if facts is None:

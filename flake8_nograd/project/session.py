@@ -34,7 +34,7 @@ def project_context(path: str, config: Config) -> Optional[ProjectContext]:
         if root is None:
             return None
         index = _index_for(root, config)
-        return index.context_for(os.path.realpath(path)) if index is not None else None
+        return index.context_for(path) if index is not None else None
     except Exception:  # noqa: B902 - the project is a help, never a reason for a check to fail
         return None
 
