@@ -14,6 +14,7 @@ Code outside the project stays unknown: a name that resolves to no project modul
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -151,7 +152,8 @@ class ProjectIndex:
                         index.modules.setdefault(name, facts)
         index._summarise_called(config)
         index._solve()
-        index.flush()
+        if index._dirty and getattr(cache, "store", None) is not None:
+            index._write(index._entries())  # the caller holds the cache's lock while building
         return index
 
     def _add(self, path: str, real: str, names: List[str], key: str, entry: Json) -> None:
@@ -179,12 +181,27 @@ class ProjectIndex:
 
     def flush(self) -> None:
         """Write the pack back when something in it changed (new entries, kept findings); only
-        the entries of the modules it holds now, so edits and deletions leave nothing behind."""
-        store = getattr(self._cache, "store", None)
-        if not self._dirty or store is None:
+        the entries of the modules it holds now, so edits and deletions leave nothing behind.
+        Findings that other processes (parallel workers) kept since this one read the pack are
+        kept too, where this process has none for that entry."""
+        if not self._dirty or getattr(self._cache, "store", None) is None:
             return
-        entries = {facts.key: facts.entry for facts in self._by_path.values() if facts.key}
-        store(self._pack_key, {"entries": entries})
+        lock = getattr(self._cache, "lock", None)
+        with lock("index") if lock is not None else contextlib.nullcontext():
+            load = getattr(self._cache, "load", None)
+            on_disk = load(self._pack_key) if load is not None else None
+            mine = self._entries()
+            for key, entry in (on_disk.get("entries", {}) if isinstance(on_disk, dict) else {}).items():
+                own = mine.get(key)
+                if own is not None and "informed" not in own and isinstance(entry, dict) and "informed" in entry:
+                    own["informed"] = entry["informed"]
+            self._write(mine)
+
+    def _entries(self) -> Dict[str, Json]:
+        return {facts.key: facts.entry for facts in self._by_path.values() if facts.key}
+
+    def _write(self, entries: Dict[str, Json]) -> None:
+        self._cache.store(self._pack_key, {"entries": entries})  # type: ignore[attr-defined]
         self._dirty = False
 
     def _summarise_called(self, config: Config) -> None:
