@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import dataclasses
 import hashlib
 import json
 import os
@@ -89,6 +88,8 @@ class ProjectIndex:
         self._bases: Dict[FunctionKey, Region] = {}  # solved, where it differs from the local one
         self._based_modules: Set[str] = set()  # the modules some of whose bases are in _bases
         self._functions: Dict[FunctionKey, Optional[ExternalFunction]] = {}
+        # resolve's answers once every module is in (by qualified name and importing module)
+        self._resolved: Optional[Dict[Tuple[str, ModuleFacts], Optional[Tuple[ModuleFacts, str]]]] = None
         self._cache: object = None
         self._pack_key = ""
         self._dirty = False
@@ -150,6 +151,7 @@ class ProjectIndex:
                     index._by_path[real] = facts
                     for name in names:
                         index.modules.setdefault(name, facts)
+        index._resolved = {}
         index._summarise_called(config)
         index._solve()
         if index._dirty and getattr(cache, "store", None) is not None:
@@ -247,8 +249,16 @@ class ProjectIndex:
         return ProjectContext(self, facts)
 
     # -- names ----------------------------------------------------------------------------------
-    def resolve(self, qualname: str, importer: ModuleFacts, hops: int = 0) -> Optional[Tuple[ModuleFacts, str]]:
+    def resolve(self, qualname: str, importer: ModuleFacts) -> Optional[Tuple[ModuleFacts, str]]:
         """(module, local name) that an imported qualified name refers to, within the project."""
+        if self._resolved is None:  # still building: the modules are not all known yet
+            return self._resolve(qualname, importer, 0)
+        key = (qualname, importer)
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(qualname, importer, 0)
+        return self._resolved[key]
+
+    def _resolve(self, qualname: str, importer: ModuleFacts, hops: int) -> Optional[Tuple[ModuleFacts, str]]:
         if qualname.startswith("."):
             qualname = _absolute(qualname, importer)
             if qualname is None:
@@ -265,7 +275,7 @@ class ProjectIndex:
             target = facts.reexports.get(head)
             if target is not None and hops < _MAX_REEXPORT_HOPS:
                 tail = ".".join(parts[cut + 1:])
-                return self.resolve(target + ("." + tail if tail else ""), facts, hops + 1)
+                return self._resolve(target + ("." + tail if tail else ""), facts, hops + 1)
             return None
         return None
 
@@ -747,7 +757,17 @@ def analyse_source(content: bytes, config: Config, informed: Optional[Callable[[
 
 
 def finding_to_json(finding: Finding) -> Json:
-    return dataclasses.asdict(finding)
+    # The record dataclasses.asdict gives, built directly (asdict deep-copies every field, slowly)
+    fix = finding.fix
+    return {
+        "line": finding.line,
+        "col": finding.col,
+        "code": finding.code,
+        "message": finding.message,
+        "fix": None if fix is None else {"description": fix.description, "safe": fix.safe, "action": fix.action, "target": fix.target},
+        "end_line": finding.end_line,
+        "end_col": finding.end_col,
+    }
 
 
 def finding_from_json(record: Json) -> Finding:
