@@ -463,6 +463,7 @@ class ProjectContext:
         self._informs: Optional[bool] = None
         self._asked: Dict[Tuple[str, str], object] = {}
         self._final: Optional[Tuple[str, FrozenSet[str], Optional[List[Finding]]]] = None
+        self._digested: Optional[Tuple[str, str]] = None
 
     @property
     def informs(self) -> bool:
@@ -498,7 +499,7 @@ class ProjectContext:
 
     def _known_findings(self, text: str, codes: Collection[str]) -> Optional[List[Finding]]:
         entry = self._facts.entry
-        if entry.get("text") != text_digest(text):
+        if entry.get("text") != self._digest_of(text):
             return None
         alone = "findings" in entry and set(codes) <= set(entry.get("codes", ())) | {INTERNAL_ERROR}
         if alone and not self.informs and not any(self._answers(entry.get("asked", {}))):
@@ -509,11 +510,17 @@ class ProjectContext:
                 return _selected(informed["findings"], codes)
         return None
 
+    def _digest_of(self, text: str) -> str:
+        """text_digest, once for the text asked about (final_findings, then remember)."""
+        if self._digested is None or self._digested[0] is not text:
+            self._digested = (text, text_digest(text))
+        return self._digested[1]
+
     def remember(self, text: str, codes: Collection[str], findings: List[Finding]) -> None:
         """Keep findings computed with this context in the module's cache entry, with the
         questions asked (by the index's analysis and this one) and a digest of their answers."""
         entry = self._facts.entry
-        if not self._facts.key or entry.get("text") != text_digest(text):
+        if not self._facts.key or entry.get("text") != self._digest_of(text):
             return
         asked: Dict[str, Set[str]] = {kind: set(names) for kind, names in entry.get("asked", {}).items()}
         for kind, name in self._asked:
