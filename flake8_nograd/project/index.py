@@ -93,6 +93,7 @@ class ProjectIndex:
         self._cache: object = None
         self._pack_key = ""
         self._dirty = False
+        self._seen_version: object = None  # the pack on disk as this process last read or wrote it
 
     # -- building -------------------------------------------------------------------------------
     @classmethod
@@ -108,6 +109,7 @@ class ProjectIndex:
         real_root = os.path.realpath(root)
         index._pack_key = "pack-" + hashlib.sha256(real_root.encode()).hexdigest()[:24]
         load = getattr(cache, "load", None)
+        index._seen_version = index._pack_version()
         pack = load(index._pack_key) if load is not None else None
         known: Dict[str, Json] = pack.get("entries", {}) if isinstance(pack, dict) else {}
         listed: List[Tuple[str, List[str]]] = []  # real path, names: the order of the index
@@ -191,7 +193,9 @@ class ProjectIndex:
         lock = getattr(self._cache, "lock", None)
         with lock("index") if lock is not None else contextlib.nullcontext():
             load = getattr(self._cache, "load", None)
-            on_disk = load(self._pack_key) if load is not None else None
+            on_disk = None
+            if load is not None and self._pack_version() != self._seen_version:
+                on_disk = load(self._pack_key)  # another process stored the pack since
             mine = self._entries()
             for key, entry in (on_disk.get("entries", {}) if isinstance(on_disk, dict) else {}).items():
                 own = mine.get(key)
@@ -204,7 +208,12 @@ class ProjectIndex:
 
     def _write(self, entries: Dict[str, Json]) -> None:
         self._cache.store(self._pack_key, {"entries": entries})  # type: ignore[attr-defined]
+        self._seen_version = self._pack_version()
         self._dirty = False
+
+    def _pack_version(self) -> object:
+        version = getattr(self._cache, "version", None)
+        return version(self._pack_key) if version is not None else None
 
     def _summarise_called(self, config: Config) -> None:
         """Return states and in-place updates of the functions other modules call: the costly
