@@ -351,6 +351,9 @@ class _FakeIndex:
         cls.builds.append((root, list(files), cache.directory))
         return cls(root, files)
 
+    def holds(self, path):
+        return path in self.files
+
     def context_for(self, path):
         path = os.path.realpath(path)  # as the index does for a path it does not hold
         return _FakeContext(os.path.relpath(path, self.root)) if path in self.files else None

@@ -243,6 +243,10 @@ class ProjectIndex:
     def _distinct_modules(self) -> List[ModuleFacts]:
         return list({id(f): f for f in self.modules.values()}.values())
 
+    def holds(self, path: str) -> bool:
+        """Is `path` the real path of one of the indexed modules?"""
+        return path in self._by_path
+
     def context_for(self, path: str) -> Optional["ProjectContext"]:
         """The context for the module at `path`, or None when it is not part of the project."""
         facts = self._by_path.get(path)  # a path the index holds is real: not resolved again

@@ -77,6 +77,11 @@ def open_cache(root: str, config: Config) -> ProjectCache:
 
 def _root_of(path: str) -> Optional[str]:
     # Looked up once per folder as given; a symlinked file belongs to the project of its target.
+    if any(index is not None and index.holds(path) for index in _indexes.values()):
+        # A real path an index listed (the usual case): no link and no folder, no need to ask the OS.
+        known = _roots.get(os.path.dirname(path))
+        if known is not None:
+            return known
     if os.path.islink(path):
         return find_project_root(path)
     folder = os.path.dirname(os.path.abspath(path)) if not os.path.isdir(path) else os.path.abspath(path)
