@@ -136,13 +136,17 @@ class ProjectIndex:
         # New files analysed callees first, so that a module whose calls reach a helper that
         # informs them (the check then analyses it with the project's answers anyway) skips the
         # rules of its analysis alone: their findings would never be used.
-        for path, real, names, key, content in _callees_first(fresh):
+        reorder = bool(fresh)
+        pending = _callees_first(fresh)[::-1]
+        fresh.clear()
+        while pending:  # each file's content let go once analysed
+            path, real, names, key, content = pending.pop()
             facts = ModuleFacts(names[0], path, "", key, {"export": {}}, os.path.basename(path) == "__init__.py")
             entry = analyse_source(content, config, lambda callees: index._informed_by_callees(facts, callees))
             if entry is not None:
                 index._add(path, real, names, key, entry)
                 index._dirty = True
-        if fresh:
+        if reorder:
             # The index itself in the order of `files`: of two modules with one name, the first wins.
             added = index._by_path
             index.modules = {}
