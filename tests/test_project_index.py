@@ -273,6 +273,21 @@ def test_unchanged_modules_reuse_the_index_analysis(tmp_path: Path) -> None:
     assert index.context_for(str(helpers)).final_findings(helpers.read_text() + "\n# edited\n", codes) is None
 
 
+def test_a_module_its_callees_inform_skips_the_rules_alone_and_its_findings_stay(tmp_path: Path) -> None:
+    # Listed with train.py first: the index still analyses helpers.py before it (train.py imports
+    # it), sees that apply_update back-propagates its argument, and keeps no findings of train.py
+    # alone (the check analyses it with the project's answers); helpers.py keeps its own.
+    paths = make_project(tmp_path, THREE_FILES)
+    train = tmp_path / "pkg" / "train.py"
+    helpers = tmp_path / "pkg" / "helpers.py"
+    listed = [str(train)] + [str(p) for p in paths if p != train]
+    index = ProjectIndex.build(str(tmp_path), listed, Config(), None)
+    entries = {facts.path: facts.entry for facts in index._by_path.values()}
+    assert "findings" not in entries[str(train)] and entries[str(helpers)]["findings"] == []
+    assert list(index._by_path) == listed  # the index keeps the order given
+    assert findings(tmp_path, THREE_FILES) == [("pkg/train.py", 12, 9, "NG101"), ("pkg/train.py", 13, 5, "NG301")]
+
+
 def test_a_module_that_does_not_parse_is_left_out(tmp_path: Path) -> None:
     assert analyse_source(b"def broken(:\n", Config()) is None
     files = dict(THREE_FILES)

@@ -351,7 +351,11 @@ class _FakeIndex:
         cls.builds.append((root, list(files), cache.directory))
         return cls(root, files)
 
+    def holds(self, path):
+        return path in self.files
+
     def context_for(self, path):
+        path = os.path.realpath(path)  # as the index does for a path it does not hold
         return _FakeContext(os.path.relpath(path, self.root)) if path in self.files else None
 
 
@@ -634,3 +638,26 @@ def test_the_index_is_built_holding_the_cache_lock(tmp_path, fake_index, monkeyp
     monkeypatch.setattr(fake_index, "build", classmethod(lambda cls, root, files, config, cache: held.append("build") or cls(root, files)))
     session.project_context(str(tmp_path / "pkg/a.py"), Config())
     assert held == [("locked", "index", os.path.join(os.path.realpath(tmp_path), ".nograd_cache")), "build", "released"]
+
+
+def _kept_findings(root: Path) -> dict:
+    """Module file name -> the codes of the findings kept with the project's answers, from the pack."""
+    from flake8_nograd.project.index import ProjectIndex
+
+    index = ProjectIndex.build(str(root), [str(root / name) for name in THREE_FILES], Config(), ProjectCache(str(root / ".nograd_cache")))
+    return {
+        os.path.basename(facts.path): sorted(record["code"] for record in facts.entry["informed"]["findings"])
+        for facts in index._by_path.values()
+        if "informed" in facts.entry
+    }
+
+
+@pytest.mark.parametrize("front_end", [("-m", "flake8", "--isolated", "--jobs", "2"), ("-m", "flake8_nograd", "check", "--jobs", "2")])
+def test_findings_worked_out_in_parallel_workers_are_kept_in_the_cache(tmp_path, front_end):
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'three'\n")
+    for name, text in THREE_FILES.items():
+        (tmp_path / name).write_text(text)
+    done = _run(tmp_path, *front_end, "--select", "NG", ".")
+    assert "Traceback" not in done.stderr and ":12:9: NG101" in done.stdout, (done.stdout, done.stderr)
+    # train.py is checked with the project's answers in a worker: what it found there is kept.
+    assert _kept_findings(tmp_path)["train.py"] == ["NG101", "NG301", "NG301"]

@@ -19,7 +19,7 @@ import itertools
 import json
 import os
 import re
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 from .. import __version__
 
@@ -90,6 +90,17 @@ class ProjectCache:
             return None
         value = entry.get("value")
         return value if isinstance(value, dict) else None
+
+    def version(self, key: str) -> Optional[Tuple[int, int, int]]:
+        """Which write of the entry under `key` is on disk now (None: no entry): another value
+        when another process stored it since."""
+        if self.entries is None:
+            return None
+        try:
+            found = os.stat(self._entry_path(key))
+        except OSError:
+            return None
+        return found.st_ino, found.st_mtime_ns, found.st_size
 
     def store(self, key: str, value: Dict[str, Any]) -> None:
         """Write `value` under `key`, atomically. A value JSON cannot hold is not stored; a failure

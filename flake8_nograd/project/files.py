@@ -4,7 +4,7 @@ from __future__ import annotations
 import keyword
 import os
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..settings import DEFAULT_EXCLUDE, walk_tree
 
@@ -47,13 +47,27 @@ def list_project(root: str, excludes: Sequence[str] = (), limit: Optional[int] =
     patterns = tuple(dict.fromkeys(tuple(DEFAULT_EXCLUDE) + PROJECT_SKIPS + tuple(excludes)))
     found = set()
     real_root = os.path.realpath(root)
+    folders: Dict[str, str] = {}
     for path in walk_tree(root, patterns, (".py",), skip_name=_hidden):
-        real = os.path.realpath(path)
+        real = real_path(path, folders)
         if _inside(real, real_root):  # a link to a file elsewhere belongs to the project there
             found.add(real)
         if len(found) > limit:
             return ProjectListing((), f"project analysis is off for {root}: more than {limit} Python files")
     return ProjectListing(tuple(sorted(found)))
+
+
+def real_path(path: str, folders: Dict[str, str]) -> str:
+    """os.path.realpath(path), with the real path of each folder looked up once (`folders`:
+    folder -> its real path, kept by the caller for one walk): a link only costs a look at the
+    file itself, not at every folder above it."""
+    if os.path.islink(path):
+        return os.path.realpath(path)
+    folder, name = os.path.split(os.path.abspath(path))
+    real = folders.get(folder)
+    if real is None:
+        real = folders[folder] = os.path.realpath(folder)
+    return os.path.join(real, name)
 
 
 def _hidden(name: str) -> bool:
@@ -76,12 +90,22 @@ def module_names(root: str, path: str) -> List[str]:
     it so). Then the root-relative dotted path when it differs (`scripts/train.py` ->
     `scripts.train`). A name that is not made of identifiers cannot be imported and is left out.
     """
-    root = os.path.realpath(root)
-    path = os.path.realpath(path)
+    return real_module_names(os.path.realpath(root), os.path.realpath(path))
+
+
+def real_module_names(root: str, path: str, packages: Optional[Dict[str, bool]] = None) -> List[str]:
+    """`module_names` of a real path under a real root (the index resolves each path once);
+    `packages`: folder -> whether it holds an `__init__.py`, kept by the caller for many files."""
+    packages = {} if packages is None else packages
     folder, filename = os.path.split(path)
     stem = os.path.splitext(filename)[0]
     parts = [] if stem == "__init__" else [stem]
-    while os.path.isfile(os.path.join(folder, "__init__.py")):
+    while True:
+        is_package = packages.get(folder)
+        if is_package is None:
+            is_package = packages[folder] = os.path.isfile(os.path.join(folder, "__init__.py"))
+        if not is_package:
+            break
         parts.insert(0, os.path.basename(folder))
         parent = os.path.dirname(folder)
         if folder == root or parent == folder or not _inside(parent, root):

@@ -14,11 +14,12 @@ Code outside the project stays unknown: a name that resolves to no project modul
 from __future__ import annotations
 
 import ast
-import dataclasses
+import contextlib
 import hashlib
 import json
 import os
-from typing import Collection, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
+import re
+from typing import Callable, Collection, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 from .. import __version__
 from ..analysis.guards import GuardEffect
@@ -85,54 +86,138 @@ class ProjectIndex:
         self.modules: Dict[str, ModuleFacts] = {}  # by every name the module is imported as
         self._by_path: Dict[str, ModuleFacts] = {}
         self._bases: Dict[FunctionKey, Region] = {}  # solved, where it differs from the local one
+        self._based_modules: Set[str] = set()  # the modules some of whose bases are in _bases
         self._functions: Dict[FunctionKey, Optional[ExternalFunction]] = {}
+        # resolve's answers once every module is in (by qualified name and importing module)
+        self._resolved: Optional[Dict[Tuple[str, ModuleFacts], Optional[Tuple[ModuleFacts, str]]]] = None
         self._cache: object = None
         self._pack_key = ""
         self._dirty = False
+        self._seen_version: object = None  # the pack on disk as this process last read or wrote it
 
     # -- building -------------------------------------------------------------------------------
     @classmethod
     def build(cls, root: str, files: Sequence[str], config: Config, cache: object) -> "ProjectIndex":
         """The index of `files` (real paths under `root`), read from `cache` where it is current."""
-        from .files import module_names
+        from .files import real_module_names, real_path
 
         index = cls(root)
         index._cache = cache
         fingerprint = _config_fingerprint(config)
         # One cache entry for the whole project (a pack of every module's entry, by content
         # hash): read once and written once, where an entry per module cost a file creation each.
-        index._pack_key = "pack-" + hashlib.sha256(os.path.realpath(root).encode()).hexdigest()[:24]
+        real_root = os.path.realpath(root)
+        index._pack_key = "pack-" + hashlib.sha256(real_root.encode()).hexdigest()[:24]
         load = getattr(cache, "load", None)
+        index._seen_version = index._pack_version()
         pack = load(index._pack_key) if load is not None else None
         known: Dict[str, Json] = pack.get("entries", {}) if isinstance(pack, dict) else {}
+        listed: List[Tuple[str, List[str]]] = []  # real path, names: the order of the index
+        fresh: List[Tuple[str, str, List[str], str, bytes]] = []  # path, real path, names, key, content
+        folders: Dict[str, str] = {}
+        packages: Dict[str, bool] = {}
         for path in files:
-            names = module_names(root, path)
+            real = real_path(path, folders)
+            names = real_module_names(real_root, real, packages)
             if not names:
                 continue
-            found = _entry_of(path, config, fingerprint, known)
-            if found is None:
+            try:
+                with open(path, "rb") as handle:
+                    content = handle.read()
+            except OSError:
                 continue
-            key, entry, fresh = found
-            index._dirty = index._dirty or fresh
-            display = os.path.relpath(path, root)
-            facts = ModuleFacts(names[0], path, display, key, entry, os.path.basename(path) == "__init__.py")
-            index._by_path[os.path.realpath(path)] = facts
-            for name in names:
-                index.modules.setdefault(name, facts)
+            key = hashlib.sha256(b"\0".join((__version__.encode(), fingerprint.encode(), content))).hexdigest()
+            listed.append((real, names))
+            cached = known.get(key)
+            if isinstance(cached, dict) and "export" in cached:
+                index._add(path, real, names, key, cached)
+            else:
+                fresh.append((path, real, names, key, content))
+        # New files analysed callees first, so that a module whose calls reach a helper that
+        # informs them (the check then analyses it with the project's answers anyway) skips the
+        # rules of its analysis alone: their findings would never be used.
+        reorder = bool(fresh)
+        pending = _callees_first(fresh)[::-1]
+        fresh.clear()
+        while pending:  # each file's content let go once analysed
+            path, real, names, key, content = pending.pop()
+            facts = ModuleFacts(names[0], path, "", key, {"export": {}}, os.path.basename(path) == "__init__.py")
+            entry = analyse_source(content, config, lambda callees: index._informed_by_callees(facts, callees))
+            if entry is not None:
+                index._add(path, real, names, key, entry)
+                index._dirty = True
+        if reorder:
+            # The index itself in the order of `files`: of two modules with one name, the first wins.
+            added = index._by_path
+            index.modules = {}
+            index._by_path = {}
+            for real, names in listed:
+                facts = added.get(real)
+                if facts is not None:
+                    index._by_path[real] = facts
+                    for name in names:
+                        index.modules.setdefault(name, facts)
+        index._resolved = {}
         index._summarise_called(config)
         index._solve()
-        index.flush()
+        if index._dirty and getattr(cache, "store", None) is not None:
+            index._write(index._entries())  # the caller holds the cache's lock while building
         return index
+
+    def _add(self, path: str, real: str, names: List[str], key: str, entry: Json) -> None:
+        prefix = os.path.join(self.root, "")
+        display = path[len(prefix):] if path.startswith(prefix) else os.path.relpath(path, self.root)
+        facts = ModuleFacts(names[0], path, display, key, entry, os.path.basename(path) == "__init__.py")
+        self._by_path[real] = facts
+        for name in names:
+            self.modules.setdefault(name, facts)
+
+    def _informed_by_callees(self, facts: ModuleFacts, callees: List[str]) -> bool:
+        """A guess, from the modules indexed so far, that the project informs the module that
+        calls `callees` (a helper it calls back-propagates, updates or returns something, or is
+        a guard). A wrong guess costs time, never a finding: the check analyses the module again
+        with the project's answers unless none of them says anything its analysis alone lacked."""
+        for callee in callees:
+            target = self.resolve(callee, facts)
+            if target is None or target[0] is facts:
+                continue
+            owner, local = target
+            record = owner.functions.get(local)
+            if local in owner.guards or (record and (record.get("backward") or record.get("summarise") or record.get("leaves_off"))):
+                return True
+        return False
 
     def flush(self) -> None:
         """Write the pack back when something in it changed (new entries, kept findings); only
-        the entries of the modules it holds now, so edits and deletions leave nothing behind."""
-        store = getattr(self._cache, "store", None)
-        if not self._dirty or store is None:
+        the entries of the modules it holds now, so edits and deletions leave nothing behind.
+        Findings that other processes (parallel workers) kept since this one read the pack are
+        kept too, where this process has none for that entry."""
+        if not self._dirty or getattr(self._cache, "store", None) is None:
             return
-        entries = {facts.key: facts.entry for facts in self._by_path.values() if facts.key}
-        store(self._pack_key, {"entries": entries})
+        lock = getattr(self._cache, "lock", None)
+        with lock("index") if lock is not None else contextlib.nullcontext():
+            load = getattr(self._cache, "load", None)
+            on_disk = None
+            if load is not None and self._pack_version() != self._seen_version:
+                on_disk = load(self._pack_key)  # another process stored the pack since
+            mine = self._entries()
+            for key, entry in (on_disk.get("entries", {}) if isinstance(on_disk, dict) else {}).items():
+                own = mine.get(key)
+                if own is not None and "informed" not in own and isinstance(entry, dict) and "informed" in entry:
+                    own["informed"] = entry["informed"]
+            self._write(mine)
+
+    def _entries(self) -> Dict[str, Json]:
+        return {facts.key: facts.entry for facts in self._by_path.values() if facts.key}
+
+    def _write(self, entries: Dict[str, Json]) -> None:
+        self._cache.store(self._pack_key, {"entries": entries})  # type: ignore[attr-defined]
+        self._seen_version = self._pack_version()
         self._dirty = False
+
+    def _pack_version(self) -> object:
+        version = getattr(self._cache, "version", None)
+        return version(self._pack_key) if version is not None else None
 
     def _summarise_called(self, config: Config) -> None:
         """Return states and in-place updates of the functions other modules call: the costly
@@ -162,10 +247,15 @@ class ProjectIndex:
     def _distinct_modules(self) -> List[ModuleFacts]:
         return list({id(f): f for f in self.modules.values()}.values())
 
+    def holds(self, path: str) -> bool:
+        """Is `path` the real path of one of the indexed modules?"""
+        return path in self._by_path
+
     def context_for(self, path: str) -> Optional["ProjectContext"]:
         """The context for the module at `path`, or None when it is not part of the project."""
-        real = os.path.realpath(path)
-        facts = self._by_path.get(real)
+        facts = self._by_path.get(path)  # a path the index holds is real: not resolved again
+        real = path if facts is not None else os.path.realpath(path)
+        facts = facts or self._by_path.get(real)
         if facts is None:
             # Under the root but not an indexed module (a notebook, a file that did not parse
             # when the index was built): its imports of project modules still resolve.
@@ -176,8 +266,16 @@ class ProjectIndex:
         return ProjectContext(self, facts)
 
     # -- names ----------------------------------------------------------------------------------
-    def resolve(self, qualname: str, importer: ModuleFacts, hops: int = 0) -> Optional[Tuple[ModuleFacts, str]]:
+    def resolve(self, qualname: str, importer: ModuleFacts) -> Optional[Tuple[ModuleFacts, str]]:
         """(module, local name) that an imported qualified name refers to, within the project."""
+        if self._resolved is None:  # still building: the modules are not all known yet
+            return self._resolve(qualname, importer, 0)
+        key = (qualname, importer)
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(qualname, importer, 0)
+        return self._resolved[key]
+
+    def _resolve(self, qualname: str, importer: ModuleFacts, hops: int) -> Optional[Tuple[ModuleFacts, str]]:
         if qualname.startswith("."):
             qualname = _absolute(qualname, importer)
             if qualname is None:
@@ -194,7 +292,7 @@ class ProjectIndex:
             target = facts.reexports.get(head)
             if target is not None and hops < _MAX_REEXPORT_HOPS:
                 tail = ".".join(parts[cut + 1:])
-                return self.resolve(target + ("." + tail if tail else ""), facts, hops + 1)
+                return self._resolve(target + ("." + tail if tail else ""), facts, hops + 1)
             return None
         return None
 
@@ -273,6 +371,7 @@ class ProjectIndex:
         for identity in local:
             if bases[identity].mode is not local[identity].mode:
                 self._bases[identity] = bases[identity]
+                self._based_modules.add(identity[0])
 
     def _guard_decorator(self, facts: ModuleFacts, key: str, record: Json) -> Optional[Region]:
         """The base a project guard of another module gives as a decorator (`@evaluation_mode`)."""
@@ -381,6 +480,7 @@ class ProjectContext:
         self._informs: Optional[bool] = None
         self._asked: Dict[Tuple[str, str], object] = {}
         self._final: Optional[Tuple[str, FrozenSet[str], Optional[List[Finding]]]] = None
+        self._digested: Optional[Tuple[str, str]] = None
 
     @property
     def informs(self) -> bool:
@@ -390,7 +490,7 @@ class ProjectContext:
         if self._informs is None and "calls" not in self._facts.export:
             self._informs = True  # not indexed (a notebook): what it calls is not known in advance
         if self._informs is None:
-            self._informs = any(key[0] == self._facts.name for key in self._index._bases)
+            self._informs = self._facts.name in self._index._based_modules
             for call in self._facts.export.get("calls", []):
                 if self._informs:
                     break
@@ -416,7 +516,7 @@ class ProjectContext:
 
     def _known_findings(self, text: str, codes: Collection[str]) -> Optional[List[Finding]]:
         entry = self._facts.entry
-        if entry.get("text") != text_digest(text):
+        if entry.get("text") != self._digest_of(text):
             return None
         alone = "findings" in entry and set(codes) <= set(entry.get("codes", ())) | {INTERNAL_ERROR}
         if alone and not self.informs and not any(self._answers(entry.get("asked", {}))):
@@ -427,11 +527,17 @@ class ProjectContext:
                 return _selected(informed["findings"], codes)
         return None
 
+    def _digest_of(self, text: str) -> str:
+        """text_digest, once for the text asked about (final_findings, then remember)."""
+        if self._digested is None or self._digested[0] is not text:
+            self._digested = (text, text_digest(text))
+        return self._digested[1]
+
     def remember(self, text: str, codes: Collection[str], findings: List[Finding]) -> None:
         """Keep findings computed with this context in the module's cache entry, with the
         questions asked (by the index's analysis and this one) and a digest of their answers."""
         entry = self._facts.entry
-        if not self._facts.key or entry.get("text") != text_digest(text):
+        if not self._facts.key or entry.get("text") != self._digest_of(text):
             return
         asked: Dict[str, Set[str]] = {kind: set(names) for kind, names in entry.get("asked", {}).items()}
         for kind, name in self._asked:
@@ -566,22 +672,63 @@ def text_digest(text: str) -> str:
     return hashlib.sha256(normalised.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _entry_of(path: str, config: Config, fingerprint: str, known: Dict[str, Json]) -> Optional[Tuple[str, Json, bool]]:
-    """One file's entry and whether it is new: from the cache when the file is unchanged, else
-    from its analysis."""
-    try:
-        with open(path, "rb") as handle:
-            content = handle.read()
-    except OSError:
-        return None
-    key = hashlib.sha256(b"\0".join((__version__.encode(), fingerprint.encode(), content))).hexdigest()
-    cached = known.get(key)
-    if isinstance(cached, dict) and "export" in cached:
-        return key, cached, False
-    entry = analyse_source(content, config)
-    if entry is None:
-        return None
-    return key, entry, True
+_IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+\(?([^\n#]*)|import[ \t]+([^\n#]*))", re.M)
+
+
+def _callees_first(items: List[Tuple[str, str, List[str], str, bytes]]) -> List[Tuple[str, str, List[str], str, bytes]]:
+    """Files in an order where a module comes after the project modules it imports (as far as
+    a look at its import lines tells; cycles are cut anywhere). Only the speed depends on it."""
+    by_name: Dict[str, int] = {}
+    for number, item in enumerate(items):
+        for name in item[2]:
+            by_name.setdefault(name, number)
+    imported: List[List[int]] = []
+    for path, _, names, _, content in items:
+        package = names[0].split(".")
+        if os.path.basename(path) != "__init__.py":
+            package = package[:-1]
+        found: List[int] = []
+        for match in _IMPORT.finditer(content):
+            source, listed, plain = match.groups()
+            candidates: List[str] = []
+            if plain is not None:
+                candidates = [part.split()[0].decode("ascii", "replace") for part in plain.split(b",") if part.split()]
+            else:
+                module = source.decode("ascii", "replace")
+                level = len(module) - len(module.lstrip("."))
+                if level:
+                    if level - 1 > len(package):
+                        continue
+                    base = package[: len(package) - (level - 1)]
+                    rest = module[level:]
+                    module = ".".join(base + ([rest] if rest else []))
+                candidates = [module] if module else []
+                for part in listed.split(b","):
+                    words = part.split()
+                    if words and words[0] != b"*":
+                        name = words[0].strip(b"()").decode("ascii", "replace")
+                        candidates.append(f"{module}.{name}" if module else name)
+            found.extend(by_name[name] for name in candidates if name in by_name)
+        imported.append(found)
+    order: List[int] = []
+    state = [0] * len(items)  # 0 unseen, 1 on the stack, 2 placed
+    for start in range(len(items)):
+        if state[start]:
+            continue
+        state[start] = 1
+        stack = [(start, iter(imported[start]))]
+        while stack:
+            number, pending = stack[-1]
+            for callee in pending:
+                if not state[callee]:
+                    state[callee] = 1
+                    stack.append((callee, iter(imported[callee])))
+                    break
+            else:
+                stack.pop()
+                state[number] = 2
+                order.append(number)
+    return [items[number] for number in order]
 
 
 def summarise_source(path: str, keys: List[str], config: Config, context: Optional["ProjectContext"] = None) -> Optional[Json]:
@@ -598,9 +745,12 @@ def summarise_source(path: str, keys: List[str], config: Config, context: Option
         return None
 
 
-def analyse_source(content: bytes, config: Config) -> Optional[Json]:
+def analyse_source(content: bytes, config: Config, informed: Optional[Callable[[List[str]], bool]] = None) -> Optional[Json]:
     """One module analysed alone: its export, its findings under every rule, and the questions
-    it asked about other modules (None when it does not parse or cannot be analysed)."""
+    it asked about other modules (None when it does not parse or cannot be analysed).
+
+    `informed(callees)` (the qualified names it calls): the project is expected to inform the module (the check will analyse it
+    again with the project's answers): its rules are not run alone, the entry has no findings."""
     from ..analysis import ModuleAnalysis
     from ..checker import run_rules
     from ..sources import decode_source
@@ -617,22 +767,31 @@ def analyse_source(content: bytes, config: Config) -> Optional[Json]:
             }
         questions = _Questions()
         analysis = ModuleAnalysis(tree, config, questions)  # type: ignore[arg-type]
-        # The rules a run reports by default; a run that selects an opt-in rule analyses again.
-        findings = run_rules(analysis, [rule for rule in applicable if rule.default_enabled])
-        export = export_module(analysis)
+        entry: Json = {"text": text_digest(text)}
+        if informed is None or not informed([site.qualname for site in analysis.calls if site.qualname is not None]):
+            # The rules a run reports by default; a run that selects an opt-in rule analyses again.
+            findings = run_rules(analysis, [rule for rule in applicable if rule.default_enabled])
+            entry["codes"] = sorted(DEFAULT_CODES)
+            entry["findings"] = [finding_to_json(finding) for finding in findings]
+        entry["export"] = export_module(analysis)
     except Exception:  # noqa: B902 - a module the index cannot read is left out, never fatal
         return None
-    return {
-        "export": export,
-        "text": text_digest(text),
-        "codes": sorted(DEFAULT_CODES),
-        "findings": [finding_to_json(finding) for finding in findings],
-        "asked": {kind: sorted(names) for kind, names in questions.asked.items() if names},
-    }
+    entry["asked"] = {kind: sorted(names) for kind, names in questions.asked.items() if names}
+    return entry
 
 
 def finding_to_json(finding: Finding) -> Json:
-    return dataclasses.asdict(finding)
+    # The record dataclasses.asdict gives, built directly (asdict deep-copies every field, slowly)
+    fix = finding.fix
+    return {
+        "line": finding.line,
+        "col": finding.col,
+        "code": finding.code,
+        "message": finding.message,
+        "fix": None if fix is None else {"description": fix.description, "safe": fix.safe, "action": fix.action, "target": fix.target},
+        "end_line": finding.end_line,
+        "end_col": finding.end_col,
+    }
 
 
 def finding_from_json(record: Json) -> Finding:

@@ -21,7 +21,7 @@ STDIN_NAMES = ("stdin", "-")
 _indexes: Dict[Tuple[str, Config], Optional[ProjectIndex]] = {}
 _skipped: Dict[Tuple[str, Config], str] = {}  # why a root has no index (too many files)
 _roots: Dict[str, Optional[str]] = {}  # folder -> its project root
-_flush_at_exit = False
+_flush_pid = 0  # the process whose exit writes what it learnt (_flush_at_exit)
 
 
 def project_context(path: str, config: Config) -> Optional[ProjectContext]:
@@ -34,7 +34,10 @@ def project_context(path: str, config: Config) -> Optional[ProjectContext]:
         if root is None:
             return None
         index = _index_for(root, config)
-        return index.context_for(os.path.realpath(path)) if index is not None else None
+        if index is None:
+            return None
+        _flush_at_exit()  # a forked worker inherits the index, not the parent's hook
+        return index.context_for(path)
     except Exception:  # noqa: B902 - the project is a help, never a reason for a check to fail
         return None
 
@@ -74,6 +77,11 @@ def open_cache(root: str, config: Config) -> ProjectCache:
 
 def _root_of(path: str) -> Optional[str]:
     # Looked up once per folder as given; a symlinked file belongs to the project of its target.
+    if any(index is not None and index.holds(path) for index in _indexes.values()):
+        # A real path an index listed (the usual case): no link and no folder, no need to ask the OS.
+        known = _roots.get(os.path.dirname(path))
+        if known is not None:
+            return known
     if os.path.islink(path):
         return find_project_root(path)
     folder = os.path.dirname(os.path.abspath(path)) if not os.path.isdir(path) else os.path.abspath(path)
@@ -96,16 +104,30 @@ def _index_for(root: str, config: Config) -> Optional[ProjectIndex]:
                 # time: the first analyses and stores every file, the others then read its entries.
                 with cache.lock("index"):
                     index = ProjectIndex.build(root, list(listing.files), config, cache)
-                global _flush_at_exit
-                if not _flush_at_exit:
-                    # Findings kept while checking are written when the process ends (a flake8
-                    # run has no other end to hook; the command flushes itself after its files).
-                    atexit.register(flush)
-                    _flush_at_exit = True
+                _flush_at_exit()
         except Exception:  # noqa: B902 - built once: a failure is not retried for every file
             index = None
         _indexes[key] = index
     return _indexes[key]
+
+
+def _flush_at_exit() -> None:
+    """Findings kept while checking are written when this process ends (a flake8 run has no
+    other end to hook; the command also flushes itself after its files). A parallel worker
+    (flake8 --jobs, the command's --jobs) ends without running atexit hooks: multiprocessing
+    runs its finalizers then."""
+    global _flush_pid
+    if _flush_pid == os.getpid():
+        return
+    _flush_pid = os.getpid()
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        import multiprocessing.util
+
+        multiprocessing.util.Finalize(None, flush, exitpriority=10)
+    else:
+        atexit.register(flush)
 
 
 def flush() -> None:
