@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import ast
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set
 
 from ..config import Config
 from .limits import short_source
 from .model import GRAD_ON, GradMode, Region, RegionKind
-from .names import NameResolver
+from .names import NameResolver, Scope
 from .resolve import CallResolver
 from .structure import FunctionInfo, Reference, StructureWalker, function_key
 
@@ -52,23 +52,28 @@ def resolve_bases(
                 undecided.append(function)
 
     callers = calls.callers()
-    registered = _registered_functions(walker, [f for f in undecided if id(f) not in callers])
-    by_name = calls.calls_by_method_name()
-    module_classes = _module_subclasses(walker, resolver)
+    settled = _registered_functions(walker, [f for f in undecided if id(f) not in callers])
+    # Methods nobody is known to call: calls of their name on unknown objects, or (for uncalled
+    # model API) a base that no other base changes, set once here.
+    uncalled_methods = [f for f in undecided if f.class_node is not None and id(f) not in callers]
+    by_name = calls.calls_by_method_name() if uncalled_methods else {}
+    module_classes = _module_subclasses(walker, resolver) if uncalled_methods else set()
+    for function in uncalled_methods:
+        if function.name not in by_name and id(function.class_node) in module_classes:
+            function.base = _uncalled_model_method(walker, function)
+            settled.add(id(function))
 
     # Least fixpoint from "grad on": a function turns grad-off only once all its callers are.
     for _ in range(len(undecided) + 1):
         changed = False
         for function in undecided:
-            if id(function) in registered:
+            if id(function) in settled:
                 continue
             sites = callers.get(id(function), [])
             if sites or function.class_node is None:
                 base = _base_from_callers(function, sites)
-            elif function.name in by_name or id(function.class_node) not in module_classes:
-                base = _base_from_calls_by_name(function, by_name.get(function.name, []))
             else:
-                base = _uncalled_model_method(walker, function)
+                base = _base_from_calls_by_name(function, by_name.get(function.name, []))
             if base != function.base:
                 function.base = base
                 changed = True
@@ -166,19 +171,27 @@ _TRAINING_METHODS = frozenset(("backward", "step", "grad", "manual_backward"))
 def _module_subclasses(walker: StructureWalker, resolver: NameResolver) -> Set[int]:
     """ids of the classes of this module that derive from a torch.nn class, directly or through
     classes of this module."""
+    return _derived_classes(walker, lambda cls, base, scope: (resolver.qualname(base, scope) or "").startswith("torch.nn."))
+
+
+def _derived_classes(
+    walker: StructureWalker, matches: Callable[[ast.ClassDef, ast.expr, Scope], bool], excluded: Set[int] = frozenset()
+) -> Set[int]:
+    """ids of the module's classes (not in `excluded`) with a base that `matches`, or with a base
+    among the module's own classes found so far, to a fixpoint."""
     found: Set[int] = set()
     local_names = {cls.name: cls for cls, _ in walker.classes}
     changed = True
     while changed:
         changed = False
         for cls, scope in walker.classes:
-            if id(cls) in found:
+            if id(cls) in found or id(cls) in excluded:
                 continue
             for base in cls.bases:
                 if isinstance(base, ast.Name) and base.id in local_names:
                     derived = id(local_names[base.id]) in found
                 else:
-                    derived = (resolver.qualname(base, scope) or "").startswith("torch.nn.")
+                    derived = matches(cls, base, scope)
                 if derived:
                     found.add(id(cls))
                     changed = True
@@ -215,29 +228,16 @@ def _stages_with_grad_switched_back_on(walker: StructureWalker, hook_classes: Se
 def _lightning_classes(walker: StructureWalker, resolver: NameResolver, project: Optional[Any] = None) -> Set[int]:
     """ids of classes that subclass LightningModule, directly, through classes of this module or
     (with the project index) through project classes in other modules."""
-    found: Set[int] = set()
-    local_names = {cls.name: cls for cls, _ in walker.classes}
-    changed = True
-    while changed:
-        changed = False
-        for cls, scope in walker.classes:
-            if id(cls) in found:
-                continue
-            for base in cls.bases:
-                qualname = resolver.qualname(base, scope)
-                if isinstance(base, ast.Name) and base.id in local_names:
-                    is_lightning = id(local_names[base.id]) in found
-                else:
-                    # Imported from Lightning, or from a project module under a telling name.
-                    name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
-                    is_lightning = qualname == LIGHTNING_MODULE or "LightningModule" in name
-                if not is_lightning and project is not None and qualname is not None:
-                    is_lightning = project.derives_from(cls.name, LIGHTNING_MODULE)
-                if is_lightning:
-                    found.add(id(cls))
-                    changed = True
-                    break
-    return found
+
+    def is_lightning(cls: ast.ClassDef, base: ast.expr, scope: Scope) -> bool:
+        qualname = resolver.qualname(base, scope)
+        # Imported from Lightning, or from a project module under a telling name.
+        name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
+        if qualname == LIGHTNING_MODULE or "LightningModule" in name:
+            return True
+        return project is not None and qualname is not None and project.derives_from(cls.name, LIGHTNING_MODULE)
+
+    return _derived_classes(walker, is_lightning)
 
 
 # Bases known not to be LightningModules: a hook-named method there runs as its callers run it.
@@ -249,25 +249,11 @@ def _classes_of_unknown_lineage(walker: StructureWalker, resolver: NameResolver,
     """ids of classes (not known Lightning ones) with a base that may be a LightningModule: one
     imported from a project or another package (`from .systems import BaseSystem`), or a local
     class that has such a base. Plain classes, nn.Module and skorch's NeuralNet subclasses are not."""
-    found: Set[int] = set()
-    local_names = {cls.name: cls for cls, _ in walker.classes}
-    changed = True
-    while changed:
-        changed = False
-        for cls, scope in walker.classes:
-            if id(cls) in found or id(cls) in hook_classes:
-                continue
-            for base in cls.bases:
-                if isinstance(base, ast.Name) and base.id in local_names:
-                    unknown = id(local_names[base.id]) in found
-                else:
-                    qualname = resolver.qualname(base, scope)
-                    if qualname is None:
-                        unknown = not (isinstance(base, ast.Name) and base.id in _BUILTIN_BASES)
-                    else:
-                        unknown = not qualname.startswith(_NON_LIGHTNING_ROOTS)
-                if unknown:
-                    found.add(id(cls))
-                    changed = True
-                    break
-    return found
+
+    def may_be_lightning(cls: ast.ClassDef, base: ast.expr, scope: Scope) -> bool:
+        qualname = resolver.qualname(base, scope)
+        if qualname is None:
+            return not (isinstance(base, ast.Name) and base.id in _BUILTIN_BASES)
+        return not qualname.startswith(_NON_LIGHTNING_ROOTS)
+
+    return _derived_classes(walker, may_be_lightning, hook_classes)

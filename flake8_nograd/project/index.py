@@ -399,13 +399,8 @@ class ProjectIndex:
         inference = True
         first: Optional[Tuple[Json, ModuleFacts]] = None
         for site, facts in found:
-            if "inherit" in site:
-                caller = bases.get((facts.name, site["inherit"]))
-                mode = caller.mode if caller is not None else GradMode.UNKNOWN
-                inference = inference and caller is not None and caller.inference
-            else:
-                mode = GradMode(site["mode"])
-                inference = inference and bool(site.get("inference"))
+            mode, site_inference = _site_mode(site, facts, bases)
+            inference = inference and site_inference
             modes.add(mode)
             if first is None or (facts.display, site["line"]) < (first[1].display, first[0]["line"]):
                 first = (site, facts)
@@ -427,12 +422,7 @@ class ProjectIndex:
         """A method nobody is known to call, called by name on objects of unknown class: unknown
         if grad may be off at one of those calls (callers.py decides the same within a module)."""
         for site, facts in found:
-            if "inherit" in site:
-                caller = bases.get((facts.name, site["inherit"]))
-                mode = caller.mode if caller is not None else GradMode.UNKNOWN
-            else:
-                mode = GradMode(site["mode"])
-            if mode is not GradMode.ON:
+            if _site_mode(site, facts, bases)[0] is not GradMode.ON:
                 return Region(GradMode.UNKNOWN, RegionKind.CALLERS, function=identity[1].rpartition(".")[2])
         return Region(GradMode.ON, RegionKind.DEFAULT)
 
@@ -615,6 +605,17 @@ class ProjectContext:
         (`torch.set_grad_enabled(False)` never switched back), else None."""
         answer = self._answer("leaves", qualname)
         return answer if isinstance(answer, str) else None
+
+
+def _site_mode(site: Json, facts: ModuleFacts, bases: Dict[FunctionKey, Region]) -> Tuple[GradMode, bool]:
+    """The grad mode at a call site (its own, or its caller's base so far) and whether it is
+    inference mode."""
+    if "inherit" in site:
+        caller = bases.get((facts.name, site["inherit"]))
+        if caller is None:
+            return GradMode.UNKNOWN, False
+        return caller.mode, caller.inference
+    return GradMode(site["mode"]), bool(site.get("inference"))
 
 
 def _selected(records: List[Json], codes: Collection[str]) -> List[Finding]:
