@@ -37,8 +37,8 @@ from .structure import (
     _parameter_names,
     bound_arguments,
     dotted_key,
+    implicit_arguments,
     in_training_branch,
-    is_static_method,
     positional_parameters,
 )
 from .summaries import _constructs_a_layer
@@ -373,8 +373,7 @@ class EvaluationFacts:
         """The callee's parameters this call binds to modules: a model (`net`), or an attribute
         that the receiver's local class sets to a layer in `__init__` (`talker.code_predictor`)."""
         found: Set[str] = set()
-        bound = 1 if callee.is_method and isinstance(call.func, ast.Attribute) and not is_static_method(callee.node) else 0
-        for name, argument in bound_arguments(call, positional_parameters(callee), bound):
+        for name, argument in bound_arguments(call, positional_parameters(callee), implicit_arguments(callee, call.func)):
             if isinstance(argument, (ast.Name, ast.Attribute)) and self.evaluator.is_model(argument):
                 found.add(name)
             elif isinstance(argument, ast.Attribute) and self._layer_attribute(argument, statement):

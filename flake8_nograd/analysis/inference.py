@@ -36,7 +36,7 @@ from .limits import elif_chain, short_source
 from .model import GradMode, Graph, Kind, Region, RegionKind
 from .parameters import INPLACE_METHODS
 from .resolve import CallResolver
-from .structure import FunctionInfo, Reference, StatementInfo, StructureWalker, is_static_method, positional_parameters
+from .structure import FunctionInfo, Reference, StatementInfo, StructureWalker, implicit_arguments, is_static_method, positional_parameters
 from .values import CREATION_FUNCTIONS, INTEGER_FUNCTIONS, INTEGER_METHODS, TENSOR_METHODS, returns_tensor
 
 if TYPE_CHECKING:
@@ -1064,7 +1064,7 @@ class _Flow:
         callee = self.facts._calls.callee(call, self.info) if self.info is not None else None  # type: ignore[arg-type]
         if callee is not None:
             # `obj.method(x)` and `obj(x)` (its forward) pass `self` first.
-            method = callee.class_node is not None and not is_static_method(callee.node) and isinstance(func, ast.Attribute)
+            method = implicit_arguments(callee, func) == 1
             called_object = callee.name == "forward" and not (isinstance(func, ast.Name) and func.id == "forward")
             bound = method or called_object
             if self.record and (any(t is not None for t in expanded) or any(t is not None for t in keywords.values())):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, NamedTuple, Optional, Set, Tuple, Union
 
 from .model import UNKNOWN, GradMode
-from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, bound_arguments, dotted_key, is_static_method, positional_parameters
+from .structure import CallSite, FunctionInfo, StatementInfo, StructureWalker, bound_arguments, dotted_key, implicit_arguments, positional_parameters
 
 # Value tags (ValueState.tags). "parameter" is also what values.py gives `nn.Parameter(...)`.
 PARAMETER = "parameter"  # an nn.Parameter of a module that is not frozen
@@ -754,7 +754,7 @@ def _applied_function(analysis, site: CallSite, sources: ParameterSources):
     if callee is None or callee.is_module or not sources.writes_in_place(callee):
         return None
     parameters = positional_parameters(callee)
-    offset = 1 if isinstance(applied, ast.Attribute) and callee.is_method and not is_static_method(callee.node) else 0
+    offset = implicit_arguments(callee, applied)
     if len(parameters) <= offset:
         return None
     return callee, {parameters[offset]: (MODULE, receiver)}
@@ -788,7 +788,7 @@ def _bound_arguments(analysis, site: CallSite, sources: ParameterSources):
     if callee is None or callee.is_module or callee.is_generator or not sources.writes_in_place(callee):
         return None  # before the arguments' states: they run the caller's flow
     parameters = positional_parameters(callee)
-    offset = 1 if isinstance(call.func, ast.Attribute) and callee.is_method and not is_static_method(callee.node) else 0
+    offset = implicit_arguments(callee, call.func)
     arguments = bound_arguments(call, parameters, offset, _keyword_parameters(callee))
     bound = _classified_arguments(analysis, site, sources, arguments)
     return (callee, bound) if bound else None

@@ -18,7 +18,7 @@ import ast
 from typing import Dict, List, Optional
 
 from .guards import dotted_name
-from .structure import FunctionInfo, Reference, StatementInfo, StructureWalker, positional_parameters
+from .structure import FunctionInfo, Reference, StatementInfo, StructureWalker, is_own_object, is_super_call, positional_parameters
 
 
 class CallResolver:
@@ -51,7 +51,7 @@ class CallResolver:
         receiver = reference.receiver
         if receiver is None:
             return None
-        if isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Name) and receiver.func.id == "super":
+        if is_super_call(receiver):
             own = self.enclosing_class(reference.statement.function)
             return self.method(own, reference.name, bases_only=True) if own is not None else None
         class_node = self.class_of(receiver, reference.statement, through_parameters)
@@ -127,9 +127,7 @@ class CallResolver:
                     continue
                 if receiver is reference.call.func:
                     continue  # `model(x)`: the implicit forward, not a call by name
-                if isinstance(receiver, ast.Name) and receiver.id == "self":
-                    continue
-                if isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Name) and receiver.func.id == "super":
+                if is_own_object(receiver):
                     continue
                 if self.callee_of(reference) is None:
                     found.setdefault(reference.name, []).append(reference)

@@ -686,44 +686,68 @@ def _expects_error(expr: ast.expr) -> bool:
     return isinstance(expr, ast.Call) and last_identifier(expr.func) in _EXPECT_ERROR_CALLS
 
 
+def is_super_call(expr: ast.expr) -> bool:
+    """`super()` (the receiver of `super().m(...)`)."""
+    return isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id == "super"
+
+
+def is_own_object(expr: ast.expr) -> bool:
+    """`self` or `super()`: a receiver whose class is the caller's own."""
+    return (isinstance(expr, ast.Name) and expr.id == "self") or is_super_call(expr)
+
+
 def is_static_method(node: ast.AST) -> bool:
     """`@staticmethod`: nothing is bound before the call's own arguments (a classmethod binds `cls`)."""
     return any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in getattr(node, "decorator_list", []))
 
 
+def implicit_arguments(callee: FunctionInfo, func: ast.expr) -> int:
+    """How many parameters a call through `func` binds before its own arguments: 1 (`self`) for
+    a method called on an object (`obj.m(x)`), 0 for a static method or a plain call."""
+    return 1 if callee.is_method and isinstance(func, ast.Attribute) and not is_static_method(callee.node) else 0
+
+
+def _spans(node: ast.AST, stmt: ast.stmt) -> bool:
+    return node.lineno <= stmt.lineno <= (node.end_lineno or node.lineno)  # type: ignore[attr-defined]
+
+
+def enclosing_statements(function: FunctionInfo, stmt: ast.stmt) -> Iterator[ast.stmt]:
+    """The statements of `function` whose lines hold `stmt` (the `if`, `for`, `with` around it),
+    outermost first; not `stmt` itself, nor nested functions and classes."""
+    stack: List[ast.AST] = list(reversed(function.node.body))  # type: ignore[union-attr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        if not isinstance(node, ast.stmt) or node is stmt or not _spans(node, stmt):
+            continue
+        yield node
+        stack.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt))
+
+
 def in_training_branch(function: FunctionInfo, stmt: ast.stmt) -> bool:
     """Is `stmt` in the body of an `if <module>.training:` of its function? Such code runs only
     while the module is in training mode, never after `.eval()`."""
-    stack: List[ast.AST] = list(function.node.body)  # type: ignore[union-attr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            continue
-        if not isinstance(node, ast.stmt) or not (node.lineno <= stmt.lineno <= (node.end_lineno or node.lineno)):
-            continue
-        if isinstance(node, ast.If) and isinstance(node.test, ast.Attribute) and node.test.attr == "training":
-            if any(child.lineno <= stmt.lineno <= (child.end_lineno or child.lineno) for child in node.body):
-                return True
-        stack.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt))
-    return False
+    return any(
+        isinstance(node, ast.If)
+        and isinstance(node.test, ast.Attribute)
+        and node.test.attr == "training"
+        and any(_spans(child, stmt) for child in node.body)
+        for node in enclosing_statements(function, stmt)
+    )
 
 
 def branch_parameters(function: FunctionInfo, stmt: ast.stmt) -> Set[str]:
     """The function's parameters that the tests of the `if`/`while` statements around `stmt`
     read (`train` in `if train: loss.backward()`)."""
     parameters = set(positional_parameters(function))
-    found: Set[str] = set()
-    stack: List[ast.AST] = list(function.node.body)  # type: ignore[union-attr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            continue
-        if not isinstance(node, ast.stmt) or not (node.lineno <= stmt.lineno <= (node.end_lineno or node.lineno)):
-            continue
-        if isinstance(node, (ast.If, ast.While)) and node is not stmt:
-            found |= {n.id for n in ast.walk(node.test) if isinstance(n, ast.Name) and n.id in parameters}
-        stack.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt))
-    return found
+    return {
+        name.id
+        for node in enclosing_statements(function, stmt)
+        if isinstance(node, (ast.If, ast.While))
+        for name in ast.walk(node.test)
+        if isinstance(name, ast.Name) and name.id in parameters
+    }
 
 
 def bound_arguments(

@@ -28,7 +28,15 @@ from ..analysis.guards import stdlib_roots
 from ..analysis.model import GRAD_ON, GradMode, RegionKind
 from ..analysis.names import NameResolver
 from ..analysis.parameters import MODULE, PARAMETER, PARAMETERS
-from ..analysis.structure import CallSite, FunctionInfo, StatementInfo, dotted_key, function_key, positional_parameters
+from ..analysis.structure import (
+    CallSite,
+    FunctionInfo,
+    StatementInfo,
+    dotted_key,
+    function_key,
+    is_own_object,
+    positional_parameters,
+)
 from .records import Json, region_to_json, state_to_json
 
 EXPORT_FORMAT = 2
@@ -302,9 +310,7 @@ def _calls_by_method_name(analysis: ModuleAnalysis) -> Dict[str, List[Json]]:
         if site.qualname is not None or name is None or site.statement.unreachable:
             continue
         receiver = site.node.func.value  # type: ignore[attr-defined]
-        if isinstance(receiver, ast.Name) and receiver.id == "self":
-            continue
-        if isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Name) and receiver.func.id == "super":
+        if is_own_object(receiver):
             continue
         if analysis.calls_resolver.callee(site.node, site.statement) is not None or _imported_methods(analysis, site):
             continue
