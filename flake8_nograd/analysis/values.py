@@ -976,6 +976,16 @@ def _is_true(expr: ast.expr) -> bool:
     return isinstance(expr, ast.Constant) and expr.value is True
 
 
+def _written_item_root(target: ast.expr) -> Optional[ast.Name]:
+    """The name under an item store, however deep: `table[r][c] = v` writes into a view of
+    `table` (a tensor) or into something `table` holds (a container)."""
+    if not isinstance(target, ast.Subscript):
+        return None
+    while isinstance(target, ast.Subscript):
+        target = target.value
+    return target if isinstance(target, ast.Name) else None
+
+
 def _stored_into(held: ValueState, value: ValueState) -> ValueState:
     """`held[key] = value`: a container now also holds `value`; a tensor written in place takes the
     value's graph; anything else (a dict from an unknown call) is unknown from here on."""
@@ -1219,8 +1229,9 @@ class ValueFlow:
                 evaluate = self._evaluate_in(info, env)
                 self._bind(stmt.target, stmt.value, evaluate(stmt.value), env, evaluate)
         elif kind is ast.AugAssign:
-            if isinstance(stmt.target, ast.Subscript) and isinstance(stmt.target.value, ast.Name):
-                name = stmt.target.value.id
+            root = _written_item_root(stmt.target)
+            if root is not None:
+                name = root.id
                 evaluate = self._evaluate_in(info, env)
                 env[name] = _stored_into(env.get(name, UNKNOWN), self._augmented(stmt, info, evaluate(stmt.target), evaluate))
             if isinstance(stmt.target, ast.Name):
@@ -1274,8 +1285,9 @@ class ValueFlow:
     def _bind(self, target: ast.expr, value_expr: ast.expr, value: ValueState, env: Env, evaluate) -> None:
         if isinstance(target, ast.Name):
             env[target.id] = value
-        elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
-            env[target.value.id] = _stored_into(env.get(target.value.id, UNKNOWN), value)
+        elif _written_item_root(target) is not None:
+            name = _written_item_root(target).id  # type: ignore[union-attr]
+            env[name] = _stored_into(env.get(name, UNKNOWN), value)
         elif isinstance(target, (ast.Tuple, ast.List)):
             value = value.operand  # unpacking None raises
             if isinstance(value_expr, (ast.Tuple, ast.List)) and len(value_expr.elts) == len(target.elts):
