@@ -40,6 +40,8 @@ class InferenceWithGrad(Rule):
             for statement in analysis.statements_of(function):
                 if not _keeps_result(statement) or not grad_on_by_default(statement):
                     continue
+                if analysis.state_of(statement.stmt.value, statement).graph is not Graph.HAS_GRAPH:
+                    continue  # `labels = model(x).argmax(1)`: what is kept has no graph to hold
                 leaves: Optional[str] = None
                 if not function.is_module:
                     leaves = _graph_leaves(analysis, function, statement)
@@ -57,10 +59,12 @@ class InferenceWithGrad(Rule):
                 if (
                     not function.is_module
                     and leaves == "returned"
-                    and _is_parameter(function, model)
+                    and (_is_parameter(function, model) or _is_module_call(function))
                     and not evaluation.returns_to_callers_that_keep_it(function)
                 ):
-                    continue  # a module handed in, its output handed back: the caller owns grad mode
+                    # A module handed in, or a module's own forward: the output goes back to the
+                    # caller, whose grad mode decides whether a graph is wanted.
+                    continue
                 stmt = statement.stmt
                 keeps = "returns" if isinstance(stmt, ast.Return) else "keeps"
                 decorate = decorate_advice(function)
@@ -104,6 +108,11 @@ def _is_parameter(function, model: Optional[str]) -> bool:
     """`encoder` in `describe(encoder, x)`: the model is handed in (not `self`, not a global)."""
     root = (model or "").partition(".")[0].partition("[")[0]
     return root not in ("", "self") and root in _parameter_names(function)
+
+
+def _is_module_call(function) -> bool:
+    """`forward` / `__call__` of a class: it runs as the caller's own model call."""
+    return function.class_node is not None and function.name in ("forward", "__call__")
 
 
 def _first_model_call(analysis: ModuleAnalysis, statement: StatementInfo) -> Optional[ast.Call]:
