@@ -700,8 +700,10 @@ class EvaluationFacts:
         return kept
 
     def _dead_volatile_guard(self, loop: StatementInfo) -> Optional[CallSite]:
-        """The first `Variable(x, volatile=True)` in the loop: the PyTorch 0.3 guard, ignored since 0.4."""
-        for statement in self.statements_in(loop):
+        """The first `Variable(x, volatile=True)` in the loop, or before it in its function (the
+        decoder's first input made volatile): the PyTorch 0.3 guard, ignored since 0.4."""
+        before = [s for s in self.walker.statements_of(loop.function) if s.stmt.lineno < loop.stmt.lineno]
+        for statement in [*self.statements_in(loop), *before]:
             for site in self.calls_in(statement):
                 if site.qualname in _VARIABLE_WRAPPERS and any(
                     keyword.arg == "volatile" and not (isinstance(keyword.value, ast.Constant) and not keyword.value.value)
