@@ -80,7 +80,8 @@ class ParameterSources:
 
     def __init__(self, walker: StructureWalker) -> None:
         self._walker = walker
-        self._frozen: Optional[Set[str]] = None  # found on first use: most modules never ask
+        # Frozen module keys, each with the functions whose local it is (None: a global, `self.x`).
+        self._frozen: Optional[Dict[str, Optional[Set[int]]]] = None  # found on first use
         # 'self.scale' for `self.scale = nn.Parameter(...)`; under "" the bare attribute names.
         self._parameter_attributes: Optional[Dict[str, Set[str]]] = None
         self._attribute_names: Optional[frozenset] = None
@@ -89,29 +90,35 @@ class ParameterSources:
         self._writes: Dict[int, bool] = {}  # id(function) -> writes_in_place
         self._writing_calls: Optional[Set[int]] = None  # ids of functions with in-place calls
 
-    def is_frozen(self, key: Optional[str], through_self: bool = True) -> bool:
+    def is_frozen(self, key: Optional[str], through_self: bool = True, within: Optional[FunctionInfo] = None) -> bool:
         """Is `key` ('self.ema', 'ema.fc') a module frozen in this module, or part of one?
 
         `through_self=False`: `self.requires_grad_(False)` in one class does not freeze another
-        class's `self.decoder`."""
-        return self.frozen_owner(key, through_self) is not None
+        class's `self.decoder`. `within`: the function asking; a local frozen in another function
+        (`policy.requires_grad_(False)` in one test) is another object of the same name."""
+        return self.frozen_owner(key, through_self, within) is not None
 
-    def has_frozen_part(self, key: str) -> bool:
+    def has_frozen_part(self, key: str, within: Optional[FunctionInfo] = None) -> bool:
         """Is a part of `key` frozen here (`model.backbone.requires_grad_(False)` for 'model')?"""
-        if self._frozen is None:
-            self._frozen = _frozen_modules(self._walker)
+        frozen = self._frozen_keys()
         prefix = key + "."
-        return any(frozen.startswith(prefix) for frozen in self._frozen)
+        return any(k.startswith(prefix) and _frozen_in(scopes, k, within) for k, scopes in frozen.items())
 
-    def frozen_owner(self, key: Optional[str], through_self: bool = True) -> Optional[str]:
+    def frozen_owner(
+        self, key: Optional[str], through_self: bool = True, within: Optional[FunctionInfo] = None
+    ) -> Optional[str]:
         """The frozen module `key` is or belongs to ('self.ema' for 'self.ema.fc'), if any."""
-        if self._frozen is None:
-            self._frozen = _frozen_modules(self._walker)
+        frozen = self._frozen_keys()
         while key:
-            if key in self._frozen and (through_self or key not in ("self", "cls")):
+            if key in frozen and (through_self or key not in ("self", "cls")) and _frozen_in(frozen[key], key, within):
                 return key
             key = key.rpartition(".")[0]
         return None
+
+    def _frozen_keys(self) -> Dict[str, Optional[Set[int]]]:
+        if self._frozen is None:
+            self._frozen = _frozen_modules(self._walker)
+        return self._frozen
 
     # -- parameter attributes -----------------------------------------------------------------
     def attribute_names(self) -> frozenset:
@@ -137,9 +144,12 @@ class ParameterSources:
             walker = self._walker
             found: Dict[str, Set[str]] = {"": set()}
             frozen = _frozen_parameter_attributes(walker.calls)
+            buffers = _registered_buffers(walker.calls)
             for key, callees in walker.assigned_from.items():
                 if key in walker.assigned_otherwise or key in walker.constructed_from or callees != {"torch.nn.Parameter"}:
                     continue  # a Parameter on one path, a dict or None on another: unknown
+                if key in buffers:
+                    continue  # a Parameter on one path, `register_buffer` of the name on another
                 if key not in frozen:
                     found[key] = callees
                     if key.startswith("self.") and key.count(".") == 1:
@@ -161,7 +171,7 @@ class ParameterSources:
         ):
             return None
         key = dotted_key(_without_subscripts(base))  # model.layers[0].weight -> 'model.layers.weight'
-        if key is None or self.is_frozen(key) or self._switched_off_here(key, statement):
+        if key is None or self.is_frozen(key, within=statement.function) or self._switched_off_here(key, statement):
             return None
         attributes = self.parameter_attributes()
         if key in attributes:
@@ -437,15 +447,16 @@ def _same_name(expr: ast.expr, target: ast.expr) -> bool:
 
 
 # -- frozen modules (flow-insensitive) ------------------------------------------------------------
-def _frozen_modules(walker: StructureWalker) -> Set[str]:
-    """Dotted keys of modules whose parameters this module switches requires_grad off for."""
-    frozen: Set[str] = set()
+def _frozen_modules(walker: StructureWalker) -> Dict[str, Optional[Set[int]]]:
+    """Dotted keys of modules whose parameters this module switches requires_grad off for, each
+    with the functions it is a local of (None when the name is a global or an attribute of self)."""
+    frozen: Dict[str, Optional[Set[int]]] = {}
     for site in walker.calls:
         if site.method_name == "requires_grad_" and _is_false_argument(site.node):
             receiver = site.node.func.value  # type: ignore[attr-defined]
             key = dotted_key(receiver)
             if key:
-                frozen.add(key)
+                _add_frozen(frozen, key, site.statement.function)
     for statement in walker.statements:
         stmt = statement.stmt
         if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and _is_call_chain_freezing(stmt.value):
@@ -453,7 +464,7 @@ def _frozen_modules(walker: StructureWalker) -> Set[str]:
             for target in stmt.targets:
                 key = dotted_key(target)
                 if key:
-                    frozen.add(key)
+                    _add_frozen(frozen, key, statement.function)
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, (ast.ListComp, ast.GeneratorExp, ast.SetComp)):
             # [p.requires_grad_(False) for p in ema.parameters()]
             comprehension = stmt.value
@@ -462,21 +473,48 @@ def _frozen_modules(walker: StructureWalker) -> Set[str]:
                 module = _parameters_receiver(generator.iter)
                 name = _loop_parameter_name(generator.target, generator.iter)
                 if module and name and _freezes(ast.Expr(value=comprehension.elt), name):
-                    frozen.add(module)
+                    _add_frozen(frozen, module, statement.function)
         if isinstance(stmt, (ast.For, ast.AsyncFor)):
             module = _parameters_receiver(stmt.iter)
             name = _loop_parameter_name(stmt.target, stmt.iter)
             if module and name and any(_freezes(body_stmt, name) for body_stmt in stmt.body):  # not under `if`
-                frozen.add(module)
+                _add_frozen(frozen, module, statement.function)
     if frozen:
-        frozen |= _frozen_copies(walker, frozen)
+        _frozen_copies(walker, frozen)
     return frozen
 
 
-def _frozen_copies(walker: StructureWalker, frozen: Set[str]) -> Set[str]:
+def _binder(root: str, function: Optional[FunctionInfo]) -> Optional[FunctionInfo]:
+    """The function whose local `root` is, seen from `function` (None: a global or builtin)."""
+    while function is not None and not function.is_module:
+        if root in function.scope.shadowed:
+            return function
+        function = function.parent
+    return None
+
+
+def _add_frozen(frozen: Dict[str, Optional[Set[int]]], key: str, function: FunctionInfo) -> None:
+    root = key.partition(".")[0]
+    binder = None if root in ("self", "cls") else _binder(root, function)
+    if binder is None:
+        frozen[key] = None
+    elif key not in frozen:
+        frozen[key] = {id(binder)}
+    elif frozen[key] is not None:
+        frozen[key].add(id(binder))  # type: ignore[union-attr]
+
+
+def _frozen_in(scopes: Optional[Set[int]], key: str, within: Optional[FunctionInfo]) -> bool:
+    """Is a key frozen in `scopes` the same object as `key` seen from `within`?"""
+    if scopes is None or within is None:
+        return True
+    binder = _binder(key.partition(".")[0], within)
+    return binder is not None and id(binder) in scopes
+
+
+def _frozen_copies(walker: StructureWalker, frozen: Dict[str, Optional[Set[int]]]) -> None:
     """`ema = copy.deepcopy(model).eval()` of a frozen `model` (`model = build().requires_grad_(False)`):
     the copy's parameters do not require grad either."""
-    found: Set[str] = set()
     changed = True
     while changed:
         changed = False
@@ -491,14 +529,13 @@ def _frozen_copies(walker: StructureWalker, frozen: Set[str]) -> Set[str]:
             if site is None or site.qualname != "copy.deepcopy" or len(call.args) != 1:  # type: ignore[attr-defined]
                 continue
             source = dotted_key(call.args[0])  # type: ignore[attr-defined]
-            if source not in frozen and source not in found:
+            if source not in frozen or not _frozen_in(frozen[source], source, statement.function):
                 continue
             for target in stmt.targets:
                 key = dotted_key(target)
-                if key and key not in frozen and key not in found:
-                    found.add(key)
+                if key and key not in frozen:
+                    _add_frozen(frozen, key, statement.function)
                     changed = True
-    return found
 
 
 def requires_grad_argument(call: ast.Call) -> Optional[ast.expr]:
@@ -745,7 +782,7 @@ def _applied_function(analysis, site: CallSite, sources: ParameterSources):
             receiver, statement, evaluator, tags_of
         ) or evaluator.is_model(receiver)
     key = dotted_key(receiver)
-    if not module or key is None or sources.is_frozen(key) or sources.has_frozen_part(key):
+    if not module or key is None or sources.is_frozen(key, within=statement.function) or sources.has_frozen_part(key, statement.function):
         return None
     applied = site.node.args[0]
     if not isinstance(applied, (ast.Name, ast.Attribute)):
@@ -805,7 +842,7 @@ def _classified_arguments(analysis, site: CallSite, sources: ParameterSources, a
         if isinstance(argument, (ast.Constant, ast.JoinedStr, ast.Lambda)):
             continue
         key = dotted_key(argument)
-        if key is not None and (sources.is_frozen(key) or sources.has_frozen_part(key)):
+        if key is not None and (sources.is_frozen(key, within=statement.function) or sources.has_frozen_part(key, statement.function)):
             continue  # a frozen module, or a parameter of one: writes to it are legal
         tags = analysis.state_of(argument, statement).tags
         if PARAMETER in tags:
@@ -941,6 +978,19 @@ def is_module_class(qualname: str) -> bool:
     if head not in ("torch.nn", "torch.nn.modules") or not last[:1].isupper():
         return False
     return last != "Parameter" and not last.endswith("Loss")
+
+
+def _registered_buffers(calls: List[CallSite]) -> Set[str]:
+    """'self.embed' for `self.register_buffer("embed", t)`: the attribute holds a buffer there."""
+    found: Set[str] = set()
+    for site in calls:
+        if site.method_name != "register_buffer" or not site.node.args:
+            continue
+        name = site.node.args[0]
+        receiver = dotted_key(site.node.func.value)  # type: ignore[attr-defined]
+        if receiver and isinstance(name, ast.Constant) and isinstance(name.value, str):
+            found.add(f"{receiver}.{name.value}")
+    return found
 
 
 def _frozen_parameter_attributes(calls: List[CallSite]) -> Set[str]:

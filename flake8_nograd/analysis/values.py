@@ -407,7 +407,7 @@ class Evaluator:
         if self.recurrent_layers:
             key = dotted_key(func)
             recurrent = self.recurrent_layers.get(key) if key is not None else None
-            if recurrent is not None and not self.parameters.is_frozen(key, through_self=False):
+            if recurrent is not None and not self.parameters.is_frozen(key, through_self=False, within=statement.function):
                 return _recurrent_output(recurrent, _grad_on(statement))
         if self.is_model(func):
             key = dotted_key(func)
@@ -420,7 +420,7 @@ class Evaluator:
                 return combine_states(CALLED, *operands)
             # `self.fc = nn.Linear(...)`: a layer whose output is one tensor (not an LSTM's tuple).
             kind = Kind.TENSOR if key in self.tensor_layer_keys else Kind.UNKNOWN
-            if key is not None and "." in key and self.parameters.is_frozen(key, through_self=False):
+            if key is not None and "." in key and self.parameters.is_frozen(key, through_self=False, within=statement.function):
                 # A frozen model (requires_grad_(False)) records a graph only from its inputs.
                 return combine_states(*self._argument_states(call, statement, lookup)).of_kind(kind)
             return _grad_on(statement).of_kind(kind)
@@ -574,6 +574,12 @@ class Evaluator:
         if data.is_no_graph and origin is not None and origin.kind is OriginKind.NUMBER:
             return origin
         return None
+
+    def is_opaque_object(self, expr: ast.expr) -> bool:
+        """An object named like a model, made by a class from outside the torch ecosystem, and
+        nothing here says it holds parameters (see `_opaque_objects`)."""
+        key = dotted_key(expr)
+        return key is not None and key in self._opaque_objects()
 
     def _opaque_objects(self) -> Set[str]:
         """`cost_model = AffineCostModel(...)` of a class from a package outside the torch ecosystem,

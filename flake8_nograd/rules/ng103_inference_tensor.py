@@ -211,7 +211,7 @@ class _Autograd:
         """A call of a model object (`model(x)`, `policy(obs)`, `self.net(x)`), not a method
         (`vae.encode(x)`, `self.compute_loss(...)`), a loss, or a model with frozen parts."""
         key = dotted_name(callee)
-        if key is None or self._frozen(key, statement) or self.analysis.evaluator.parameters.has_frozen_part(key):
+        if key is None or self._frozen(key, statement) or self.analysis.evaluator.parameters.has_frozen_part(key, statement.function):
             return False
         evaluator = self.analysis.evaluator
         if evaluator.is_loss_module(callee):
@@ -224,7 +224,7 @@ class _Autograd:
         return evaluator.is_model(callee)
 
     def _frozen(self, key: str, statement: StatementInfo) -> bool:
-        owner = self.analysis.evaluator.parameters.frozen_owner(key)
+        owner = self.analysis.evaluator.parameters.frozen_owner(key, within=statement.function)
         if owner is None:
             return False
         if owner != "self":
