@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import ast
+import copy
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, FrozenSet, List, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
 
 from ..config import Config
 from .limits import short_source
@@ -196,6 +197,41 @@ def contextmanager_guard(node: ast.AST, qualname: Qualname, config: Config) -> O
     if all(effect is not None and effect.mode is GradMode.ON for effect in modes):
         return GuardEffect(GradMode.ON, label)  # `with torch.enable_grad(): yield`
     return GuardEffect(GradMode.UNKNOWN, label)
+
+
+def bound_contextmanager_guard(
+    node: ast.AST, call: ast.Call, qualname: Qualname, config: Config, skip: int = 0
+) -> Optional[GuardEffect]:
+    """`contextmanager_guard` for one call: parameters the call gives a constant (`False` in
+    `with self._set_training_mode(False):`, whose body is `with torch.set_grad_enabled(training):
+    yield`) are read as that constant. `skip`: leading parameters bound implicitly (`self`)."""
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    parameters = [a.arg for a in (*node.args.posonlyargs, *node.args.args)][skip:]
+    constants: Dict[str, ast.Constant] = {}
+    for name, argument in zip(parameters, call.args):
+        if isinstance(argument, ast.Constant):
+            constants[name] = argument
+    for keyword in call.keywords:
+        if keyword.arg is not None and isinstance(keyword.value, ast.Constant):
+            constants[keyword.arg] = keyword.value
+    stored = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    constants = {name: value for name, value in constants.items() if name not in stored}
+    if not constants:
+        return contextmanager_guard(node, qualname, config)
+    bound = _ConstantsBound(constants).visit(copy.deepcopy(node))
+    return contextmanager_guard(bound, qualname, config)
+
+
+class _ConstantsBound(ast.NodeTransformer):
+    def __init__(self, constants: Dict[str, ast.Constant]) -> None:
+        self.constants = constants
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        value = self.constants.get(node.id)
+        if value is None or not isinstance(node.ctx, ast.Load):
+            return node
+        return ast.copy_location(ast.Constant(value.value), node)
 
 
 def _yield_modes(

@@ -13,6 +13,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple, Union
 from ..config import Config
 from .guards import (
     GuardEffect,
+    bound_contextmanager_guard,
     contextmanager_guard,
     dotted_name,
     guard_effect,
@@ -148,6 +149,11 @@ class StructureWalker:
         # Module-level `@contextmanager` generators that switch grad off around their `yield`
         # (`with eval_mode(net):`), by name: looked up before the walk, they may be defined below.
         self._context_guards: Dict[str, GuardEffect] = {}
+        # Their definitions, and the `@contextmanager` methods of module-level classes by (class,
+        # name): a call that hands the flag a constant (`self._set_training_mode(False)`) is judged
+        # with it.
+        self._context_definitions: Dict[str, ast.AST] = {}
+        self._context_methods: Dict[Tuple[str, str], ast.AST] = {}
         # `context = nullcontext if with_grad else torch.no_grad` in a function: (id(scope), name)
         # -> what `with context():` does there.
         self._guard_variables: Dict[tuple, GuardEffect] = {}
@@ -157,6 +163,11 @@ class StructureWalker:
                 effect = contextmanager_guard(node, self._qualname_in(resolver.scope_of(node)), config)
                 if effect is not None and module_qualname(ast.Name(node.name, ast.Load())) is None:
                     self._context_guards[node.name] = effect
+                    self._context_definitions[node.name] = node
+            elif isinstance(node, ast.ClassDef):
+                for method in node.body:
+                    if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) and method.decorator_list:
+                        self._context_methods[(node.name, method.name)] = method
 
         module = FunctionInfo(tree, "<module>", resolver.module_scope)
         self.module = module
@@ -402,10 +413,31 @@ class StructureWalker:
             return None
         func = expr.func
         if isinstance(func, ast.Name) and func.id in self._context_guards and self.resolver.qualname(func, scope) is None:
-            return self._context_guards[func.id]
+            effect = self._context_guards[func.id]
+            if effect.mode is GradMode.UNKNOWN and (expr.args or expr.keywords):
+                qualname = self._qualname_in(self.resolver.scope_of(self._context_definitions[func.id]))
+                return bound_contextmanager_guard(self._context_definitions[func.id], expr, qualname, self.config)
+            return effect
+        method = self._own_context_method(func, scope)
+        if method is not None:
+            qualname = self._qualname_in(self.resolver.scope_of(method))
+            return bound_contextmanager_guard(method, expr, qualname, self.config, skip=1)
         if unresolved_context_manager(expr, self._qualname_in(scope), _names_a_module):
             return GuardEffect(GradMode.UNKNOWN, short_source(expr, 60))
         return None
+
+    def _own_context_method(self, func: ast.expr, scope: Scope) -> Optional[ast.AST]:
+        """`self._set_training_mode` in a method of the class that defines it as a `@contextmanager`."""
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self"):
+            return None
+        if not self._context_methods:
+            return None
+        owner = scope.parent
+        while owner is not None and not owner.is_class:
+            owner = owner.parent
+        if owner is None:
+            return None
+        return self._context_methods.get((owner.node.name, func.attr))  # type: ignore[union-attr]
 
     def _statement_region(
         self, stmt: ast.Expr, scope: Scope, region: Optional[Region]
