@@ -22,7 +22,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, Iterable, List, Optional, Set
+from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
 from .backward import BackwardCall
 from .loop_flow import LoopFlow
@@ -143,6 +143,7 @@ class EvaluationFacts:
         self._flows: Dict[int, LoopFlow] = {}  # id(function) -> its name flow, built on first question
         self._collect(backward_calls)
         self._evaluation_loops: Optional[List[EvaluationLoop]] = None
+        self._wrappers: Optional[Set[str]] = None  # see _model_wrappers
         self.uses_torch = _imports_torch(walker)
 
     # -- one pass over statements and calls ------------------------------------------------------
@@ -323,15 +324,18 @@ class EvaluationFacts:
             # A trainer's or a buffer's method: not the model's own code, unless it is the
             # trainer's evaluation step (`self.validation_step(batch)` of a hand-written trainer).
             return False
-        modules = frozenset(self._module_arguments(callee, call, statement))
-        key = (id(callee), modules, depth)
+        found, opaque = self._module_arguments(callee, call, statement)
+        modules = frozenset(found)
+        key = (id(callee), modules, frozenset(opaque), depth)
         cached = self._forward_runs.get(key)
         if cached is None:
             self._forward_runs[key] = False  # while computing: recursion runs nothing more
-            cached = self._forward_runs[key] = self._body_runs_forward(callee, modules, depth)
+            cached = self._forward_runs[key] = self._body_runs_forward(callee, modules, depth, frozenset(opaque))
         return cached
 
-    def _body_runs_forward(self, callee: FunctionInfo, modules: FrozenSet[str], depth: int) -> bool:
+    def _body_runs_forward(
+        self, callee: FunctionInfo, modules: FrozenSet[str], depth: int, opaque: FrozenSet[str] = frozenset()
+    ) -> bool:
         for inner in self.walker.calls_of(callee):
             inner_statement = inner.statement
             if not grad_on_by_default(inner_statement) or inner.qualname is not None:
@@ -341,6 +345,8 @@ class EvaluationFacts:
             func = inner.node.func
             if isinstance(func, ast.Name) and func.id in modules:
                 return True
+            if isinstance(func, ast.Name) and func.id in opaque:
+                continue  # the parameter is bound to an object known only by its name here
             if self.model_of(inner) is not None and not self._named_local(inner, callee):
                 return True
             if isinstance(func, ast.Subscript) and self._module_container(func.value) is not None:
@@ -369,16 +375,21 @@ class EvaluationFacts:
                         return False  # an alias or a value the name-based guess may keep
         return True
 
-    def _module_arguments(self, callee: FunctionInfo, call: ast.Call, statement: StatementInfo) -> Set[str]:
+    def _module_arguments(
+        self, callee: FunctionInfo, call: ast.Call, statement: StatementInfo
+    ) -> Tuple[Set[str], Set[str]]:
         """The callee's parameters this call binds to modules: a model (`net`), or an attribute
-        that the receiver's local class sets to a layer in `__init__` (`talker.code_predictor`)."""
+        that the receiver's local class sets to a layer in `__init__` (`talker.code_predictor`);
+        and those it binds to objects named like a model that nothing says hold parameters
+        (`encoder = FrameEncoderStep(...)` of another package)."""
         found: Set[str] = set()
+        opaque: Set[str] = set()
         for name, argument in bound_arguments(call, positional_parameters(callee), implicit_arguments(callee, call.func)):
             if isinstance(argument, (ast.Name, ast.Attribute)) and self.evaluator.is_model(argument):
-                found.add(name)
+                (opaque if self.evaluator.is_opaque_object(argument) else found).add(name)
             elif isinstance(argument, ast.Attribute) and self._layer_attribute(argument, statement):
                 found.add(name)
-        return found
+        return found, opaque
 
     def _layer_attribute(self, attribute: ast.Attribute, statement: StatementInfo) -> bool:
         """`obj.head` where obj's local class assigns `self.head = <a layer>` in `__init__`."""
@@ -666,7 +677,7 @@ class EvaluationFacts:
             for loop in self.loops(function):  # in source order: outer loops come first
                 if any(contains(outer, loop) for outer in reported):
                     continue
-                if not grad_on_by_default(loop):
+                if not grad_on_by_default(loop) or _runs_once(loop.stmt):
                     continue
                 call = self._first_model_call(loop)
                 if call is None:
@@ -676,9 +687,46 @@ class EvaluationFacts:
                 context = self.loop_context(loop, model)
                 if context is None or self.loop_values_need_grad(loop):
                     continue
+                if self._runs_a_model_wrapper(self.statements_in(loop), _FORWARD_DEPTH):
+                    continue  # `cam(x)` of `cam = GradCAM(model)`: it may back-propagate, grad need unknown
                 reported.append(loop)
                 found.append(EvaluationLoop(loop, call, model, context, self._dead_volatile_guard(loop)))
         return self._without_repeats(found)
+
+    def _model_wrappers(self) -> Set[str]:
+        """Names bound to an object a class from another package was handed a model to build
+        (`cam = GradCAMpp(nn_module=model)`, `attribution = IntegratedGradients(net)`): calling
+        it may run the model and back-propagate through it (saliency, attacks), so whether grad
+        is needed there is unknown. torch's own wrappers (`DataParallel`, `compile`) are models."""
+        if self._wrappers is None:
+            found: Set[str] = set()
+            for statement in self.walker.statements:
+                stmt = statement.stmt
+                if not (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)):
+                    continue
+                site = self.walker.call_info.get(id(stmt.value))
+                if site is None or site.qualname is None or site.qualname.partition(".")[0] == "torch":
+                    continue
+                arguments = [*stmt.value.args, *(keyword.value for keyword in stmt.value.keywords)]
+                if any(isinstance(a, (ast.Name, ast.Attribute)) and self.evaluator.is_model(a) for a in arguments):
+                    found.update(key for key in map(dotted_key, stmt.targets) if key)
+            self._wrappers = found
+        return self._wrappers
+
+    def _runs_a_model_wrapper(self, statements: Iterable[StatementInfo], depth: int) -> bool:
+        wrappers = self._model_wrappers()
+        if not wrappers or depth <= 0:
+            return False
+        for statement in statements:
+            for site in self.calls_in(statement):
+                if dotted_key(site.node.func) in wrappers:
+                    return True
+                callee = self.evaluator.calls.callee(site.node, statement)
+                if callee is not None and not callee.is_module and self._runs_a_model_wrapper(
+                    self.walker.statements_of(callee), depth - 1
+                ):
+                    return True
+        return False
 
     def _without_repeats(self, found: List[EvaluationLoop]) -> List[EvaluationLoop]:
         """Drop a loop whose every forward is a call of a local function or method whose own loop
@@ -757,6 +805,12 @@ def _creates_nothing_to_train(class_node: ast.ClassDef) -> bool:
             if any(isinstance(sub, ast.Call) for sub in ast.walk(stmt.value)):
                 return False
     return True
+
+
+def _runs_once(loop: ast.stmt) -> bool:
+    """`for batch in val_loader: ...; break`: a `break` at the body's own level ends the first
+    iteration, so the loop takes one batch (a figure, a shape check), not one per batch."""
+    return isinstance(loop, (ast.For, ast.AsyncFor, ast.While)) and any(isinstance(s, ast.Break) for s in loop.body)
 
 
 def _frozen_attributes(class_node: ast.ClassDef) -> Set[str]:
