@@ -55,6 +55,24 @@ CREATION_FUNCTIONS = frozenset(
         "randint_like normal bernoulli multinomial"
     ).split()
 )
+# Legacy typed constructors (`torch.FloatTensor([1, 2])`, `torch.Tensor(3, 4)`).
+_LEGACY_CONSTRUCTORS = frozenset(
+    "torch." + name
+    for name in "Tensor FloatTensor DoubleTensor HalfTensor LongTensor IntTensor ShortTensor ByteTensor BoolTensor".split()
+)
+
+
+def _is_literal(expr: ast.expr) -> bool:
+    """A number, or a (nested) list or tuple of numbers: data, not a tensor."""
+    if isinstance(expr, ast.Constant):
+        return isinstance(expr.value, (int, float)) and not isinstance(expr.value, bool)
+    if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
+        return _is_literal(expr.operand)
+    if isinstance(expr, (ast.List, ast.Tuple)):
+        return all(_is_literal(element) for element in expr.elts)
+    return False
+
+
 # Tensor methods that return a new tensor computed from the receiver (and their arguments).
 TENSOR_METHODS = frozenset(
     (
@@ -447,8 +465,18 @@ class Evaluator:
             # A no-op wrapper since PyTorch 0.4; `requires_grad=True` switches it on like requires_grad_().
             wrapped = self.evaluate(call.args[0], statement, lookup)
             if any(kw.arg == "requires_grad" and _is_true(kw.value) for kw in call.keywords):
+                if wrapped.graph is Graph.CONSTANT:
+                    return TENSOR.with_tags(LEAF)  # `Variable(torch.FloatTensor([2, 3]), requires_grad=True)`
                 return silenced(wrapped, statement.stmt)
             return wrapped
+        if qualname in _LEGACY_CONSTRUCTORS and call.args and all(_is_literal(arg) for arg in call.args):
+            # `torch.FloatTensor([[2, 3]])`, `torch.Tensor(3, 4)`: a new tensor without requires_grad
+            # (handed a tensor, the legacy constructor aliases it, graph and all).
+            return ValueState(
+                Graph.NO_GRAPH,
+                Origin(OriginKind.CREATED, statement.stmt.lineno, detail=qualname + "()", statement=statement.stmt),
+                kind=Kind.TENSOR,
+            )
         if qualname in CREATION_FUNCTIONS:
             # `torch.tensor(loss.item())`: a copy of numbers read out of a tensor, not a new quantity.
             read_out = self._numbers_read_out(call, qualname, statement, lookup)
