@@ -23,9 +23,22 @@ cache folder removed before every run) and once warm with one file changed since
 
 Commands run as an installed package runs: with bytecode caching on (a PYTHONDONTWRITEBYTECODE in
 the environment is dropped for them; pip compiles .pyc files at install time) and after one
-unmeasured warm-up run each. `--instructions` also counts the check / parse ratio in CPU
-instructions under valgrind's callgrind: the same count on every run, whatever else the machine
-is doing, so two versions can be compared on a noisy machine.
+unmeasured warm-up run each.
+
+`--instructions` also counts the ratios in CPU instructions under valgrind's callgrind: the same
+count on every run, whatever else the machine is doing, so two versions can be compared on a noisy
+machine (wall-time ratios of the same code vary by 0.2 on a busy 2-core machine). Counted once each:
+  check / read + ast.parse: on the whole corpus (with --project: cold and warm, as above)
+  flake8 with / without flake8-nograd (--jobs 1, the plugin dropped as in the wall-time run):
+    on a fixed subset, since callgrind runs flake8 about 50 times slower (the whole default corpus
+    would take over 10 minutes per command): every k-th file of the sorted corpus, about
+    --instructions-files of them (300 by default, 0 for all), passed to flake8 by name. The
+    plugin's fixed start-up cost weighs more on a subset than on the whole corpus, so the subset's
+    ratio errs high, not low.
+    With --project, a generated project of --instructions-files modules instead (the index reads
+    the whole project whatever files flake8 is given, so a subset of files would not do), cold
+    (cache removed before the counted run) and warm (one file changed since a run that filled the
+    cache); with --path, the whole copy of it.
 """
 from __future__ import annotations
 
@@ -94,6 +107,16 @@ def instructions(command: Sequence[str]) -> int:
     raise SystemExit(f"valgrind gave no instruction count:\n{done.stderr[-2000:]}")
 
 
+def instructions_subset(tree: Path, files: int) -> List[str]:
+    """Every k-th `.py` file of `tree` in sorted order, about `files` of them (all for 0): the same
+    files on every run, with the corpus's mix of modules."""
+    every = sorted(str(path) for path in tree.rglob("*.py"))
+    if files <= 0 or files >= len(every):
+        return every
+    stride = -(-len(every) // files)
+    return every[::stride]
+
+
 def compare(runs: int, first: Callable[[], float], second: Callable[[], float]) -> tuple:
     """Medians of `runs` alternating measurements of two timed actions."""
     a: List[float] = []
@@ -133,7 +156,15 @@ def main(argv: Sequence[str] = ()) -> int:
     parser.add_argument("--memory-lines", type=int, default=300_000, help="lines of the generated memory corpus")
     parser.add_argument("--skip-flake8", action="store_true", help="skip the (slow) flake8 comparison")
     parser.add_argument(
-        "--instructions", action="store_true", help="also count check / parse in instructions (needs valgrind)"
+        "--instructions",
+        action="store_true",
+        help="also count check / parse and flake8 with / without in instructions (needs valgrind)",
+    )
+    parser.add_argument(
+        "--instructions-files",
+        type=int,
+        default=300,
+        help="files (--project: modules of a generated project) of the flake8 instruction counts; 0 for all",
     )
     parser.add_argument("--project", action="store_true", help="measure the project index (cold and warm cache)")
     args = parser.parse_args(list(argv) or None)
@@ -171,6 +202,15 @@ def main(argv: Sequence[str] = ()) -> int:
             parse_ir = instructions([PY, "-c", PARSE_LOOP, str(tree)])
             print(f"  check --jobs 1 {ours_ir:,} instructions, read + ast.parse loop {parse_ir:,}")
             report("check (1 job) / read + ast.parse, in instructions", ours_ir / parse_ir, "<= 2.5")
+            if not args.skip_flake8:
+                subset = instructions_subset(tree, args.instructions_files)
+                with_ir = instructions([PY, "-m", "flake8", "--jobs", "1", "--exit-zero", *subset])
+                without_ir = instructions([PY, "-c", FLAKE8_WITHOUT, "--jobs", "1", "--exit-zero", *subset])
+                print(
+                    f"  flake8 --jobs 1 on {len(subset)} of the {len(files)} files: "
+                    f"with flake8-nograd {with_ir:,} instructions, without {without_ir:,}"
+                )
+                report("flake8 with / without flake8-nograd, in instructions", with_ir / without_ir, "<= 1.10")
         parallel = statistics.median(wall([*check, "--jobs", str(args.jobs), str(tree)]) for _ in range(args.runs))
         report(f"check --jobs 1 / check --jobs {args.jobs} (speed-up)", ours / parallel)
 
@@ -245,6 +285,34 @@ def warm_one_changed(tree: Path, command: Sequence[str]) -> Callable[[], float]:
     return run
 
 
+def measure_project_flake8_instructions(args: argparse.Namespace, work: Path, tree: Path) -> None:
+    """flake8 with / without the plugin in instructions, cold and warm, on a generated project of
+    --instructions-files modules (or on `tree`, the copy of --path, or with 0 for all)."""
+    counted = tree
+    if args.path is None and args.instructions_files > 0:
+        counted = project_copy(args, work, args.instructions_files, "counted")
+    counted_files, counted_lines = count(counted)
+    flake8_with = [PY, "-m", "flake8", "--jobs", "1", "--exit-zero", str(counted)]
+    flake8_without = [PY, "-c", FLAKE8_WITHOUT, "--jobs", "1", "--exit-zero", str(counted)]
+    clear_caches(counted)
+    cold_with = instructions(flake8_with)
+    cold_without = instructions(flake8_without)
+    # Warm: the cold run above filled the cache; each counted run follows a change of one module
+    # (a content no earlier run of this tree had), as in the wall-time runs.
+    touch_one_module(counted, args.runs + 2)
+    warm_with = instructions(flake8_with)
+    touch_one_module(counted, args.runs + 3)
+    warm_without = instructions(flake8_without)
+    print(
+        f"  instructions, flake8 --jobs 1 on {'a smaller generated project, ' if counted != tree else ''}"
+        f"{len(counted_files)} files / {counted_lines} lines: "
+        f"cold with flake8-nograd {cold_with:,}, without {cold_without:,}; "
+        f"warm (1 file changed) with {warm_with:,}, without {warm_without:,}"
+    )
+    report("flake8 with / without flake8-nograd, cold, instructions", cold_with / cold_without, "<= 1.25")
+    report("flake8 with / without, warm, 1 changed, in instructions", warm_with / warm_without, "<= 1.10")
+
+
 def measure_project(args: argparse.Namespace, work: Path) -> int:
     tree = project_copy(args, work, args.files, "project")
     files, lines = count(tree)
@@ -281,6 +349,8 @@ def measure_project(args: argparse.Namespace, work: Path) -> int:
         print(f"  instructions: check cold {cold_ir:,}, warm (1 file changed) {warm_ir:,}, read + ast.parse {parse_ir:,}")
         report("check / read + ast.parse, cold cache, in instructions", cold_ir / parse_ir, "<= 3.0")
         report("check / read + ast.parse, warm, 1 changed, in instructions", warm_ir / parse_ir, "<= 2.5")
+        if not args.skip_flake8:
+            measure_project_flake8_instructions(args, work, tree)
 
     # The index's memory: what a project run holds beyond a --no-project run, per 100 k lines,
     # at half the size and at the full size (linear growth gives about the same figure).
