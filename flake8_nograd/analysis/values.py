@@ -1415,7 +1415,32 @@ class ValueFlow:
                 break
             entry = merged
         after = self._block(stmt.orelse, dict(entry)) if stmt.orelse else entry  # type: ignore[attr-defined]
-        return _replace(env, after if after is not None else entry)
+        result = _replace(env, after if after is not None else entry)
+        if isinstance(stmt, ast.For) and result is not None:
+            for name in self._elements_switched_on(stmt):
+                result[name] = silenced(result.get(name, UNKNOWN), stmt)
+        return result
+
+    def _elements_switched_on(self, loop: ast.For) -> List[str]:
+        """`for p in parameters: p.requires_grad = True` (or `p.requires_grad_()`) over a display of
+        names (`parameters = [C, W1, b1]`, bound before the loop, or written in it): each of those
+        names is now a leaf that requires grad."""
+        if not isinstance(loop.target, ast.Name) or not any(
+            _switches_on(body_stmt, loop.target.id) for body_stmt in loop.body
+        ):
+            return []
+        display: Optional[ast.expr] = loop.iter
+        if isinstance(display, ast.Name):
+            function = self.walker.statement_info[id(loop)].function
+            bound = [
+                s.stmt.value for s in self.walker.statements_of(function)
+                if isinstance(s.stmt, ast.Assign) and s.stmt.lineno < loop.lineno
+                and any(isinstance(t, ast.Name) and t.id == display.id for t in s.stmt.targets)  # type: ignore[union-attr]
+            ]
+            display = bound[-1] if bound else None
+        if not isinstance(display, (ast.List, ast.Tuple)):
+            return []
+        return [element.id for element in display.elts if isinstance(element, ast.Name)]
 
     def _try(self, stmt: ast.stmt, env: Env) -> Optional[Env]:
         entry = dict(env)
@@ -1453,6 +1478,22 @@ def _is_requires_grad_switch(stmt: ast.Assign) -> bool:
         and target.attr == "requires_grad"
         and _is_true(stmt.value)
     )
+
+
+def _switches_on(stmt: ast.stmt, name: str) -> bool:
+    """`name.requires_grad = True` or `name.requires_grad_()` / `name.requires_grad_(True)`."""
+    if isinstance(stmt, ast.Assign) and _is_requires_grad_switch(stmt):
+        target = stmt.targets[0].value  # type: ignore[attr-defined]
+        return isinstance(target, ast.Name) and target.id == name
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        call = stmt.value
+        func = call.func
+        return (
+            isinstance(func, ast.Attribute) and func.attr == "requires_grad_"
+            and isinstance(func.value, ast.Name) and func.value.id == name
+            and (not call.args or _is_true(call.args[0])) and not call.keywords
+        )
+    return False
 
 
 def _requires_grad_switched_off(stmt: ast.Assign) -> Optional[str]:
