@@ -126,6 +126,8 @@ class Summaries:
             return self._returned[key]
         if key in self._in_progress or function.is_module or function.is_generator:
             return None
+        if self._registered_as_operator(function):
+            return None  # a torch.library custom op: the dispatcher, not the body, gives its graph
         if self._evaluator.assumes_base_of(function):
             return None  # evaluated for one call site's grad mode: not the function's summary
         self._in_progress.add(key)
@@ -135,6 +137,22 @@ class Summaries:
             self._in_progress.discard(key)
         self._returned[key] = state
         return state
+
+    def _registered_as_operator(self, function: FunctionInfo) -> bool:
+        """`@torch.library.custom_op(...)` (or `impl`, `triton_op`): a call goes through the
+        dispatcher, and the autograd formula registered for it (`register_autograd`) gives the
+        result its graph, whatever tensor the kernel body allocates."""
+        decorators = getattr(function.node, "decorator_list", ())
+        if not decorators:
+            return False
+        resolver = self._walker.resolver
+        scope = function.scope.parent or function.scope
+        for decorator in decorators:
+            target = decorator.func if isinstance(decorator, ast.Call) else decorator
+            qualname = resolver.qualname(target, scope)
+            if qualname is not None and qualname.startswith("torch.library."):
+                return True
+        return False
 
     def returned_at(
         self, function: FunctionInfo, call: ast.Call, by_attribute: bool, statement: StatementInfo
