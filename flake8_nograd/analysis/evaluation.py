@@ -262,6 +262,8 @@ class EvaluationFacts:
         target = func.value if isinstance(func, ast.Attribute) and func.attr == "forward" else func
         if not isinstance(target, (ast.Name, ast.Attribute)) or not self.evaluator.is_model(target):
             return None
+        if self.evaluator.is_opaque_object(target):
+            return None  # named like a model, made (or annotated) by an outside class: nothing says it trains
         return dotted_key(target)
 
     def model_calls_in(self, statement: StatementInfo) -> List[CallSite]:

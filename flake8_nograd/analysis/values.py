@@ -626,7 +626,41 @@ class Evaluator:
                 if key not in self.model_keys and key not in walker.constructed_from and key not in loaded
                 and all(_constructs_opaque_object(callee) for callee in callees)
             }
+            self._opaque |= self._annotated_opaque_attributes(loaded)
         return self._opaque
+
+    def _annotated_opaque_attributes(self, loaded: Set[str]) -> Set[str]:
+        """`self._model = model` in `__init__(self, model: Model)`, where `Model` is a class from
+        outside the torch ecosystem (a tabular environment model, a simulator): as opaque as
+        an object constructed from that class here."""
+        walker = self._walker
+        found: Set[str] = set()
+        stores: Dict[str, int] = {}
+        for statement in walker.statements:
+            stmt = statement.stmt
+            for target in _assign_targets(stmt):
+                key = dotted_key(target)
+                if key is not None:
+                    stores[key] = stores.get(key, 0) + 1
+        for statement in walker.statements:
+            stmt = statement.stmt
+            if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.value, ast.Name)):
+                continue
+            key = dotted_key(stmt.targets[0])
+            if key is None or not key.startswith("self.") or key in self.model_keys or key in loaded:
+                continue
+            if stores.get(key) != 1:
+                continue  # assigned something else elsewhere
+            function = statement.function
+            arguments = getattr(function.node, "args", None)
+            if arguments is None:
+                continue
+            for argument in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs):
+                if argument.arg == stmt.value.id and argument.annotation is not None:
+                    qualname = walker.resolver.qualname(argument.annotation, function.scope)
+                    if qualname is not None and _constructs_opaque_object(qualname):
+                        found.add(key)
+        return found
 
     def _parameter_attribute(self, expr: ast.Attribute, statement: StatementInfo, lookup: Lookup) -> Optional[ValueState]:
         """`block.ffn_out.weight`: a parameter, so that an alias of it is one too (`w = ...weight`)."""
@@ -970,6 +1004,14 @@ _NOT_ONE_TENSOR_MODULES = frozenset(
 _TORCH_ECOSYSTEM = frozenset(
     "torch torchvision torchaudio torchtext lightning pytorch_lightning transformers timm".split()
 )
+
+
+def _assign_targets(stmt: ast.stmt) -> List[ast.expr]:
+    if isinstance(stmt, ast.Assign):
+        return [t for target in stmt.targets for t in (target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target])]
+    if isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
+        return [stmt.target]
+    return []
 
 
 def _constructs_opaque_object(qualname: str) -> bool:
