@@ -715,13 +715,25 @@ class EvaluationFacts:
             self._wrappers = found
         return self._wrappers
 
+    def _hands_model_outside(self, site: CallSite) -> bool:
+        """`fast_gradient_method(net, x, eps)`, `saliency(model, x)` of another package: handed the
+        model itself (not its output), the function may back-propagate through it."""
+        qualname = site.qualname
+        if qualname is None or qualname.partition(".")[0] in _HARMLESS_ROOTS or qualname.startswith("torch"):
+            return False
+        arguments = [*site.node.args, *(keyword.value for keyword in site.node.keywords)]
+        return any(
+            isinstance(a, (ast.Name, ast.Attribute)) and self.evaluator.is_model(a) and not self.evaluator.is_opaque_object(a)
+            for a in arguments
+        )
+
     def _runs_a_model_wrapper(self, statements: Iterable[StatementInfo], depth: int) -> bool:
         wrappers = self._model_wrappers()
-        if not wrappers or depth <= 0:
+        if depth <= 0:
             return False
         for statement in statements:
             for site in self.calls_in(statement):
-                if dotted_key(site.node.func) in wrappers:
+                if dotted_key(site.node.func) in wrappers or self._hands_model_outside(site):
                     return True
                 callee = self.evaluator.calls.callee(site.node, statement)
                 if callee is not None and not callee.is_module and self._runs_a_model_wrapper(
@@ -807,6 +819,10 @@ def _creates_nothing_to_train(class_node: ast.ClassDef) -> bool:
             if any(isinstance(sub, ast.Call) for sub in ast.walk(stmt.value)):
                 return False
     return True
+
+
+# Packages whose functions handed a model only move, count or wrap it (never back-propagate).
+_HARMLESS_ROOTS = frozenset(("builtins", "copy", "tqdm", "print", "logging", "numpy", "accelerate", "deepspeed", "functools"))
 
 
 def _runs_once(loop: ast.stmt) -> bool:

@@ -158,6 +158,7 @@ class Evaluator:
         self._constructed = walker.constructed_from
         self._walker = walker
         self._opaque: Optional[Set[str]] = None  # found on first use: most modules never ask
+        self._pipeline_keys: Optional[Set[str]] = None
         # Functions and methods defined here (`self.model_of(x)`, `build(...)`) are not models,
         # unless named exactly like one (d2l's `def net(X): ...`).
         self.local_functions = {f.name for f in walker.functions if not _MODEL_NAME.fullmatch(f.name)}
@@ -188,11 +189,15 @@ class Evaluator:
         key = dotted_key(callee)
         if key is None:
             return False
+        if key in self._pipelines():
+            return False  # an inference pipeline (transformers, diffusers, pyannote) guards its own forward
         if key in self.model_keys:
             return True
         if self.is_loss_module(callee):
             return False
         last = key.rpartition(".")[2]
+        if last.endswith(_CLASS_SUFFIXES):
+            return False  # `model_cls(**kwargs)`, `net_class(cfg)`: constructs a model, runs none
         if last[:1].isupper() or _MODEL_FACTORY_NAME.search(last) or last in self.local_functions:
             return False  # a class (`Model(cfg)` constructs) or a factory function
         if _PREDICATE_NAME.search(last):
@@ -603,6 +608,17 @@ class Evaluator:
             return origin
         return None
 
+    def _pipelines(self) -> Set[str]:
+        """Names bound to a pipeline object (`transformers.pipeline(...)`, `Pipeline.from_pretrained`,
+        `StableDiffusionPipeline(...)`): their `__call__` runs the models under no_grad or
+        inference_mode (diffusers decorates it, transformers and pyannote enter one)."""
+        if self._pipeline_keys is None:
+            self._pipeline_keys = {
+                key for key, callees in self._walker.assigned_from.items()
+                if callees and all(_makes_a_pipeline(callee) for callee in callees)
+            }
+        return self._pipeline_keys
+
     def is_opaque_object(self, expr: ast.expr) -> bool:
         """An object named like a model, made by a class from outside the torch ecosystem, and
         nothing here says it holds parameters (see `_opaque_objects`)."""
@@ -762,9 +778,24 @@ class Evaluator:
         # records a graph from b, positional or keyword alike.
         if states and states[0].graph in (Graph.NO_GRAPH, Graph.SILENCED) and not any(
             s.may_have_graph or s.tags & GRAD_REQUIRING for s in states[1:]
-        ):
+        ) and not self._target_handed_in(call, statement, lookup):
             return ValueState(states[0].graph, states[0].origin)
         return combine_states(*states)
+
+    def _target_handed_in(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> bool:
+        """`F.mse_loss(z.detach(), zhat)` in `def commitment_loss(self, z, zhat)`: a stop-gradient
+        written on the input says the other operand is where the graph is, and that operand is the
+        caller's, of unknown state (a quantizer's output with a graph), not a loader's labels."""
+        first = call.args[0] if call.args else None
+        if not (isinstance(first, ast.Call) and isinstance(first.func, ast.Attribute) and first.func.attr == "detach"):
+            return False  # only a stop-gradient written on one side says the other side is the graph
+        parameters = _parameter_names(statement.function)
+        # Tensor operands only: positional ones and `target=`, not `margin=margin` or `reduction=`.
+        others = list(call.args[1:]) + [kw.value for kw in call.keywords if kw.arg == "target"]
+        return any(
+            isinstance(arg, ast.Name) and arg.id in parameters and lookup(arg).graph is Graph.UNKNOWN
+            for arg in others
+        )
 
     def _argument_states(self, call: ast.Call, statement: StatementInfo, lookup: Lookup) -> List[ValueState]:
         states = []
@@ -1004,6 +1035,14 @@ _NOT_ONE_TENSOR_MODULES = frozenset(
 _TORCH_ECOSYSTEM = frozenset(
     "torch torchvision torchaudio torchtext lightning pytorch_lightning transformers timm".split()
 )
+
+
+_CLASS_SUFFIXES = ("_cls", "_class", "_klass", "_type", "_factory", "_builder")
+
+
+def _makes_a_pipeline(qualname: str) -> bool:
+    parts = qualname.split(".")
+    return qualname == "transformers.pipeline" or any(part.endswith("Pipeline") for part in parts[-2:])
 
 
 def _assign_targets(stmt: ast.stmt) -> List[ast.expr]:
