@@ -339,6 +339,9 @@ class _FakeContext:
     def final_findings(self, text, codes):
         return None  # nothing known in advance: the front end analyses the file
 
+    def walked_module(self, text=None):
+        return None  # no walk of the index's: the front end parses the file
+
 
 class _FakeIndex:
     builds = []
