@@ -288,6 +288,63 @@ def test_a_module_its_callees_inform_skips_the_rules_alone_and_its_findings_stay
     assert findings(tmp_path, THREE_FILES) == [("pkg/train.py", 12, 9, "NG101"), ("pkg/train.py", 13, 5, "NG301")]
 
 
+GUARDED_PROBE = dict(
+    THREE_FILES,
+    **{
+        "pkg/guards.py": """
+            import contextlib
+
+            import torch
+
+
+            @contextlib.contextmanager
+            def frozen():
+                with torch.no_grad():
+                    yield
+            """,
+        "pkg/probe.py": """
+            import torch
+
+            from pkg.guards import frozen
+            from pkg.helpers import apply_update
+
+
+            def probe(model, x, optimizer):
+                with frozen():
+                    loss = model(x).sum()
+                apply_update(loss, optimizer)
+            """,
+    },
+)
+
+
+def test_the_check_starts_from_the_index_walk_only_where_it_holds(tmp_path: Path) -> None:
+    paths = make_project(tmp_path, GUARDED_PROBE)
+    index = ProjectIndex.build(str(tmp_path), [str(p) for p in paths], Config(), None)
+    train = tmp_path / "pkg" / "train.py"
+    probe = tmp_path / "pkg" / "probe.py"
+    text = train.read_text()
+    # train.py asked nothing while walking that the project answers: the check starts from the
+    # index's walk (no parse, no walk), of this text only, and once (the index lets it go).
+    assert index.context_for(str(train)).walked_module(text + "\n# edited\n") is None
+    assert index.context_for(str(train)).walked_module(text) is not None
+    assert index.context_for(str(train)).walked_module(text) is None
+    # probe.py asked whether `frozen` is a guard; the project says it is: walked again with it.
+    assert index.context_for(str(probe)).walked_module(probe.read_text()) is None
+    expected = [("pkg/probe.py", 10, 5, "NG101"), ("pkg/train.py", 12, 9, "NG101"), ("pkg/train.py", 13, 5, "NG301")]
+    assert findings(tmp_path, GUARDED_PROBE) == expected
+
+
+def test_a_helper_edit_reaches_callers_checked_from_the_index_walk(tmp_path: Path) -> None:
+    # Each build walks anew: the walk kept for train.py is never that of an earlier build.
+    before = findings(tmp_path, GUARDED_PROBE)
+    assert ("pkg/train.py", 12, 9, "NG101") in before and ("pkg/probe.py", 10, 5, "NG101") in before
+    edited = dict(GUARDED_PROBE)
+    edited["pkg/helpers.py"] = edited["pkg/helpers.py"].replace("loss.backward()", "print(float(loss))")
+    assert findings(tmp_path, edited) == [("pkg/train.py", 13, 5, "NG301")]
+    assert findings(tmp_path, GUARDED_PROBE) == before
+
+
 def test_a_module_that_does_not_parse_is_left_out(tmp_path: Path) -> None:
     assert analyse_source(b"def broken(:\n", Config()) is None
     files = dict(THREE_FILES)
