@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import textwrap
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -26,7 +27,8 @@ def make_project(root: Path, files: Dict[str, str]) -> List[Path]:
 
 def findings(root: Path, files: Dict[str, str], project: bool = True) -> List[Found]:
     paths = make_project(root, files)
-    index = ProjectIndex.build(str(root), [str(p) for p in sorted(paths)], Config(), None)
+    # Every file checked next, as the command does: their checks start from the index's walks.
+    index = ProjectIndex.build(str(root), [str(p) for p in sorted(paths)], Config(), None, [os.path.realpath(root)])
     found: List[Found] = []
     for path in sorted(paths):
         text = path.read_text()
@@ -320,8 +322,11 @@ GUARDED_PROBE = dict(
 
 def test_the_check_starts_from_the_index_walk_only_where_it_holds(tmp_path: Path) -> None:
     paths = make_project(tmp_path, GUARDED_PROBE)
-    index = ProjectIndex.build(str(tmp_path), [str(p) for p in paths], Config(), None)
     train = tmp_path / "pkg" / "train.py"
+    # Only the walks of what the caller will check are kept.
+    index = ProjectIndex.build(str(tmp_path), [str(p) for p in paths], Config(), None, [str(tmp_path / "pkg" / "probe.py")])
+    assert index.context_for(str(train)).walked_module(train.read_text()) is None
+    index = ProjectIndex.build(str(tmp_path), [str(p) for p in paths], Config(), None, [os.path.realpath(tmp_path)])
     probe = tmp_path / "pkg" / "probe.py"
     text = train.read_text()
     # train.py asked nothing while walking that the project answers: the check starts from the

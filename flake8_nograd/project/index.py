@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import gc
 import hashlib
 import json
 import os
@@ -101,8 +102,25 @@ class ProjectIndex:
 
     # -- building -------------------------------------------------------------------------------
     @classmethod
-    def build(cls, root: str, files: Sequence[str], config: Config, cache: object) -> "ProjectIndex":
-        """The index of `files` (real paths under `root`), read from `cache` where it is current."""
+    def build(
+        cls, root: str, files: Sequence[str], config: Config, cache: object, checked: Sequence[str] = ()
+    ) -> "ProjectIndex":
+        """The index of `files` (real paths under `root`), read from `cache` where it is current.
+        `checked`: real paths of the files and folders whose files the caller checks next; the
+        walks of those it analyses are kept for their check (ProjectContext.walked_module)."""
+        # Without the cyclic collector: the build makes no reference cycles, only objects it keeps
+        # (entries, walks), and the collector's full passes over them found nothing while they
+        # grew (a fifth of a cold run).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return cls._build(root, files, config, cache, tuple(checked))
+        finally:
+            if collecting:
+                gc.enable()
+
+    @classmethod
+    def _build(cls, root: str, files: Sequence[str], config: Config, cache: object, checked: Tuple[str, ...]) -> "ProjectIndex":
         from .files import real_module_names, real_path
 
         index = cls(root)
@@ -154,7 +172,7 @@ class ProjectIndex:
                 index._dirty = True
                 # Kept for the check (its rules were left for the project's answers) or for the
                 # summaries of what other modules import from it; let go once used.
-                if walk and ("findings" not in entry or (real in imported and _summarised(entry))):
+                if walk and _under(real, checked) and ("findings" not in entry or (real in imported and _summarised(entry))):
                     added.walked = walk[0]
         if reorder:
             # The index itself in the order of `files`: of two modules with one name, the first wins.
@@ -780,6 +798,11 @@ def _callees_first(
         if os.path.basename(items[number][0]) == "__init__.py":
             targets.update(imported[number])  # what the package re-exports
     return [items[number] for number in order], {items[number][1] for number in targets}
+
+
+def _under(path: str, folders: Tuple[str, ...]) -> bool:
+    """Is `path` one of `folders`' files, or one of them?"""
+    return any(path == folder or path.startswith(os.path.join(folder, "")) for folder in folders)
 
 
 def _summarised(entry: Json) -> bool:

@@ -7,6 +7,7 @@ no context, and the file is checked on its own, as with --no-project.
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -50,6 +51,7 @@ def prepare(paths: Iterable[str], config: Config) -> List[str]:
     if not config.project:
         return notes
     seen = set()
+    checked = tuple(filter(None, (_real_or_none(path) for path in paths if path not in STDIN_NAMES)))
     for path in paths:
         if path in STDIN_NAMES:
             continue
@@ -58,13 +60,23 @@ def prepare(paths: Iterable[str], config: Config) -> List[str]:
             if root is None or root in seen:
                 continue
             seen.add(root)
-            _index_for(root, config)
+            _index_for(root, config, checked)
         except Exception:  # noqa: B902 - as in project_context: the files are then checked alone
             continue
         reason = _skipped.get((root, config))
         if reason:
             notes.append(f"{reason}; files are checked one at a time (exclude folders with --extend-exclude)")
+    # The indexes live until the process ends (the command, flake8): out of the cyclic
+    # collector's full passes, which would scan them again and again while the files are checked.
+    gc.freeze()
     return notes
+
+
+def _real_or_none(path: str) -> Optional[str]:
+    try:
+        return os.path.realpath(path)
+    except (OSError, ValueError):  # a path the OS refuses (a null byte): no context for it anyway
+        return None
 
 
 def open_cache(root: str, config: Config) -> ProjectCache:
@@ -90,7 +102,8 @@ def _root_of(path: str) -> Optional[str]:
     return _roots[folder]
 
 
-def _index_for(root: str, config: Config) -> Optional[ProjectIndex]:
+def _index_for(root: str, config: Config, checked: Tuple[str, ...] = ()) -> Optional[ProjectIndex]:
+    """`checked`: what the caller checks next (ProjectIndex.build)."""
     key = (root, config)
     if key not in _indexes:
         index = None
@@ -103,7 +116,7 @@ def _index_for(root: str, config: Config) -> Optional[ProjectIndex]:
                 # Parallel workers that start together (flake8 --jobs without fork) build one at a
                 # time: the first analyses and stores every file, the others then read its entries.
                 with cache.lock("index"):
-                    index = ProjectIndex.build(root, list(listing.files), config, cache)
+                    index = ProjectIndex.build(root, list(listing.files), config, cache, checked)
                 _flush_at_exit()
         except Exception:  # noqa: B902 - built once: a failure is not retried for every file
             index = None
