@@ -114,13 +114,13 @@ class ProjectIndex:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            return cls._build(root, files, config, cache, tuple(checked))
+            return cls._build(root, files, config, cache, frozenset(checked))
         finally:
             if collecting:
                 gc.enable()
 
     @classmethod
-    def _build(cls, root: str, files: Sequence[str], config: Config, cache: object, checked: Tuple[str, ...]) -> "ProjectIndex":
+    def _build(cls, root: str, files: Sequence[str], config: Config, cache: object, checked: FrozenSet[str]) -> "ProjectIndex":
         from .files import real_module_names, real_path
 
         index = cls(root)
@@ -800,9 +800,15 @@ def _callees_first(
     return [items[number] for number in order], {items[number][1] for number in targets}
 
 
-def _under(path: str, folders: Tuple[str, ...]) -> bool:
-    """Is `path` one of `folders`' files, or one of them?"""
-    return any(path == folder or path.startswith(os.path.join(folder, "")) for folder in folders)
+def _under(path: str, checked: FrozenSet[str]) -> bool:
+    """Is `path` one of the `checked` paths, or in one of those folders?"""
+    while True:
+        if path in checked:
+            return True
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
 
 
 def _summarised(entry: Json) -> bool:

@@ -51,7 +51,8 @@ def prepare(paths: Iterable[str], config: Config) -> List[str]:
     if not config.project:
         return notes
     seen = set()
-    checked = tuple(filter(None, (_real_or_none(path) for path in paths if path not in STDIN_NAMES)))
+    folders: Dict[str, Optional[str]] = {}  # real paths by folder: a command lists every file
+    checked = tuple(filter(None, (_real_or_none(path, folders) for path in paths if path not in STDIN_NAMES)))
     for path in paths:
         if path in STDIN_NAMES:
             continue
@@ -72,9 +73,16 @@ def prepare(paths: Iterable[str], config: Config) -> List[str]:
     return notes
 
 
-def _real_or_none(path: str) -> Optional[str]:
+def _real_or_none(path: str, folders: Dict[str, Optional[str]]) -> Optional[str]:
+    """The real path of `path` (its folder's real path, looked up once per folder), or None."""
     try:
-        return os.path.realpath(path)
+        if os.path.islink(path):
+            return os.path.realpath(path)
+        folder, name = os.path.split(os.path.abspath(path))
+        if folder not in folders:
+            folders[folder] = os.path.realpath(folder)
+        real = folders[folder]
+        return os.path.join(real, name) if real is not None else None
     except (OSError, ValueError):  # a path the OS refuses (a null byte): no context for it anyway
         return None
 
