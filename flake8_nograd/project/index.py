@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import gc
 import hashlib
 import json
 import os
@@ -108,19 +107,6 @@ class ProjectIndex:
         """The index of `files` (real paths under `root`), read from `cache` where it is current.
         `checked`: real paths of the files and folders whose files the caller checks next; the
         walks of those it analyses are kept for their check (ProjectContext.walked_module)."""
-        # Without the cyclic collector: the build makes no reference cycles, only objects it keeps
-        # (entries, walks), and the collector's full passes over them found nothing while they
-        # grew (a fifth of a cold run).
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            return cls._build(root, files, config, cache, frozenset(checked))
-        finally:
-            if collecting:
-                gc.enable()
-
-    @classmethod
-    def _build(cls, root: str, files: Sequence[str], config: Config, cache: object, checked: FrozenSet[str]) -> "ProjectIndex":
         from .files import real_module_names, real_path
 
         index = cls(root)
@@ -158,6 +144,7 @@ class ProjectIndex:
         # New files analysed callees first, so that a module whose calls reach a helper that
         # informs them (the check then analyses it with the project's answers anyway) skips the
         # rules of its analysis alone: their findings would never be used.
+        checked = frozenset(checked)
         reorder = bool(fresh)
         ordered, imported = _callees_first(fresh)
         pending = ordered[::-1]
