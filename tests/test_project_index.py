@@ -340,6 +340,16 @@ def test_the_check_starts_from_the_index_walk_only_where_it_holds(tmp_path: Path
     assert findings(tmp_path, GUARDED_PROBE) == expected
 
 
+def test_past_the_walk_budget_modules_are_walked_again_when_checked(tmp_path: Path, monkeypatch) -> None:
+    expected = findings(tmp_path, GUARDED_PROBE)
+    monkeypatch.setattr("flake8_nograd.project.index._WALKED_SOURCE_BUDGET", 0)
+    paths = [tmp_path / name for name in GUARDED_PROBE]
+    index = ProjectIndex.build(str(tmp_path), [str(p) for p in paths], Config(), None, [os.path.realpath(tmp_path)])
+    train = tmp_path / "pkg" / "train.py"
+    assert index.context_for(str(train)).walked_module(train.read_text()) is None
+    assert findings(tmp_path, GUARDED_PROBE) == expected
+
+
 def test_a_helper_edit_reaches_callers_checked_from_the_index_walk(tmp_path: Path) -> None:
     # Each build walks anew: the walk kept for train.py is never that of an earlier build.
     before = findings(tmp_path, GUARDED_PROBE)

@@ -35,6 +35,10 @@ from .records import Json, region_from_json, region_to_json, state_from_json
 
 FunctionKey = Tuple[str, str]  # (module name, "f" / "Class.m" / "outer.<locals>.inner")
 _MAX_REEXPORT_HOPS = 8
+# The build keeps the walks of at most this much source for the check (a walk holds its syntax
+# tree: about 80 bytes of memory per byte of source, so some 300 MB); past it, modules are
+# parsed and walked again when checked, as without walks.
+_WALKED_SOURCE_BUDGET = 4_000_000
 
 
 class ExternalFunction:
@@ -145,6 +149,7 @@ class ProjectIndex:
         # informs them (the check then analyses it with the project's answers anyway) skips the
         # rules of its analysis alone: their findings would never be used.
         checked = frozenset(checked)
+        budget = _WALKED_SOURCE_BUDGET
         reorder = bool(fresh)
         ordered, imported = _callees_first(fresh)
         pending = ordered[::-1]
@@ -159,8 +164,12 @@ class ProjectIndex:
                 index._dirty = True
                 # Kept for the check (its rules were left for the project's answers) or for the
                 # summaries of what other modules import from it; let go once used.
-                if walk and _under(real, checked) and ("findings" not in entry or (real in imported and _summarised(entry))):
+                if (
+                    walk and len(content) <= budget and _under(real, checked)
+                    and ("findings" not in entry or (real in imported and _summarised(entry)))
+                ):
                     added.walked = walk[0]
+                    budget -= len(content)
         if reorder:
             # The index itself in the order of `files`: of two modules with one name, the first wins.
             added = index._by_path
