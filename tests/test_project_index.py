@@ -260,6 +260,30 @@ def test_returned_states_cross_modules(tmp_path: Path) -> None:
     assert findings(tmp_path, files) == [("train.py", 5, 5, "NG101"), ("train.py", 6, 5, "NG101")]
 
 
+def test_a_build_that_does_not_store_leaves_the_cache_to_its_flush(tmp_path: Path) -> None:
+    from flake8_nograd.project.cache import ProjectCache
+
+    root = tmp_path / "project"
+    root.mkdir()
+    paths = [str(p) for p in make_project(root, THREE_FILES)]
+    cache = ProjectCache(str(tmp_path / "cache"))
+    index = ProjectIndex.build(str(root), paths, Config(), cache, store=False)
+    assert cache.load(index._pack_key) is None  # nothing written while building
+    train = root / "pkg" / "train.py"
+    text = train.read_text()
+    context = index.context_for(str(train))
+    found = check_tree(ast.parse(text), text, Config(), project=context)
+    assert [(f.line, f.code) for f in found] == [(12, "NG101"), (13, "NG301")]
+    index.flush()
+    entries = cache.load(index._pack_key)["entries"]
+    assert len(entries) == len(paths) and "informed" in entries[index._by_path[str(train)].key]
+    # The next build reads every module from the flushed pack and analyses none.
+    again = ProjectIndex.build(str(root), paths, Config(), ProjectCache(str(tmp_path / "cache")))
+    assert not again._dirty
+    codes = {"NG101", "NG201", "NG301"}
+    assert [(f.line, f.code) for f in again.context_for(str(train)).final_findings(text, codes)] == [(12, "NG101"), (13, "NG301")]
+
+
 def test_unchanged_modules_reuse_the_index_analysis(tmp_path: Path) -> None:
     paths = make_project(tmp_path, THREE_FILES)
     index = ProjectIndex.build(str(tmp_path), [str(p) for p in paths], Config(), None)

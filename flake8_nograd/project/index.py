@@ -106,11 +106,14 @@ class ProjectIndex:
     # -- building -------------------------------------------------------------------------------
     @classmethod
     def build(
-        cls, root: str, files: Sequence[str], config: Config, cache: object, checked: Sequence[str] = ()
+        cls, root: str, files: Sequence[str], config: Config, cache: object, checked: Sequence[str] = (),
+        store: bool = True,
     ) -> "ProjectIndex":
         """The index of `files` (real paths under `root`), read from `cache` where it is current.
         `checked`: real paths of the files and folders whose files the caller checks next; the
-        walks of those it analyses are kept for their check (ProjectContext.walked_module)."""
+        walks of those it analyses are kept for their check (ProjectContext.walked_module).
+        `store=False`: what changed is written by `flush` only (no other process reads the cache
+        before this one's flush: its workers, if any, inherit the index)."""
         from .files import real_module_names, real_path
 
         index = cls(root)
@@ -185,7 +188,7 @@ class ProjectIndex:
         index._summarise_called(config)
         index._solve()
         index._drop_unused_walks()
-        if index._dirty and getattr(cache, "store", None) is not None:
+        if store and index._dirty and getattr(cache, "store", None) is not None:
             index._write(index._entries())  # the caller holds the cache's lock while building
         return index
 

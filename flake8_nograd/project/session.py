@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+import multiprocessing
 import os
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -58,6 +59,10 @@ def prepare(paths: Iterable[str], config: Config) -> List[str]:
     # nothing (a fifth of a cold run): off while building, and what was built is frozen, out of
     # its later passes (the indexes live until the command or flake8 ends).
     collecting = gc.isenabled()
+    # Workers that fork inherit the indexes: none reads the cache before this process's flush,
+    # which writes it once (a worker that starts afresh reads what the build stored).
+    method = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_all_start_methods()[0]
+    store = method != "fork"
     gc.disable()
     try:
         for path in paths:
@@ -68,7 +73,7 @@ def prepare(paths: Iterable[str], config: Config) -> List[str]:
                 if root is None or root in seen:
                     continue
                 seen.add(root)
-                _index_for(root, config, checked)
+                _index_for(root, config, checked, store)
             except Exception:  # noqa: B902 - as in project_context: the files are then checked alone
                 continue
             reason = _skipped.get((root, config))
@@ -118,8 +123,8 @@ def _root_of(path: str) -> Optional[str]:
     return _roots[folder]
 
 
-def _index_for(root: str, config: Config, checked: Tuple[str, ...] = ()) -> Optional[ProjectIndex]:
-    """`checked`: what the caller checks next (ProjectIndex.build)."""
+def _index_for(root: str, config: Config, checked: Tuple[str, ...] = (), store: bool = True) -> Optional[ProjectIndex]:
+    """`checked`, `store`: as ProjectIndex.build takes them."""
     key = (root, config)
     if key not in _indexes:
         index = None
@@ -132,7 +137,7 @@ def _index_for(root: str, config: Config, checked: Tuple[str, ...] = ()) -> Opti
                 # Parallel workers that start together (flake8 --jobs without fork) build one at a
                 # time: the first analyses and stores every file, the others then read its entries.
                 with cache.lock("index"):
-                    index = ProjectIndex.build(root, list(listing.files), config, cache, checked)
+                    index = ProjectIndex.build(root, list(listing.files), config, cache, checked, store)
                 _flush_at_exit()
         except Exception:  # noqa: B902 - built once: a failure is not retried for every file
             index = None
