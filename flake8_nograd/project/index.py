@@ -291,6 +291,11 @@ class ProjectIndex:
     def context_for(self, path: str) -> Optional["ProjectContext"]:
         """The context for the module at `path`, or None when it is not part of the project."""
         facts = self._by_path.get(path)  # a path the index holds is real: not resolved again
+        if facts is None and ".." not in path:
+            # Made absolute, a path the index holds is real too (a real path has no symlink in
+            # it), unless `..` after a symlink made the two differ: not resolved either.
+            path = os.path.abspath(path)
+            facts = self._by_path.get(path)
         real = path if facts is not None else os.path.realpath(path)
         facts = facts or self._by_path.get(real)
         if facts is None:
