@@ -51,9 +51,9 @@ def prepare(paths: Iterable[str], config: Config) -> List[str]:
     notes: List[str] = []
     if not config.project:
         return notes
+    paths = list(paths)
     seen = set()
-    folders: Dict[str, Optional[str]] = {}  # real paths by folder: a command lists every file
-    checked = tuple(filter(None, (_real_or_none(path, folders) for path in paths if path not in STDIN_NAMES)))
+    checked: Optional[Tuple[str, ...]] = None  # real paths, once a project is found for one
     # The builds make no reference cycles, only objects that the indexes keep (entries, the
     # walks kept for the check), and the cyclic collector's passes over them as they grew found
     # nothing (a fifth of a cold run): off while building, and what was built is frozen, out of
@@ -73,6 +73,9 @@ def prepare(paths: Iterable[str], config: Config) -> List[str]:
                 if root is None or root in seen:
                     continue
                 seen.add(root)
+                if checked is None:
+                    folders: Dict[str, Optional[str]] = {}  # real paths by folder: a command lists every file
+                    checked = tuple(filter(None, (_real_or_none(p, folders) for p in paths if p not in STDIN_NAMES)))
                 _index_for(root, config, checked, store)
             except Exception:  # noqa: B902 - as in project_context: the files are then checked alone
                 continue
