@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import atexit
 import gc
-import multiprocessing
 import os
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -59,10 +58,7 @@ def prepare(paths: Iterable[str], config: Config) -> List[str]:
     # nothing (a fifth of a cold run): off while building, and what was built is frozen, out of
     # its later passes (the indexes live until the command or flake8 ends).
     collecting = gc.isenabled()
-    # Workers that fork inherit the indexes: none reads the cache before this process's flush,
-    # which writes it once (a worker that starts afresh reads what the build stored).
-    method = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_all_start_methods()[0]
-    store = method != "fork"
+    store = True
     gc.disable()
     try:
         for path in paths:
@@ -76,6 +72,7 @@ def prepare(paths: Iterable[str], config: Config) -> List[str]:
                 if checked is None:
                     folders: Dict[str, Optional[str]] = {}  # real paths by folder: a command lists every file
                     checked = tuple(filter(None, (_real_or_none(p, folders) for p in paths if p not in STDIN_NAMES)))
+                    store = not _workers_fork()
                 _index_for(root, config, checked, store)
             except Exception:  # noqa: B902 - as in project_context: the files are then checked alone
                 continue
@@ -87,6 +84,16 @@ def prepare(paths: Iterable[str], config: Config) -> List[str]:
             gc.freeze()
             gc.enable()
     return notes
+
+
+def _workers_fork() -> bool:
+    """Do worker processes start by forking (inheriting the indexes, so that none reads the
+    cache before this process's flush, which writes it once)? A worker that starts afresh reads
+    what the build stored."""
+    import multiprocessing  # only with a project: its import is not free
+
+    method = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_all_start_methods()[0]
+    return method == "fork"
 
 
 def _real_or_none(path: str, folders: Dict[str, Optional[str]]) -> Optional[str]:
