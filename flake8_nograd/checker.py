@@ -37,7 +37,8 @@ def check_tree(
         applicable = [rule for rule in rules if rule.applies_to(source, informed)]
         if not applicable:
             return []
-        findings = run_rules(ModuleAnalysis(tree, config, project), applicable)
+        walked = project.walked_module(source) if project is not None else None
+        findings = run_rules(ModuleAnalysis(tree, config, project, walked), applicable)
         if project is not None:
             project.remember(source, codes, findings)
         return findings

@@ -100,7 +100,9 @@ def lint_text(text: str, options: RunOptions, project: Optional["ProjectContext"
     # Known from the project index (this text, analysed before): no parse.
     findings = project.final_findings(text, options.codes) if project is not None else None
     if findings is None:
-        tree = ast.parse(text)
+        # The index's walk of this text, when it holds with the project's answers: no parse.
+        walked = project.walked_module(text) if project is not None else None
+        tree = walked.tree if walked is not None else ast.parse(text)
         findings = check_tree(tree, text, options.config, options.rules, project=project)
     if findings and "noqa" in text.lower():
         noqa = NoqaLines(text)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import textwrap
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -26,7 +27,8 @@ def make_project(root: Path, files: Dict[str, str]) -> List[Path]:
 
 def findings(root: Path, files: Dict[str, str], project: bool = True) -> List[Found]:
     paths = make_project(root, files)
-    index = ProjectIndex.build(str(root), [str(p) for p in sorted(paths)], Config(), None)
+    # Every file checked next, as the command does: their checks start from the index's walks.
+    index = ProjectIndex.build(str(root), [str(p) for p in sorted(paths)], Config(), None, [os.path.realpath(root)])
     found: List[Found] = []
     for path in sorted(paths):
         text = path.read_text()
@@ -258,6 +260,30 @@ def test_returned_states_cross_modules(tmp_path: Path) -> None:
     assert findings(tmp_path, files) == [("train.py", 5, 5, "NG101"), ("train.py", 6, 5, "NG101")]
 
 
+def test_a_build_that_does_not_store_leaves_the_cache_to_its_flush(tmp_path: Path) -> None:
+    from flake8_nograd.project.cache import ProjectCache
+
+    root = tmp_path / "project"
+    root.mkdir()
+    paths = [str(p) for p in make_project(root, THREE_FILES)]
+    cache = ProjectCache(str(tmp_path / "cache"))
+    index = ProjectIndex.build(str(root), paths, Config(), cache, store=False)
+    assert cache.load(index._pack_key) is None  # nothing written while building
+    train = root / "pkg" / "train.py"
+    text = train.read_text()
+    context = index.context_for(str(train))
+    found = check_tree(ast.parse(text), text, Config(), project=context)
+    assert [(f.line, f.code) for f in found] == [(12, "NG101"), (13, "NG301")]
+    index.flush()
+    entries = cache.load(index._pack_key)["entries"]
+    assert len(entries) == len(paths) and "informed" in entries[index._by_path[str(train)].key]
+    # The next build reads every module from the flushed pack and analyses none.
+    again = ProjectIndex.build(str(root), paths, Config(), ProjectCache(str(tmp_path / "cache")))
+    assert not again._dirty
+    codes = {"NG101", "NG201", "NG301"}
+    assert [(f.line, f.code) for f in again.context_for(str(train)).final_findings(text, codes)] == [(12, "NG101"), (13, "NG301")]
+
+
 def test_unchanged_modules_reuse_the_index_analysis(tmp_path: Path) -> None:
     paths = make_project(tmp_path, THREE_FILES)
     index = ProjectIndex.build(str(tmp_path), [str(p) for p in paths], Config(), None)
@@ -286,6 +312,76 @@ def test_a_module_its_callees_inform_skips_the_rules_alone_and_its_findings_stay
     assert "findings" not in entries[str(train)] and entries[str(helpers)]["findings"] == []
     assert list(index._by_path) == listed  # the index keeps the order given
     assert findings(tmp_path, THREE_FILES) == [("pkg/train.py", 12, 9, "NG101"), ("pkg/train.py", 13, 5, "NG301")]
+
+
+GUARDED_PROBE = dict(
+    THREE_FILES,
+    **{
+        "pkg/guards.py": """
+            import contextlib
+
+            import torch
+
+
+            @contextlib.contextmanager
+            def frozen():
+                with torch.no_grad():
+                    yield
+            """,
+        "pkg/probe.py": """
+            import torch
+
+            from pkg.guards import frozen
+            from pkg.helpers import apply_update
+
+
+            def probe(model, x, optimizer):
+                with frozen():
+                    loss = model(x).sum()
+                apply_update(loss, optimizer)
+            """,
+    },
+)
+
+
+def test_the_check_starts_from_the_index_walk_only_where_it_holds(tmp_path: Path) -> None:
+    paths = make_project(tmp_path, GUARDED_PROBE)
+    train = tmp_path / "pkg" / "train.py"
+    # Only the walks of what the caller will check are kept.
+    index = ProjectIndex.build(str(tmp_path), [str(p) for p in paths], Config(), None, [str(tmp_path / "pkg" / "probe.py")])
+    assert index.context_for(str(train)).walked_module(train.read_text()) is None
+    index = ProjectIndex.build(str(tmp_path), [str(p) for p in paths], Config(), None, [os.path.realpath(tmp_path)])
+    probe = tmp_path / "pkg" / "probe.py"
+    text = train.read_text()
+    # train.py asked nothing while walking that the project answers: the check starts from the
+    # index's walk (no parse, no walk), of this text only, and once (the index lets it go).
+    assert index.context_for(str(train)).walked_module(text + "\n# edited\n") is None
+    assert index.context_for(str(train)).walked_module(text) is not None
+    assert index.context_for(str(train)).walked_module(text) is None
+    # probe.py asked whether `frozen` is a guard; the project says it is: walked again with it.
+    assert index.context_for(str(probe)).walked_module(probe.read_text()) is None
+    expected = [("pkg/probe.py", 10, 5, "NG101"), ("pkg/train.py", 12, 9, "NG101"), ("pkg/train.py", 13, 5, "NG301")]
+    assert findings(tmp_path, GUARDED_PROBE) == expected
+
+
+def test_past_the_walk_budget_modules_are_walked_again_when_checked(tmp_path: Path, monkeypatch) -> None:
+    expected = findings(tmp_path, GUARDED_PROBE)
+    monkeypatch.setattr("flake8_nograd.project.index._WALKED_SOURCE_BUDGET", 0)
+    paths = [tmp_path / name for name in GUARDED_PROBE]
+    index = ProjectIndex.build(str(tmp_path), [str(p) for p in paths], Config(), None, [os.path.realpath(tmp_path)])
+    train = tmp_path / "pkg" / "train.py"
+    assert index.context_for(str(train)).walked_module(train.read_text()) is None
+    assert findings(tmp_path, GUARDED_PROBE) == expected
+
+
+def test_a_helper_edit_reaches_callers_checked_from_the_index_walk(tmp_path: Path) -> None:
+    # Each build walks anew: the walk kept for train.py is never that of an earlier build.
+    before = findings(tmp_path, GUARDED_PROBE)
+    assert ("pkg/train.py", 12, 9, "NG101") in before and ("pkg/probe.py", 10, 5, "NG101") in before
+    edited = dict(GUARDED_PROBE)
+    edited["pkg/helpers.py"] = edited["pkg/helpers.py"].replace("loss.backward()", "print(float(loss))")
+    assert findings(tmp_path, edited) == [("pkg/train.py", 13, 5, "NG301")]
+    assert findings(tmp_path, GUARDED_PROBE) == before
 
 
 def test_a_module_that_does_not_parse_is_left_out(tmp_path: Path) -> None:

@@ -339,6 +339,9 @@ class _FakeContext:
     def final_findings(self, text, codes):
         return None  # nothing known in advance: the front end analyses the file
 
+    def walked_module(self, text=None):
+        return None  # no walk of the index's: the front end parses the file
+
 
 class _FakeIndex:
     builds = []
@@ -347,7 +350,7 @@ class _FakeIndex:
         self.root, self.files = root, files
 
     @classmethod
-    def build(cls, root, files, config, cache):
+    def build(cls, root, files, config, cache, checked=(), store=True):
         cls.builds.append((root, list(files), cache.directory))
         return cls(root, files)
 
@@ -407,7 +410,7 @@ def test_no_project_no_stdin_and_a_failing_index_mean_no_context(tmp_path, fake_
     assert fake_index.builds == []
     calls = []
 
-    def explode(root, files, config, cache):
+    def explode(root, files, config, cache, checked=(), store=True):
         calls.append(root)
         raise RuntimeError("index bug")
 
@@ -635,7 +638,7 @@ def test_the_index_is_built_holding_the_cache_lock(tmp_path, fake_index, monkeyp
             held.append("released")
 
     monkeypatch.setattr(ProjectCache, "lock", watched)
-    monkeypatch.setattr(fake_index, "build", classmethod(lambda cls, root, files, config, cache: held.append("build") or cls(root, files)))
+    monkeypatch.setattr(fake_index, "build", classmethod(lambda cls, root, files, config, cache, checked=(), store=True: held.append("build") or cls(root, files)))
     session.project_context(str(tmp_path / "pkg/a.py"), Config())
     assert held == [("locked", "index", os.path.join(os.path.realpath(tmp_path), ".nograd_cache")), "build", "released"]
 

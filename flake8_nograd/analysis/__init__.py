@@ -59,32 +59,43 @@ class BackwardHandoff(NamedTuple):
     api: str
 
 
+class WalkedModule(NamedTuple):
+    """A module's structure (walk_module): the part of the analysis that asks the project only
+    about guards and functions that leave grad off. Another analysis of the same tree may start
+    from it when the project answers those questions as it did for this one (the project index:
+    walked alone, then checked with the project's answers)."""
+
+    tree: ast.Module
+    resolver: NameResolver
+    walker: StructureWalker
+    calls: CallResolver
+
+
 class ModuleAnalysis:
     """Everything the rules know about one module."""
 
-    def __init__(self, tree: ast.Module, config: Optional[Config] = None, project: Optional["ProjectContext"] = None) -> None:
-        self.tree = tree
+    def __init__(
+        self,
+        tree: ast.Module,
+        config: Optional[Config] = None,
+        project: Optional["ProjectContext"] = None,
+        walked: Optional[WalkedModule] = None,
+    ) -> None:
+        """`walked`: the walk of an earlier analysis of `tree` with the same config whose
+        questions to the project (those asked while walking) `project` answers the same."""
         self.config = config or Config()
         # The rest of the project (flake8_nograd.project): guards, callers, helpers and classes
         # of other modules. None: this module alone.
         self.project = project
-        self.resolver = NameResolver(tree)
-        project_guard = project.guard if project is not None else None
-        walker = StructureWalker(tree, self.resolver, self.config, project_guard=project_guard)
-        calls = CallResolver(walker)
-        # A function that switches grad off and returns without switching it back leaves grad off
-        # after every call of it: walk again with those calls known (rare: most modules walk once).
-        leaks = leaking_calls(walker, calls, project)
-        for _ in range(3):
-            if not leaks:
-                break
-            walker = StructureWalker(tree, self.resolver, self.config, leaks, project_guard)
-            calls = CallResolver(walker)
-            more = leaking_calls(walker, calls, project)
-            if more.keys() == leaks.keys():
-                break
-            leaks = more
-        self.calls_resolver = calls
+        if walked is None:
+            walked = walk_module(tree, self.config, project)
+        else:
+            walked.walker._project_guard = project.guard if project is not None else None
+        self.walked = walked
+        self.tree = walked.tree
+        self.resolver = walked.resolver
+        walker = walked.walker
+        self.calls_resolver = walked.calls
         resolve_bases(walker, self.resolver, self.config, self.calls_resolver, project)
         self.functions: List[FunctionInfo] = walker.functions
         self.statements: List[StatementInfo] = walker.statements
@@ -260,3 +271,24 @@ class ModuleAnalysis:
         """Does the function back-propagate (so grad is needed there on purpose)?"""
         return self._functions_with_backward.get(id(function), False)
 
+
+
+def walk_module(tree: ast.Module, config: Config, project: Optional["ProjectContext"] = None) -> WalkedModule:
+    """The structure of a module: its statements' local regions, calls and references."""
+    resolver = NameResolver(tree)
+    project_guard = project.guard if project is not None else None
+    walker = StructureWalker(tree, resolver, config, project_guard=project_guard)
+    calls = CallResolver(walker)
+    # A function that switches grad off and returns without switching it back leaves grad off
+    # after every call of it: walk again with those calls known (rare: most modules walk once).
+    leaks = leaking_calls(walker, calls, project)
+    for _ in range(3):
+        if not leaks:
+            break
+        walker = StructureWalker(tree, resolver, config, leaks, project_guard)
+        calls = CallResolver(walker)
+        more = leaking_calls(walker, calls, project)
+        if more.keys() == leaks.keys():
+            break
+        leaks = more
+    return WalkedModule(tree, resolver, walker, calls)

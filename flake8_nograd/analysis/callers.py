@@ -19,7 +19,10 @@ def resolve_bases(
 ) -> None:
     """Fill in FunctionInfo.base for every function of the module. With the project index
     (`project`, a ProjectContext), a function called from other modules takes the base that all
-    its calls in the project give it."""
+    its calls in the project give it. From scratch: bases an earlier call set (with another
+    project context) are replaced."""
+    for function in walker.functions:
+        function.base = GRAD_ON
     hook_classes = _lightning_classes(walker, resolver, project)
     maybe_hook_classes = _classes_of_unknown_lineage(walker, resolver, hook_classes)
     regrad = _stages_with_grad_switched_back_on(walker, hook_classes)

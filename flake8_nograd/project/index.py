@@ -22,6 +22,7 @@ import re
 from typing import Callable, Collection, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 from .. import __version__
+from ..analysis import WalkedModule
 from ..analysis.guards import GuardEffect
 from ..analysis.model import GradMode, Graph, Region, RegionKind, ValueState
 from ..analysis.parameters import GRAD_REQUIRING, ArgumentUpdate
@@ -34,6 +35,10 @@ from .records import Json, region_from_json, region_to_json, state_from_json
 
 FunctionKey = Tuple[str, str]  # (module name, "f" / "Class.m" / "outer.<locals>.inner")
 _MAX_REEXPORT_HOPS = 8
+# The build keeps the walks of at most this much source for the check (a walk holds its syntax
+# tree: about 80 bytes of memory per byte of source, so some 300 MB); past it, modules are
+# parsed and walked again when checked, as without walks.
+_WALKED_SOURCE_BUDGET = 4_000_000
 
 
 class ExternalFunction:
@@ -78,6 +83,9 @@ class ModuleFacts:
         self.classes: Dict[str, Json] = export.get("classes", {})
         self.guards: Dict[str, Json] = export.get("guards", {})
         self.reexports: Dict[str, str] = export.get("reexports", {})
+        # The build's walk of its text, kept for an analysis with the project's answers (the
+        # check, a summary): the walk and the questions asked while walking.
+        self.walked: Optional[Tuple["WalkedModule", Json]] = None
 
 
 class ProjectIndex:
@@ -97,8 +105,15 @@ class ProjectIndex:
 
     # -- building -------------------------------------------------------------------------------
     @classmethod
-    def build(cls, root: str, files: Sequence[str], config: Config, cache: object) -> "ProjectIndex":
-        """The index of `files` (real paths under `root`), read from `cache` where it is current."""
+    def build(
+        cls, root: str, files: Sequence[str], config: Config, cache: object, checked: Sequence[str] = (),
+        store: bool = True,
+    ) -> "ProjectIndex":
+        """The index of `files` (real paths under `root`), read from `cache` where it is current.
+        `checked`: real paths of the files and folders whose files the caller checks next; the
+        walks of those it analyses are kept for their check (ProjectContext.walked_module).
+        `store=False`: what changed is written by `flush` only (no other process reads the cache
+        before this one's flush: its workers, if any, inherit the index)."""
         from .files import real_module_names, real_path
 
         index = cls(root)
@@ -136,16 +151,28 @@ class ProjectIndex:
         # New files analysed callees first, so that a module whose calls reach a helper that
         # informs them (the check then analyses it with the project's answers anyway) skips the
         # rules of its analysis alone: their findings would never be used.
+        checked = frozenset(checked)
+        budget = _WALKED_SOURCE_BUDGET
         reorder = bool(fresh)
-        pending = _callees_first(fresh)[::-1]
+        ordered, imported = _callees_first(fresh)
+        pending = ordered[::-1]
         fresh.clear()
         while pending:  # each file's content let go once analysed
             path, real, names, key, content = pending.pop()
             facts = ModuleFacts(names[0], path, "", key, {"export": {}}, os.path.basename(path) == "__init__.py")
-            entry = analyse_source(content, config, lambda callees: index._informed_by_callees(facts, callees))
+            walk: List[Tuple[WalkedModule, Json]] = []
+            entry = _analyse(content, config, lambda callees: index._informed_by_callees(facts, callees), walk)
             if entry is not None:
-                index._add(path, real, names, key, entry)
+                added = index._add(path, real, names, key, entry)
                 index._dirty = True
+                # Kept for the check (its rules were left for the project's answers) or for the
+                # summaries of what other modules import from it; let go once used.
+                if (
+                    walk and len(content) <= budget and _under(real, checked)
+                    and ("findings" not in entry or (real in imported and _summarised(entry)))
+                ):
+                    added.walked = walk[0]
+                    budget -= len(content)
         if reorder:
             # The index itself in the order of `files`: of two modules with one name, the first wins.
             added = index._by_path
@@ -160,17 +187,19 @@ class ProjectIndex:
         index._resolved = {}
         index._summarise_called(config)
         index._solve()
-        if index._dirty and getattr(cache, "store", None) is not None:
+        index._drop_unused_walks()
+        if store and index._dirty and getattr(cache, "store", None) is not None:
             index._write(index._entries())  # the caller holds the cache's lock while building
         return index
 
-    def _add(self, path: str, real: str, names: List[str], key: str, entry: Json) -> None:
+    def _add(self, path: str, real: str, names: List[str], key: str, entry: Json) -> ModuleFacts:
         prefix = os.path.join(self.root, "")
         display = path[len(prefix):] if path.startswith(prefix) else os.path.relpath(path, self.root)
         facts = ModuleFacts(names[0], path, display, key, entry, os.path.basename(path) == "__init__.py")
         self._by_path[real] = facts
         for name in names:
             self.modules.setdefault(name, facts)
+        return facts
 
     def _informed_by_callees(self, facts: ModuleFacts, callees: List[str]) -> bool:
         """A guess, from the modules indexed so far, that the project informs the module that
@@ -234,11 +263,19 @@ class ProjectIndex:
                     wanted.setdefault(owner.key, (owner, set()))[1].add(key)
         for owner, keys in wanted.values():
             # With a context, so that guards imported from other modules count in the summaries.
-            summaries = summarise_source(owner.path, sorted(keys), config, ProjectContext(self, owner))
+            context = ProjectContext(self, owner)
+            summaries = summarise_source(owner.path, sorted(keys), config, context, context.walked_module())
             if summaries is None:
                 continue
             owner.entry.setdefault("summaries", {}).update(summaries)
             self._dirty = True
+
+    def _drop_unused_walks(self) -> None:
+        """Let go of the walks kept for the summaries alone: the check will not analyse their
+        modules again (once the bases are solved: they may make it)."""
+        for facts in self._by_path.values():
+            if facts.walked is not None and "findings" in facts.entry and not ProjectContext(self, facts).analyses_again():
+                facts.walked = None
 
     def store(self, facts: ModuleFacts) -> None:
         """A module's entry changed (findings kept for reuse were added): written by `flush`."""
@@ -254,6 +291,11 @@ class ProjectIndex:
     def context_for(self, path: str) -> Optional["ProjectContext"]:
         """The context for the module at `path`, or None when it is not part of the project."""
         facts = self._by_path.get(path)  # a path the index holds is real: not resolved again
+        if facts is None and ".." not in path:
+            # Made absolute, a path the index holds is real too (a real path has no symlink in
+            # it), unless `..` after a symlink made the two differ: not resolved either.
+            path = os.path.abspath(path)
+            facts = self._by_path.get(path)
         real = path if facts is not None else os.path.realpath(path)
         facts = facts or self._by_path.get(real)
         if facts is None:
@@ -471,6 +513,7 @@ class ProjectContext:
         self._asked: Dict[Tuple[str, str], object] = {}
         self._final: Optional[Tuple[str, FrozenSet[str], Optional[List[Finding]]]] = None
         self._digested: Optional[Tuple[str, str]] = None
+        self._walked: Optional[WalkedModule] = None
 
     @property
     def informs(self) -> bool:
@@ -490,6 +533,28 @@ class ProjectContext:
                 function = self._index.external_function(*target)
                 self._informs = target[1] in target[0].guards or (function is not None and function.informs)
         return self._informs
+
+    def walked_module(self, text: Optional[str] = None) -> Optional[WalkedModule]:
+        """The index's walk of this module (of `text`, when given), for an analysis with this
+        context to start from: when the project answers none of the questions asked while
+        walking, walking again with its answers would give the same. The check's (with `text`)
+        takes it from the index (each module is checked once), then this context holds it."""
+        facts = self._facts
+        if text is not None and facts.entry.get("text") != self._digest_of(text):
+            return None
+        if self._walked is None and facts.walked is not None:
+            walked, asked = facts.walked
+            if text is not None:
+                facts.walked = None
+            if all(answer is None for answer in self._answers(asked)):
+                self._walked = walked
+        return self._walked
+
+    def analyses_again(self) -> bool:
+        """Will the check analyse this module with the project's answers (its findings alone
+        do not hold)?"""
+        entry = self._facts.entry
+        return "findings" not in entry or self.informs or any(self._answers(entry.get("asked", {})))
 
     # -- findings kept for reuse ------------------------------------------------------------------
     def final_findings(self, text: str, codes: Collection[str]) -> Optional[List[Finding]]:
@@ -676,9 +741,12 @@ def text_digest(text: str) -> str:
 _IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+\(?([^\n#]*)|import[ \t]+([^\n#]*))", re.M)
 
 
-def _callees_first(items: List[Tuple[str, str, List[str], str, bytes]]) -> List[Tuple[str, str, List[str], str, bytes]]:
+def _callees_first(
+    items: List[Tuple[str, str, List[str], str, bytes]]
+) -> Tuple[List[Tuple[str, str, List[str], str, bytes]], Set[str]]:
     """Files in an order where a module comes after the project modules it imports (as far as
-    a look at its import lines tells; cycles are cut anywhere). Only the speed depends on it."""
+    a look at its import lines tells; cycles are cut anywhere), and the real paths of those
+    another module imports (through a package's `__init__.py` too). Only the speed depends on it."""
     by_name: Dict[str, int] = {}
     for number, item in enumerate(items):
         for name in item[2]:
@@ -729,19 +797,46 @@ def _callees_first(items: List[Tuple[str, str, List[str], str, bytes]]) -> List[
                 stack.pop()
                 state[number] = 2
                 order.append(number)
-    return [items[number] for number in order]
+    targets = {callee for number, found in enumerate(imported) for callee in found if callee != number}
+    for number in list(targets):
+        if os.path.basename(items[number][0]) == "__init__.py":
+            targets.update(imported[number])  # what the package re-exports
+    return [items[number] for number in order], {items[number][1] for number in targets}
 
 
-def summarise_source(path: str, keys: List[str], config: Config, context: Optional["ProjectContext"] = None) -> Optional[Json]:
-    """Summaries of some functions of one module (None when it cannot be read or analysed)."""
+def _under(path: str, checked: FrozenSet[str]) -> bool:
+    """Is `path` one of the `checked` paths, or in one of those folders?"""
+    while True:
+        if path in checked:
+            return True
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
+
+
+def _summarised(entry: Json) -> bool:
+    """Has the module a function whose summary another module may ask for?"""
+    return any(record.get("summarise") for record in entry["export"].get("functions", {}).values())
+
+
+def summarise_source(
+    path: str, keys: List[str], config: Config, context: Optional["ProjectContext"] = None,
+    walked: Optional[WalkedModule] = None,
+) -> Optional[Json]:
+    """Summaries of some functions of one module (None when it cannot be read or analysed);
+    `walked`: the module's walk, valid with `context` (ProjectContext.walked_module)."""
     from ..analysis import ModuleAnalysis
     from ..sources import decode_source
     from .exports import summarise
 
     try:
-        with open(path, "rb") as handle:
-            tree = ast.parse(decode_source(handle.read()))
-        return summarise(ModuleAnalysis(tree, config, context or _Questions()), keys)  # type: ignore[arg-type]
+        if walked is not None:
+            tree = walked.tree
+        else:
+            with open(path, "rb") as handle:
+                tree = ast.parse(decode_source(handle.read()))
+        return summarise(ModuleAnalysis(tree, config, context or _Questions(), walked), keys)  # type: ignore[arg-type]
     except Exception:  # noqa: B902 - unknown, as if never asked
         return None
 
@@ -752,7 +847,15 @@ def analyse_source(content: bytes, config: Config, informed: Optional[Callable[[
 
     `informed(callees)` (the qualified names it calls): the project is expected to inform the module (the check will analyse it
     again with the project's answers): its rules are not run alone, the entry has no findings."""
-    from ..analysis import ModuleAnalysis
+    return _analyse(content, config, informed, [])
+
+
+def _analyse(
+    content: bytes, config: Config, informed: Optional[Callable[[List[str]], bool]], walk: List[Tuple[WalkedModule, Json]]
+) -> Optional[Json]:
+    """analyse_source, adding to `walk` the module's walk and the questions asked while walking
+    (none for a module without torch, which is not walked)."""
+    from ..analysis import ModuleAnalysis, walk_module
     from ..checker import run_rules
     from ..sources import decode_source
     from .exports import export_module, light_export
@@ -767,7 +870,9 @@ def analyse_source(content: bytes, config: Config, informed: Optional[Callable[[
                 "findings": [], "asked": {},
             }
         questions = _Questions()
-        analysis = ModuleAnalysis(tree, config, questions)  # type: ignore[arg-type]
+        walked = walk_module(tree, config, questions)  # type: ignore[arg-type]
+        walk.append((walked, {kind: sorted(names) for kind, names in questions.asked.items() if names}))
+        analysis = ModuleAnalysis(tree, config, questions, walked)  # type: ignore[arg-type]
         entry: Json = {"text": text_digest(text)}
         if informed is None or not informed([site.qualname for site in analysis.calls if site.qualname is not None]):
             # The rules a run reports by default; a run that selects an opt-in rule analyses again.

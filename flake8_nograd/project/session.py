@@ -7,6 +7,7 @@ no context, and the file is checked on its own, as with --no-project.
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -49,22 +50,64 @@ def prepare(paths: Iterable[str], config: Config) -> List[str]:
     notes: List[str] = []
     if not config.project:
         return notes
+    paths = list(paths)
     seen = set()
-    for path in paths:
-        if path in STDIN_NAMES:
-            continue
-        try:
-            root = _root_of(path)
-            if root is None or root in seen:
+    checked: Optional[Tuple[str, ...]] = None  # real paths, once a project is found for one
+    # The builds make no reference cycles, only objects that the indexes keep (entries, the
+    # walks kept for the check), and the cyclic collector's passes over them as they grew found
+    # nothing (a fifth of a cold run): off while building, and what was built is frozen, out of
+    # its later passes (the indexes live until the command or flake8 ends).
+    collecting = gc.isenabled()
+    store = True
+    gc.disable()
+    try:
+        for path in paths:
+            if path in STDIN_NAMES:
                 continue
-            seen.add(root)
-            _index_for(root, config)
-        except Exception:  # noqa: B902 - as in project_context: the files are then checked alone
-            continue
-        reason = _skipped.get((root, config))
-        if reason:
-            notes.append(f"{reason}; files are checked one at a time (exclude folders with --extend-exclude)")
+            try:
+                root = _root_of(path)
+                if root is None or root in seen:
+                    continue
+                seen.add(root)
+                if checked is None:
+                    folders: Dict[str, Optional[str]] = {}  # real paths by folder: a command lists every file
+                    checked = tuple(filter(None, (_real_or_none(p, folders) for p in paths if p not in STDIN_NAMES)))
+                    store = not _workers_fork()
+                _index_for(root, config, checked, store)
+            except Exception:  # noqa: B902 - as in project_context: the files are then checked alone
+                continue
+            reason = _skipped.get((root, config))
+            if reason:
+                notes.append(f"{reason}; files are checked one at a time (exclude folders with --extend-exclude)")
+    finally:
+        if collecting:
+            gc.freeze()
+            gc.enable()
     return notes
+
+
+def _workers_fork() -> bool:
+    """Do worker processes start by forking (inheriting the indexes, so that none reads the
+    cache before this process's flush, which writes it once)? A worker that starts afresh reads
+    what the build stored."""
+    import multiprocessing  # only with a project: its import is not free
+
+    method = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_all_start_methods()[0]
+    return method == "fork"
+
+
+def _real_or_none(path: str, folders: Dict[str, Optional[str]]) -> Optional[str]:
+    """The real path of `path` (its folder's real path, looked up once per folder), or None."""
+    try:
+        if os.path.islink(path):
+            return os.path.realpath(path)
+        folder, name = os.path.split(os.path.abspath(path))
+        if folder not in folders:
+            folders[folder] = os.path.realpath(folder)
+        real = folders[folder]
+        return os.path.join(real, name) if real is not None else None
+    except (OSError, ValueError):  # a path the OS refuses (a null byte): no context for it anyway
+        return None
 
 
 def open_cache(root: str, config: Config) -> ProjectCache:
@@ -90,7 +133,8 @@ def _root_of(path: str) -> Optional[str]:
     return _roots[folder]
 
 
-def _index_for(root: str, config: Config) -> Optional[ProjectIndex]:
+def _index_for(root: str, config: Config, checked: Tuple[str, ...] = (), store: bool = True) -> Optional[ProjectIndex]:
+    """`checked`, `store`: as ProjectIndex.build takes them."""
     key = (root, config)
     if key not in _indexes:
         index = None
@@ -103,7 +147,7 @@ def _index_for(root: str, config: Config) -> Optional[ProjectIndex]:
                 # Parallel workers that start together (flake8 --jobs without fork) build one at a
                 # time: the first analyses and stores every file, the others then read its entries.
                 with cache.lock("index"):
-                    index = ProjectIndex.build(root, list(listing.files), config, cache)
+                    index = ProjectIndex.build(root, list(listing.files), config, cache, checked, store)
                 _flush_at_exit()
         except Exception:  # noqa: B902 - built once: a failure is not retried for every file
             index = None
