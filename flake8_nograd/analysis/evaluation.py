@@ -20,6 +20,7 @@ in the loop's line range (nested functions are FunctionInfos of their own).
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
@@ -689,7 +690,7 @@ class EvaluationFacts:
                 context = self.loop_context(loop, model)
                 if context is None or self.loop_values_need_grad(loop):
                     continue
-                if self._runs_a_model_wrapper(self.statements_in(loop), _FORWARD_DEPTH):
+                if self._hands_model_to_other_code(self.statements_in(loop), _FORWARD_DEPTH):
                     continue  # `cam(x)` of `cam = GradCAM(model)`: it may back-propagate, grad need unknown
                 reported.append(loop)
                 found.append(EvaluationLoop(loop, call, model, context, self._dead_volatile_guard(loop)))
@@ -709,8 +710,7 @@ class EvaluationFacts:
                 site = self.walker.call_info.get(id(stmt.value))
                 if site is None or site.qualname is None or site.qualname.partition(".")[0] == "torch":
                     continue
-                arguments = [*stmt.value.args, *(keyword.value for keyword in stmt.value.keywords)]
-                if any(isinstance(a, (ast.Name, ast.Attribute)) and self.evaluator.is_model(a) for a in arguments):
+                if self._model_arguments_of(stmt.value):
                     found.update(key for key in map(dotted_key, stmt.targets) if key)
             self._wrappers = found
         return self._wrappers
@@ -721,22 +721,26 @@ class EvaluationFacts:
         qualname = site.qualname
         if qualname is None or qualname.partition(".")[0] in _HARMLESS_ROOTS or qualname.startswith("torch"):
             return False
-        arguments = [*site.node.args, *(keyword.value for keyword in site.node.keywords)]
-        return any(
-            isinstance(a, (ast.Name, ast.Attribute)) and self.evaluator.is_model(a) and not self.evaluator.is_opaque_object(a)
-            for a in arguments
-        )
+        return any(not self.evaluator.is_opaque_object(a) for a in self._model_arguments_of(site.node))
 
-    def _runs_a_model_wrapper(self, statements: Iterable[StatementInfo], depth: int) -> bool:
-        wrappers = self._model_wrappers()
+    def _model_arguments_of(self, call: ast.Call) -> List[ast.expr]:
+        """The arguments of `call` named like (or known to be) a model: `net` in `GradCAM(net)`."""
+        arguments = [*call.args, *(keyword.value for keyword in call.keywords)]
+        return [a for a in arguments if isinstance(a, (ast.Name, ast.Attribute)) and self.evaluator.is_model(a)]
+
+    def _hands_model_to_other_code(self, statements: Iterable[StatementInfo], depth: int) -> bool:
+        """Do these statements, or local functions they call, hand the model to code that may
+        back-propagate through it: a wrapper another package built around it, or another package's
+        function given the model itself?"""
         if depth <= 0:
             return False
+        wrappers = self._model_wrappers()
         for statement in statements:
             for site in self.calls_in(statement):
                 if dotted_key(site.node.func) in wrappers or self._hands_model_outside(site):
                     return True
                 callee = self.evaluator.calls.callee(site.node, statement)
-                if callee is not None and not callee.is_module and self._runs_a_model_wrapper(
+                if callee is not None and not callee.is_module and self._hands_model_to_other_code(
                     self.walker.statements_of(callee), depth - 1
                 ):
                     return True
@@ -764,8 +768,8 @@ class EvaluationFacts:
     def _dead_volatile_guard(self, loop: StatementInfo) -> Optional[CallSite]:
         """The first `Variable(x, volatile=True)` in the loop, or before it in its function (the
         decoder's first input made volatile): the PyTorch 0.3 guard, ignored since 0.4."""
-        before = [s for s in self.walker.statements_of(loop.function) if s.stmt.lineno < loop.stmt.lineno]
-        for statement in [*self.statements_in(loop), *before]:
+        before = (s for s in self.walker.statements_of(loop.function) if s.stmt.lineno < loop.stmt.lineno)
+        for statement in itertools.chain(self.statements_in(loop), before):
             for site in self.calls_in(statement):
                 if site.qualname in _VARIABLE_WRAPPERS and any(
                     keyword.arg == "volatile" and not (isinstance(keyword.value, ast.Constant) and not keyword.value.value)

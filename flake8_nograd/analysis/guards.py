@@ -200,21 +200,13 @@ def contextmanager_guard(node: ast.AST, qualname: Qualname, config: Config) -> O
 
 
 def bound_contextmanager_guard(
-    node: ast.AST, call: ast.Call, qualname: Qualname, config: Config, skip: int = 0
+    node: ast.AST, constants: Dict[str, ast.Constant], qualname: Qualname, config: Config
 ) -> Optional[GuardEffect]:
-    """`contextmanager_guard` for one call: parameters the call gives a constant (`False` in
+    """`contextmanager_guard` for one call: the parameters the call gives a constant (`False` in
     `with self._set_training_mode(False):`, whose body is `with torch.set_grad_enabled(training):
-    yield`) are read as that constant. `skip`: leading parameters bound implicitly (`self`)."""
+    yield`) are read as that constant, unless the body assigns them."""
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return None
-    parameters = [a.arg for a in (*node.args.posonlyargs, *node.args.args)][skip:]
-    constants: Dict[str, ast.Constant] = {}
-    for name, argument in zip(parameters, call.args):
-        if isinstance(argument, ast.Constant):
-            constants[name] = argument
-    for keyword in call.keywords:
-        if keyword.arg is not None and isinstance(keyword.value, ast.Constant):
-            constants[keyword.arg] = keyword.value
     stored = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
     constants = {name: value for name, value in constants.items() if name not in stored}
     if not constants:

@@ -597,11 +597,22 @@ def _loop_parameter_name(target: ast.expr, iterable: ast.expr) -> Optional[str]:
 
 def _freezes(stmt: ast.stmt, name: str) -> bool:
     """`p.requires_grad_(False)`, `p.requires_grad = False`, `p.detach_()`."""
+    return switches_requires_grad(stmt, name, on=False)
+
+
+def switches_requires_grad(stmt: ast.stmt, name: str, on: bool) -> bool:
+    """Does `stmt` switch `name`'s requires_grad to `on`: `name.requires_grad = <on>`,
+    `name.requires_grad_(<on>)` (no argument is True), and for off also `name.detach_()`?"""
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
         call = stmt.value
         func = call.func
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == name:
-            return func.attr == "detach_" or (func.attr == "requires_grad_" and _is_false_argument(call))
+            if func.attr == "detach_":
+                return not on
+            if func.attr == "requires_grad_":
+                if on:
+                    return not call.keywords and (not call.args or _is_constant(call.args[0], True))
+                return _is_false_argument(call)
     if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
         target = stmt.targets[0]
         return (
@@ -609,10 +620,13 @@ def _freezes(stmt: ast.stmt, name: str) -> bool:
             and target.attr == "requires_grad"
             and isinstance(target.value, ast.Name)
             and target.value.id == name
-            and isinstance(stmt.value, ast.Constant)
-            and stmt.value.value is False
+            and _is_constant(stmt.value, on)
         )
     return False
+
+
+def _is_constant(expr: ast.expr, value: bool) -> bool:
+    return isinstance(expr, ast.Constant) and expr.value is value
 
 
 # -- in-place updates ------------------------------------------------------------------------------

@@ -415,16 +415,24 @@ class StructureWalker:
         if isinstance(func, ast.Name) and func.id in self._context_guards and self.resolver.qualname(func, scope) is None:
             effect = self._context_guards[func.id]
             if effect.mode is GradMode.UNKNOWN and (expr.args or expr.keywords):
-                qualname = self._qualname_in(self.resolver.scope_of(self._context_definitions[func.id]))
-                return bound_contextmanager_guard(self._context_definitions[func.id], expr, qualname, self.config)
+                return self._bound_context(self._context_definitions[func.id], expr, offset=0)
             return effect
         method = self._own_context_method(func, scope)
         if method is not None:
-            qualname = self._qualname_in(self.resolver.scope_of(method))
-            return bound_contextmanager_guard(method, expr, qualname, self.config, skip=1)
+            return self._bound_context(method, expr, offset=1)  # `self` is bound implicitly
         if unresolved_context_manager(expr, self._qualname_in(scope), _names_a_module):
             return GuardEffect(GradMode.UNKNOWN, short_source(expr, 60))
         return None
+
+    def _bound_context(self, node: ast.AST, call: ast.Call, offset: int) -> Optional[GuardEffect]:
+        """What the `@contextmanager` `node` does to grad mode when `call` enters it."""
+        parameters = [a.arg for a in (*node.args.posonlyargs, *node.args.args)]  # type: ignore[attr-defined]
+        keywords = set(parameters) | {a.arg for a in node.args.kwonlyargs}  # type: ignore[attr-defined]
+        constants = {
+            name: argument for name, argument in bound_arguments(call, parameters, offset, keywords)
+            if isinstance(argument, ast.Constant)
+        }
+        return bound_contextmanager_guard(node, constants, self._qualname_in(self.resolver.scope_of(node)), self.config)
 
     def _own_context_method(self, func: ast.expr, scope: Scope) -> Optional[ast.AST]:
         """`self._set_training_mode` in a method of the class that defines it as a `@contextmanager`."""
@@ -684,6 +692,15 @@ def positional_parameters(function: FunctionInfo) -> List[str]:
     if isinstance(node, ast.Module):
         return []
     return [a.arg for a in node.args.posonlyargs + node.args.args]
+
+
+def assigned_targets(stmt: ast.stmt) -> List[ast.expr]:
+    """The targets an assignment statement stores into (a tuple target as one expression)."""
+    if isinstance(stmt, ast.Assign):
+        return list(stmt.targets)
+    if isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
+        return [stmt.target]
+    return []
 
 
 def _parameter_names(function: FunctionInfo) -> Set[str]:

@@ -30,7 +30,7 @@ from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
 from .model import CONSTANT, UNKNOWN, Kind, ValueState, merge_states
 from .parameters import MODULE, PARAMETERS, ArgumentUpdate, argument_updates
-from .structure import FunctionInfo, StatementInfo, StructureWalker, dotted_key, positional_parameters
+from .structure import FunctionInfo, StatementInfo, StructureWalker, assigned_targets, dotted_key, positional_parameters
 from .values import TRAINING, Evaluator, ValueFlow
 
 Arguments = Tuple[Tuple[str, object], ...]  # (parameter, literal) pairs, sorted by parameter
@@ -274,7 +274,7 @@ class Summaries:
             ) or "training" in self._attribute_stores() or any(
                 isinstance(target, ast.Attribute) and target.attr == "training"
                 for statement in self._walker.statements
-                for target in _assigned_targets(statement.stmt)
+                for target in assigned_targets(statement.stmt)
             )
         return self._switched
 
@@ -356,11 +356,3 @@ def _puts_in_eval_mode(call: ast.expr, key: str) -> bool:
 
 # nn.Module methods that return the module itself.
 _RETURNS_SELF = frozenset(("requires_grad_", "to", "cpu", "cuda", "float", "half", "double", "bfloat16", "eval", "apply"))
-
-
-def _assigned_targets(stmt: ast.stmt) -> List[ast.expr]:
-    if isinstance(stmt, ast.Assign):
-        return list(stmt.targets)
-    if isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
-        return [stmt.target]
-    return []

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional,
 
 from .parameters import (
     GRAD_REQUIRING, LEAF, MODULE, VIEW_ATTRIBUTES, ParameterSources, frozen_parameter, indexed_tags, is_module_class,
-    view_tags,
+    switches_requires_grad, view_tags,
 )
 from .model import (
     CALLED,
@@ -39,7 +39,8 @@ if TYPE_CHECKING:
     from .summaries import Summaries
 from .resolve import CallResolver, _argument_for
 from .structure import (
-    CallSite, FunctionInfo, Reference, StatementInfo, StructureWalker, _parameter_names, dotted_key, positional_parameters,
+    CallSite, FunctionInfo, Reference, StatementInfo, StructureWalker, _parameter_names, assigned_targets, dotted_key,
+    flatten_target, positional_parameters,
 )
 
 Env = Dict[str, ValueState]
@@ -654,10 +655,11 @@ class Evaluator:
         stores: Dict[str, int] = {}
         for statement in walker.statements:
             stmt = statement.stmt
-            for target in _assign_targets(stmt):
-                key = dotted_key(target)
-                if key is not None:
-                    stores[key] = stores.get(key, 0) + 1
+            for assigned in assigned_targets(stmt):
+                for target in flatten_target(assigned):
+                    key = dotted_key(target)
+                    if key is not None:
+                        stores[key] = stores.get(key, 0) + 1
         for statement in walker.statements:
             stmt = statement.stmt
             if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.value, ast.Name)):
@@ -1045,14 +1047,6 @@ def _makes_a_pipeline(qualname: str) -> bool:
     return qualname == "transformers.pipeline" or any(part.endswith("Pipeline") for part in parts[-2:])
 
 
-def _assign_targets(stmt: ast.stmt) -> List[ast.expr]:
-    if isinstance(stmt, ast.Assign):
-        return [t for target in stmt.targets for t in (target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target])]
-    if isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
-        return [stmt.target]
-    return []
-
-
 def _constructs_opaque_object(qualname: str) -> bool:
     """`botorch.models.AffineFidelityCostModel`: a class imported from a package outside the torch
     ecosystem (not a relative import of this project, not a factory or loader function)."""
@@ -1400,9 +1394,10 @@ class ValueFlow:
     def _bind(self, target: ast.expr, value_expr: ast.expr, value: ValueState, env: Env, evaluate) -> None:
         if isinstance(target, ast.Name):
             env[target.id] = value
-        elif _written_item_root(target) is not None:
-            name = _written_item_root(target).id  # type: ignore[union-attr]
-            env[name] = _stored_into(env.get(name, UNKNOWN), value)
+        elif isinstance(target, ast.Subscript):
+            root = _written_item_root(target)
+            if root is not None:
+                env[root.id] = _stored_into(env.get(root.id, UNKNOWN), value)
         elif isinstance(target, (ast.Tuple, ast.List)):
             value = value.operand  # unpacking None raises
             if isinstance(value_expr, (ast.Tuple, ast.List)) and len(value_expr.elts) == len(target.elts):
@@ -1507,7 +1502,7 @@ class ValueFlow:
         names (`parameters = [C, W1, b1]`, bound before the loop, or written in it): each of those
         names is now a leaf that requires grad."""
         if not isinstance(loop.target, ast.Name) or not any(
-            _switches_on(body_stmt, loop.target.id) for body_stmt in loop.body
+            switches_requires_grad(body_stmt, loop.target.id, on=True) for body_stmt in loop.body
         ):
             return []
         display: Optional[ast.expr] = loop.iter
@@ -1559,22 +1554,6 @@ def _is_requires_grad_switch(stmt: ast.Assign) -> bool:
         and target.attr == "requires_grad"
         and _is_true(stmt.value)
     )
-
-
-def _switches_on(stmt: ast.stmt, name: str) -> bool:
-    """`name.requires_grad = True` or `name.requires_grad_()` / `name.requires_grad_(True)`."""
-    if isinstance(stmt, ast.Assign) and _is_requires_grad_switch(stmt):
-        target = stmt.targets[0].value  # type: ignore[attr-defined]
-        return isinstance(target, ast.Name) and target.id == name
-    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
-        call = stmt.value
-        func = call.func
-        return (
-            isinstance(func, ast.Attribute) and func.attr == "requires_grad_"
-            and isinstance(func.value, ast.Name) and func.value.id == name
-            and (not call.args or _is_true(call.args[0])) and not call.keywords
-        )
-    return False
 
 
 def _requires_grad_switched_off(stmt: ast.Assign) -> Optional[str]:
